@@ -1,0 +1,194 @@
+//! The HTTP application: every route of the API is listed in `api`, every
+//! cross-cutting behaviour (errors, logging, docs) is wired in `build`.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{ResourceDef, Server};
+use actix_web::http::header;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::openapi::ApiDoc;
+use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
+
+/// Every route of the API, module by module.
+pub fn api(config: &mut ServiceConfig) {
+    config
+        .configure(articles::configure)
+        .configure(excerpts::configure)
+        .configure(roundups::configure)
+        .configure(outlets::configure)
+        .configure(tags::configure)
+        .configure(popularity::configure)
+        .configure(health::configure);
+}
+
+/// A running server, bound to its port.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener and prepares the server; nothing is served until `run`.
+    pub fn build(config: &Config, pool: DbPool) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(&config.listen)?;
+        let port = listener.local_addr()?.port();
+        let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
+        let pool = web::Data::new(pool);
+        let mut server = HttpServer::new(move || build(pool.clone(), routes.clone()))
+            .listen(listener)?
+            .client_request_timeout(Duration::from_secs(10))
+            .shutdown_timeout(10);
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build(
+    pool: web::Data<DbPool>,
+    routes: web::Data<RouteTable>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, document) = App::new()
+        .app_data(pool)
+        .app_data(routes)
+        .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
+        .app_data(web::PathConfig::default().error_handler(|error, _| {
+            AppError::BadRequest(format!("invalid path: {error}")).into()
+        }))
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(api)
+        .split_for_parts();
+    let document_json = web::Data::new(crate::openapi::document_json());
+    app.app_data(document_json)
+        .route("/openapi.json", web::get().to(serve_document))
+        .route("/docs", web::get().to(redirect_to_docs))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/docs/openapi.json", document)
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
+        .default_service(web::to(unrouted))
+        .wrap(
+            Logger::new("%{method}xi %U %s %Dms")
+                .custom_request_replace("method", |req| req.method().to_string())
+                .log_target("access"),
+        )
+}
+
+async fn serve_document(document: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.get_ref().clone())
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// The paths the API serves and their methods, read from the OpenAPI
+/// document, so that a known path with the wrong method gets 405 and `Allow`.
+pub struct RouteTable(Vec<(ResourceDef, String)>);
+
+impl RouteTable {
+    fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut routes: Vec<(ResourceDef, String)> = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, present)| present.then_some(name))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods.join(", "))
+            })
+            .collect();
+        for path in ["/openapi.json", "/docs"] {
+            routes.push((ResourceDef::new(path), "GET, HEAD".into()));
+        }
+        Self(routes)
+    }
+
+    fn allowed(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, allow)| allow.as_str())
+    }
+}
+
+async fn unrouted(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, AppError> {
+    Err(match routes.allowed(req.path()) {
+        Some(allow) => AppError::MethodNotAllowed {
+            allow: allow.to_string(),
+        },
+        None => AppError::NotFound(format!("no resource at {}", req.path())),
+    })
+}
+
+/// Names the parameter at fault in serde's message, e.g. "unknown field `foo`, expected …".
+fn query_error(error: &actix_web::error::QueryPayloadError) -> AppError {
+    let message = error.to_string();
+    let name = message.split('`').nth(1).unwrap_or("query").to_string();
+    if message.contains("unknown field") {
+        let expected = message.split("expected ").nth(1).unwrap_or("none").replace('`', "");
+        AppError::invalid(name, format!("is not a parameter of this endpoint (expected {expected})"))
+    } else if message.contains("duplicate field") {
+        AppError::invalid(name, "is given more than once")
+    } else {
+        AppError::invalid("query", format!("cannot be parsed: {message}"))
+    }
+}
+
+/// Applies migrations and returns the pool, creating the database first when asked.
+pub async fn prepare_database(config: &Config, create: bool) -> Result<DbPool, db::SetupError> {
+    if create {
+        db::ensure_database(&config.database_url).await?;
+    }
+    let applied = db::migrate(&config.database_url).await?;
+    for version in applied {
+        log::info!("applied migration {version}");
+    }
+    db::pool(config)
+}

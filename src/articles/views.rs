@@ -1,0 +1,116 @@
+//! Articles on the wire: the list item, the whole post, and the reference
+//! that excerpts and links carry back to their article.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::queries::{ArticleRefRow, ArticleRow, ArticleSummaryRow};
+use crate::excerpts::views::Excerpt;
+use crate::markdown;
+use crate::roundups::views::Roundup;
+use crate::tags::views::TagRef;
+
+fn api_url(slug: &str) -> String {
+    format!("/v1/articles/{slug}")
+}
+
+/// Which article an excerpt, roundup or link belongs to.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArticleRef {
+    #[schema(example = "secretary-clintons-message-to-pakistan")]
+    pub slug: String,
+    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    pub title: String,
+    /// The whole article in the API.
+    #[schema(example = "/v1/articles/secretary-clintons-message-to-pakistan")]
+    pub url: String,
+}
+
+impl From<ArticleRefRow> for ArticleRef {
+    fn from(row: ArticleRefRow) -> Self {
+        Self {
+            url: api_url(&row.slug),
+            slug: row.slug,
+            title: row.title,
+        }
+    }
+}
+
+/// An article in a list: everything but the bodies.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArticleSummary {
+    #[schema(example = "secretary-clintons-message-to-pakistan")]
+    pub slug: String,
+    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    pub title: String,
+    /// A short standfirst, when the editor wrote one.
+    pub summary: Option<String>,
+    /// When the article was (or will be) published; null for drafts.
+    pub published_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub tags: Vec<TagRef>,
+    /// The whole article in the API.
+    #[schema(example = "/v1/articles/secretary-clintons-message-to-pakistan")]
+    pub url: String,
+}
+
+impl ArticleSummary {
+    pub fn new(row: ArticleSummaryRow, tags: Vec<TagRef>) -> Self {
+        Self {
+            url: api_url(&row.slug),
+            slug: row.slug,
+            title: row.title,
+            summary: row.summary,
+            published_at: row.published_at,
+            updated_at: row.updated_at,
+            tags,
+        }
+    }
+}
+
+/// A whole post: the editor's commentary with its excerpts and press roundups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Article {
+    #[schema(example = "secretary-clintons-message-to-pakistan")]
+    pub slug: String,
+    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    pub title: String,
+    /// A short standfirst, when the editor wrote one.
+    pub summary: Option<String>,
+    /// The editor's commentary in Markdown.
+    pub body_markdown: String,
+    /// The commentary rendered to sanitized HTML.
+    pub body_html: String,
+    /// When the article was (or will be) published; null for drafts.
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub tags: Vec<TagRef>,
+    /// Quoted passages, in order.
+    pub excerpts: Vec<Excerpt>,
+    /// Press roundups, in order, each with its links.
+    pub roundups: Vec<Roundup>,
+    /// This article in the API.
+    #[schema(example = "/v1/articles/secretary-clintons-message-to-pakistan")]
+    pub url: String,
+}
+
+impl Article {
+    pub fn new(row: ArticleRow, tags: Vec<TagRef>, excerpts: Vec<Excerpt>, roundups: Vec<Roundup>) -> Self {
+        Self {
+            url: api_url(&row.slug),
+            body_html: markdown::to_html(&row.body),
+            body_markdown: row.body,
+            slug: row.slug,
+            title: row.title,
+            summary: row.summary,
+            published_at: row.published_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            tags,
+            excerpts,
+            roundups,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Configuration, read once from the environment at start-up.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/broadsheet` | the PostgreSQL database; `serve` creates it when missing |
+//! | `BROADSHEET_LISTEN` | `127.0.0.1:8080` | address to listen on (`serve --listen` overrides it) |
+//! | `BROADSHEET_POOL_SIZE` | `8` | database connections per instance |
+//! | `BROADSHEET_POOL_TIMEOUT_MS` | `5000` | how long a request waits for a free connection before a 503 |
+//! | `BROADSHEET_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL `statement_timeout` on every connection |
+//! | `BROADSHEET_WORKERS` | number of CPUs | HTTP worker threads |
+//! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
+
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    pub pool_size: usize,
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable} must be {expected}, not `{value}`")]
+pub struct ConfigError {
+    variable: &'static str,
+    expected: String,
+    value: String,
+}
+
+impl Config {
+    /// Reads every variable in the table above; unset ones take their defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            listen: var("BROADSHEET_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            pool_size: number("BROADSHEET_POOL_SIZE", 1..=1000)?.unwrap_or(8),
+            pool_timeout: Duration::from_millis(
+                number("BROADSHEET_POOL_TIMEOUT_MS", 1..=600_000)?.unwrap_or(5000) as u64,
+            ),
+            statement_timeout: Duration::from_millis(
+                number("BROADSHEET_STATEMENT_TIMEOUT_MS", 1..=3_600_000)?.unwrap_or(5000) as u64,
+            ),
+            workers: number("BROADSHEET_WORKERS", 1..=1024)?,
+        })
+    }
+
+    /// A configuration for the given database with every other setting at its default.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            listen: DEFAULT_LISTEN.into(),
+            pool_size: 8,
+            pool_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            workers: None,
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number(
+    variable: &'static str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>, ConfigError> {
+    let Some(value) = var(variable) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(ConfigError {
+            variable,
+            expected: format!("a whole number from {} to {}", range.start(), range.end()),
+            value,
+        }),
+    }
+}

@@ -1,0 +1,223 @@
+//! The one error type of the HTTP layer and its RFC 9457 problem details.
+//!
+//! Queries return `QueryResult`; they become `AppError` only at the handler
+//! boundary. Unexpected failures are logged with their cause and answered with
+//! an opaque 500: nothing about SQL, hosts or internals ever reaches a client.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::PoolError;
+
+/// Seconds a client should wait before retrying when the database is unavailable.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// One invalid input, named so that a client can point at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct InvalidParam {
+    /// The query or path parameter at fault.
+    #[schema(example = "limit")]
+    pub parameter: String,
+    /// What is wrong with it.
+    #[schema(example = "must be an integer from 1 to 100")]
+    pub detail: String,
+}
+
+impl InvalidParam {
+    pub fn new(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            parameter: parameter.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem details object, sent as `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; `about:blank` when the status says it all.
+    #[schema(example = "/problems/invalid-parameter")]
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A short summary of the kind of problem.
+    #[schema(example = "Invalid parameter")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 400)]
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    #[schema(example = "limit: must be an integer from 1 to 100")]
+    pub detail: String,
+    /// Each invalid parameter, for `invalid-parameter` problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<InvalidParam>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{}", describe_params(.0))]
+    InvalidParams(Vec<InvalidParam>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe_params(params: &[InvalidParam]) -> String {
+    params
+        .iter()
+        .map(|p| format!("{}: {}", p.parameter, p.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AppError {
+    pub fn invalid(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::InvalidParams(vec![InvalidParam::new(parameter, detail)])
+    }
+
+    pub fn not_found(what: &str, key: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("no {what} matches `{key}`"))
+    }
+
+    fn kind_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::NotFound(_) => ("/problems/not-found", "Not found"),
+            Self::InvalidParams(_) => ("/problems/invalid-parameter", "Invalid parameter"),
+            Self::BadRequest(_) => ("/problems/bad-request", "Bad request"),
+            Self::MethodNotAllowed { .. } => ("/problems/method-not-allowed", "Method not allowed"),
+            Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
+            Self::Internal(_) => ("/problems/internal", "Internal server error"),
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let (kind, title) = self.kind_and_title();
+        let detail = match self {
+            Self::Internal(_) => "the server failed to answer; the failure has been logged".into(),
+            other => other.to_string(),
+        };
+        Problem {
+            kind,
+            title,
+            status: self.status_code().as_u16(),
+            detail,
+            errors: match self {
+                Self::InvalidParams(params) => params.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InvalidParams(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_vec(&self.to_problem()).unwrap_or_default())
+    }
+}
+
+impl From<DieselError> for AppError {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::NotFound => Self::NotFound("no such resource".into()),
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                _,
+            ) => {
+                log::warn!("database connection failed: {error}");
+                Self::Unavailable("the database is unreachable; retry shortly".into())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("statement timeout") =>
+            {
+                log::warn!("query timed out: {error}");
+                Self::Unavailable("the database is too busy to answer in time; retry shortly".into())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                Self::BadRequest("the request contains bytes that are not valid text".into())
+            }
+            _ => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<PoolError> for AppError {
+    fn from(error: PoolError) -> Self {
+        log::warn!("no database connection available: {error}");
+        Self::Unavailable("no database connection is available; retry shortly".into())
+    }
+}
+
+/// Problem responses shared by the OpenAPI descriptions of many operations.
+pub mod responses {
+    use utoipa::IntoResponses;
+
+    use super::Problem;
+
+    /// 400: a parameter is invalid; `errors` names each one.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 400,
+        description = "A parameter is invalid; `errors` names each one",
+        content_type = "application/problem+json"
+    )]
+    pub struct BadRequest(#[to_schema] pub Problem);
+
+    /// 404: nothing has this slug or id, or it is not published.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 404,
+        description = "Nothing public has this slug or id",
+        content_type = "application/problem+json"
+    )]
+    pub struct NotFound(#[to_schema] pub Problem);
+
+    /// 503: the database is unreachable or overloaded; retry after `Retry-After` seconds.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 503,
+        description = "The database is unavailable; retry after `Retry-After` seconds",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))
+    )]
+    pub struct Unavailable(#[to_schema] pub Problem);
+}

@@ -1,0 +1,86 @@
+//! Excerpt queries: each row comes with its outlet and the article quoting it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::articles::queries::ArticleRefRow;
+use crate::outlets::queries::OutletRow;
+use crate::schema::{articles, excerpts, outlets};
+use crate::visibility::is_public;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = excerpts, check_for_backend(Pg))]
+pub struct ExcerptRow {
+    pub id: i64,
+    pub position: i32,
+    pub headline: String,
+    pub bylines: Vec<String>,
+    pub source_published_on: Option<NaiveDate>,
+    pub source_url: String,
+    pub call_to_action: Option<String>,
+    pub body: String,
+}
+
+pub type ExcerptRecord = (ExcerptRow, OutletRow, ArticleRefRow);
+
+/// Which excerpts to load.
+#[derive(Debug)]
+pub enum ExcerptSelection {
+    /// The excerpts of one article, in their order.
+    OfArticle(i64),
+    /// One excerpt by id.
+    One(i64),
+    /// A page of the public list, by ascending id; `limit + 1` rows.
+    Page {
+        outlet: Option<String>,
+        article: Option<String>,
+        after: Option<i64>,
+        limit: u32,
+    },
+}
+
+/// Excerpts of articles a reader may see at `now`.
+pub async fn load(
+    conn: &mut AsyncPgConnection,
+    selection: ExcerptSelection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<ExcerptRecord>> {
+    let mut query = excerpts::table
+        .inner_join(outlets::table)
+        .inner_join(articles::table)
+        .filter(is_public(now))
+        .select((
+            ExcerptRow::as_select(),
+            OutletRow::as_select(),
+            ArticleRefRow::as_select(),
+        ))
+        .into_boxed();
+    match selection {
+        ExcerptSelection::OfArticle(article_id) => {
+            query = query
+                .filter(excerpts::article_id.eq(article_id))
+                .order(excerpts::position);
+        }
+        ExcerptSelection::One(id) => query = query.filter(excerpts::id.eq(id)),
+        ExcerptSelection::Page {
+            outlet,
+            article,
+            after,
+            limit,
+        } => {
+            if let Some(outlet) = outlet {
+                query = query.filter(outlets::slug.eq(outlet));
+            }
+            if let Some(article) = article {
+                query = query.filter(articles::slug.eq(article));
+            }
+            if let Some(after) = after {
+                query = query.filter(excerpts::id.gt(after));
+            }
+            query = query.order(excerpts::id).limit(i64::from(limit) + 1);
+        }
+    }
+    query.load(conn).await
+}

@@ -1,0 +1,27 @@
+//! Broadsheet serves a news-curation publication's content as JSON: articles
+//! with the editor's commentary, the excerpts they quote, their press
+//! roundups, outlets, tags and popular-post rankings.
+//!
+//! Start at `app`, which lists every route and wires errors, logging and the
+//! API docs; each resource lives in its own module (`articles`, `excerpts`,
+//! `roundups`, `outlets`, `tags`, `popularity`) holding its handlers,
+//! queries and wire types. `site` loads whole sites (the demo content).
+
+pub mod app;
+pub mod articles;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod excerpts;
+pub mod health;
+pub mod markdown;
+pub mod openapi;
+pub mod outlets;
+pub mod pagination;
+pub mod params;
+pub mod popularity;
+pub mod roundups;
+pub mod schema;
+pub mod site;
+pub mod tags;
+pub mod visibility;

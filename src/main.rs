@@ -1,0 +1,89 @@
+//! The `broadsheet` command: serve the API, migrate the database, load the demo.
+
+use std::process::ExitCode;
+
+use broadsheet::app::{prepare_database, Application};
+use broadsheet::config::Config;
+use broadsheet::{db, site};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "broadsheet", version, about = "A headless JSON content API for news-curation publications")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if needed, apply pending migrations, and serve the API.
+    Serve {
+        /// Address to listen on (overrides BROADSHEET_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Load the demo content before serving.
+        #[arg(long)]
+        seed: bool,
+    },
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Create and migrate the database if needed, then load the demo content (idempotent).
+    Seed,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let mut config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => return fail(error),
+    };
+    let runtime = actix_web::rt::System::new();
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { listen, seed } => {
+                if let Some(listen) = listen {
+                    config.listen = listen;
+                }
+                serve(config, seed).await
+            }
+            Command::Migrate => prepare_database(&config, true).await.map(drop).map_err(|e| e.to_string()),
+            Command::Seed => seed_demo(&config).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn serve(config: Config, seed: bool) -> Result<(), String> {
+    let pool = prepare_database(&config, true).await.map_err(|e| e.to_string())?;
+    if seed {
+        seed_demo(&config).await?;
+    }
+    let app = Application::build(&config, pool)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    log::info!("serving on http://{} (docs at /docs/)", config.listen);
+    app.run().await.map_err(|e| e.to_string())
+}
+
+async fn seed_demo(config: &Config) -> Result<(), String> {
+    prepare_database(config, true).await.map_err(|e| e.to_string())?;
+    let demo = site::Site::parse(site::DEMO).map_err(|e| e.to_string())?;
+    let mut conn = db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let loaded = site::load(&mut conn, &demo).await.map_err(|e| e.to_string())?;
+    log::info!(
+        "demo content loaded: {} articles, {} excerpts, {} press links, {} outlets",
+        loaded.articles,
+        loaded.excerpts,
+        loaded.links,
+        loaded.outlets
+    );
+    Ok(())
+}

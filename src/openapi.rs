@@ -1,0 +1,50 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+//!
+//! `utoipa-actix-web` collects every operation registered with `.service(…)`
+//! in `app::api`, so the document cannot list a route the server lacks, nor
+//! miss one it has.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+/// The document's fixed parts; paths and schemas are collected from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Broadsheet",
+        description = "A headless JSON content API for news-curation publications: articles with the \
+editor's commentary, excerpts quoted from source articles, press roundups, outlets, tags and \
+popular-post rankings.\n\nEvery error is an RFC 9457 problem (`application/problem+json`). Lists \
+are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) until it is null. \
+Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    tags(
+        (name = "articles", description = "Posts: the editor's commentary with excerpts and roundups"),
+        (name = "excerpts", description = "Passages quoted from source articles"),
+        (name = "roundups", description = "Press roundups and their links"),
+        (name = "outlets", description = "The publications that excerpts and links cite"),
+        (name = "tags", description = "Labels on articles"),
+        (name = "rankings", description = "Popular articles by views"),
+        (name = "health", description = "Probes for orchestrators"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The complete document, built from the routes without starting a server.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, document) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::app::api)
+        .split_for_parts();
+    document
+}
+
+/// The document as the server serves it and as `openapi/openapi.json` keeps it.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

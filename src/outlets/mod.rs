@@ -1,0 +1,73 @@
+//! Outlets: the publications that excerpts quote and roundups link to.
+
+pub mod queries;
+pub mod views;
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::db::DbPool;
+use crate::error::{responses, AppError};
+use crate::pagination::{Page, Position};
+use crate::params;
+use crate::tags::SlugPageQuery;
+use views::Outlet;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(list_outlets).service(find_outlet);
+}
+
+/// List outlets
+///
+/// Every outlet, ordered by slug, with how many excerpts and press links of
+/// published articles cite it.
+#[utoipa::path(
+    tag = "outlets",
+    params(SlugPageQuery),
+    responses(
+        (status = 200, description = "One page of outlets", body = Page<Outlet>,
+            headers(("Link" = String, description = "RFC 8288 link to the next page"))),
+        responses::BadRequest,
+        responses::Unavailable,
+    ),
+    security(()),
+)]
+#[get("/v1/outlets")]
+pub async fn list_outlets(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    query: web::Query<SlugPageQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (scope, limit, after) = query.validate("outlets")?;
+    let mut conn = pool.get().await?;
+    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now()).await?;
+    let page = Page::from_rows(rows, limit, &scope, |o| Position::Slug(o.outlet.slug.clone()), Outlet::from);
+    Ok(page.respond(&req))
+}
+
+/// Get an outlet
+///
+/// One outlet with how many excerpts and press links of published articles cite it.
+#[utoipa::path(
+    tag = "outlets",
+    params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg")),
+    responses(
+        (status = 200, description = "The outlet", body = Outlet),
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security(()),
+)]
+#[get("/v1/outlets/{slug}")]
+pub async fn find_outlet(
+    pool: web::Data<DbPool>,
+    slug: web::Path<String>,
+) -> Result<web::Json<Outlet>, AppError> {
+    let slug = params::path_slug("outlet", &slug)?;
+    let mut conn = pool.get().await?;
+    let row = queries::find(&mut conn, slug, Utc::now())
+        .await?
+        .ok_or_else(|| AppError::not_found("outlet", slug))?;
+    Ok(web::Json(Outlet::from(row)))
+}

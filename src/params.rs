@@ -1,0 +1,139 @@
+//! Parsing query and path parameters into domain values, collecting every
+//! problem so that one 400 names each bad parameter.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::error::{AppError, InvalidParam};
+
+/// Collects parameter problems while a handler parses its inputs.
+#[derive(Default)]
+pub struct Checker {
+    problems: Vec<InvalidParam>,
+}
+
+impl Checker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the value, or records the problem and yields `None`.
+    pub fn check<T>(&mut self, result: Result<T, InvalidParam>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.problems.push(problem);
+                None
+            }
+        }
+    }
+
+    /// `Err` naming every problem recorded, if any.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidParams(self.problems))
+        }
+    }
+}
+
+pub const MAX_SLUG_LEN: usize = 200;
+
+/// A slug is lowercase ASCII letters and digits in hyphen-separated runs.
+pub fn is_slug(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_SLUG_LEN
+        && value
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// An optional slug filter such as `tag` or `outlet`.
+pub fn slug(name: &str, raw: Option<&str>) -> Result<Option<String>, InvalidParam> {
+    match raw {
+        None => Ok(None),
+        Some(value) if is_slug(value) => Ok(Some(value.to_string())),
+        Some(_) => Err(InvalidParam::new(
+            name,
+            "must be a slug: lowercase letters and digits separated by single hyphens",
+        )),
+    }
+}
+
+/// `limit`: a whole number in `1..=max`, `default` when absent.
+pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidParam> {
+    match raw {
+        None => Ok(default),
+        Some(value) => match value.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(InvalidParam::new(
+                "limit",
+                format!("must be a whole number from 1 to {max}"),
+            )),
+        },
+    }
+}
+
+/// An RFC 3339 timestamp, or a date meaning its midnight UTC.
+pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, InvalidParam> {
+    let Some(value) = raw else { return Ok(None) };
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        if let Some(midnight) = day.and_hms_opt(0, 0, 0) {
+            return Ok(Some(midnight.and_utc()));
+        }
+    }
+    Err(InvalidParam::new(
+        name,
+        "must be an RFC 3339 timestamp (2011-10-24T00:00:00Z) or a date (2011-10-24)",
+    ))
+}
+
+/// A numeric path id: a positive 64-bit integer.
+pub fn id(name: &str, raw: &str) -> Result<i64, AppError> {
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(AppError::invalid(name, "must be a positive whole number")),
+    }
+}
+
+/// A slug in a path: anything else cannot name a resource, so it is a 404
+/// answered without touching the database.
+pub fn path_slug<'a>(what: &str, raw: &'a str) -> Result<&'a str, AppError> {
+    if is_slug(raw) {
+        Ok(raw)
+    } else {
+        Err(AppError::not_found(what, raw.escape_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_hyphenated_runs() {
+        assert!(is_slug("clinton-pakistan-2011"));
+        for bad in ["", "-a", "a-", "a--b", "A", "a b", "../etc", "a\0b", "é"] {
+            assert!(!is_slug(bad), "{bad:?} should not be a slug");
+        }
+    }
+
+    #[test]
+    fn limits_outside_the_range_are_refused() {
+        assert_eq!(limit(None, 20, 100).unwrap(), 20);
+        assert_eq!(limit(Some("100"), 20, 100).unwrap(), 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert!(limit(Some(bad), 20, 100).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_take_rfc3339_or_a_date() {
+        assert!(timestamp("t", Some("2011-10-24T10:00:00+05:00")).unwrap().is_some());
+        assert!(timestamp("t", Some("2011-10-24")).unwrap().is_some());
+        assert!(timestamp("t", Some("yesterday")).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Roundup and press-link queries, always through articles a reader may see.
+
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::articles::queries::ArticleRefRow;
+use crate::outlets::queries::OutletRow;
+use crate::schema::{articles, outlets, roundup_links, roundups};
+use crate::visibility::is_public;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = roundups, check_for_backend(Pg))]
+pub struct RoundupRow {
+    pub id: i64,
+    pub position: i32,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = roundup_links, check_for_backend(Pg))]
+pub struct LinkRow {
+    pub id: i64,
+    pub roundup_id: i64,
+    pub position: i32,
+    pub headline: String,
+    pub url: String,
+}
+
+pub type RoundupRecord = (RoundupRow, ArticleRefRow);
+pub type LinkRecord = (LinkRow, OutletRow, RoundupRow, ArticleRefRow);
+
+/// Which roundups to load.
+#[derive(Debug, Clone, Copy)]
+pub enum RoundupSelection {
+    /// The roundups of one article, in their order.
+    OfArticle(i64),
+    /// One roundup by id.
+    One(i64),
+}
+
+/// Which press links to load.
+#[derive(Debug)]
+pub enum LinkSelection {
+    /// The links of the selected roundups, by roundup then link position.
+    Of(RoundupSelection),
+    /// A page of the public list, by ascending id; `limit + 1` rows.
+    Page {
+        outlet: Option<String>,
+        article: Option<String>,
+        after: Option<i64>,
+        limit: u32,
+    },
+}
+
+pub async fn load_roundups(
+    conn: &mut AsyncPgConnection,
+    selection: RoundupSelection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<RoundupRecord>> {
+    let query = roundups::table
+        .inner_join(articles::table)
+        .filter(is_public(now))
+        .select((RoundupRow::as_select(), ArticleRefRow::as_select()))
+        .order(roundups::position)
+        .into_boxed();
+    match selection {
+        RoundupSelection::OfArticle(article_id) => query.filter(roundups::article_id.eq(article_id)),
+        RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
+    }
+    .load(conn)
+    .await
+}
+
+pub async fn load_links(
+    conn: &mut AsyncPgConnection,
+    selection: LinkSelection,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<LinkRecord>> {
+    let mut query = roundup_links::table
+        .inner_join(outlets::table)
+        .inner_join(roundups::table.inner_join(articles::table))
+        .filter(is_public(now))
+        .select((
+            LinkRow::as_select(),
+            OutletRow::as_select(),
+            RoundupRow::as_select(),
+            ArticleRefRow::as_select(),
+        ))
+        .into_boxed();
+    match selection {
+        LinkSelection::Of(roundups) => {
+            query = match roundups {
+                RoundupSelection::OfArticle(article_id) => query.filter(roundups::article_id.eq(article_id)),
+                RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
+            }
+            .order((roundups::position, roundup_links::position));
+        }
+        LinkSelection::Page {
+            outlet,
+            article,
+            after,
+            limit,
+        } => {
+            if let Some(outlet) = outlet {
+                query = query.filter(outlets::slug.eq(outlet));
+            }
+            if let Some(article) = article {
+                query = query.filter(articles::slug.eq(article));
+            }
+            if let Some(after) = after {
+                query = query.filter(roundup_links::id.gt(after));
+            }
+            query = query.order(roundup_links::id).limit(i64::from(limit) + 1);
+        }
+    }
+    query.load(conn).await
+}

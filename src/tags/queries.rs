@@ -1,0 +1,61 @@
+//! Tag queries: the labels of articles, and per-tag counts of published articles.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::schema::{article_tags, articles, tags};
+use crate::visibility::is_public;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tags, check_for_backend(Pg))]
+pub struct TagRow {
+    pub slug: String,
+    pub name: String,
+}
+
+/// The tags of each of these articles, by article id, each list ordered by slug.
+pub async fn of_articles(
+    conn: &mut AsyncPgConnection,
+    article_ids: &[i64],
+) -> QueryResult<HashMap<i64, Vec<TagRow>>> {
+    let rows: Vec<(i64, TagRow)> = article_tags::table
+        .inner_join(tags::table)
+        .filter(article_tags::article_id.eq_any(article_ids))
+        .order((article_tags::article_id, tags::slug))
+        .select((article_tags::article_id, TagRow::as_select()))
+        .load(conn)
+        .await?;
+    let mut by_article: HashMap<i64, Vec<TagRow>> = HashMap::new();
+    for (article_id, tag) in rows {
+        by_article.entry(article_id).or_default().push(tag);
+    }
+    Ok(by_article)
+}
+
+/// Tags with at least one published article, ordered by slug after `after`;
+/// `limit + 1` rows. A tag used only by drafts stays hidden: its name alone
+/// could announce an unpublished story.
+pub async fn list_public(
+    conn: &mut AsyncPgConnection,
+    after: Option<&str>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<(TagRow, i64)>> {
+    let mut query = tags::table
+        .inner_join(article_tags::table.inner_join(articles::table))
+        .filter(is_public(now))
+        .group_by((tags::id, tags::slug, tags::name))
+        .select((TagRow::as_select(), count_star()))
+        .order(tags::slug)
+        .limit(i64::from(limit) + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(tags::slug.gt(after.to_owned()));
+    }
+    query.load(conn).await
+}
