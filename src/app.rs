@@ -158,7 +158,10 @@ impl RouteTable {
     }
 }
 
-async fn unrouted(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, AppError> {
+async fn unrouted(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, AppError> {
     Err(match routes.allowed(req.path()) {
         Some(allow) => AppError::MethodNotAllowed {
             allow: allow.to_string(),
@@ -172,8 +175,15 @@ fn query_error(error: &actix_web::error::QueryPayloadError) -> AppError {
     let message = error.to_string();
     let name = message.split('`').nth(1).unwrap_or("query").to_string();
     if message.contains("unknown field") {
-        let expected = message.split("expected ").nth(1).unwrap_or("none").replace('`', "");
-        AppError::invalid(name, format!("is not a parameter of this endpoint (expected {expected})"))
+        let expected = message
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("none")
+            .replace('`', "");
+        AppError::invalid(
+            name,
+            format!("is not a parameter of this endpoint (expected {expected})"),
+        )
     } else if message.contains("duplicate field") {
         AppError::invalid(name, "is given more than once")
     } else {

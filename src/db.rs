@@ -7,13 +7,15 @@
 
 use std::time::Duration;
 
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use diesel::migration::MigrationSource;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
@@ -31,7 +33,9 @@ pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
 /// Why the service could not reach or prepare its database.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("DATABASE_URL is not a valid PostgreSQL URL (postgres://user@host:port/database): {0}")]
+    #[error(
+        "DATABASE_URL is not a valid PostgreSQL URL (postgres://user@host:port/database): {0}"
+    )]
     BadUrl(String),
     #[error("cannot reach PostgreSQL at {target} ({cause}); start PostgreSQL or point DATABASE_URL at a running server")]
     Unreachable { target: String, cause: String },
@@ -85,7 +89,10 @@ pub async fn ensure_database(database_url: &str) -> Result<(), SetupError> {
             .map_err(|e| SetupError::Failed(e.to_string()))?;
     if !found.exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        match conn.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        match conn
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
             Ok(()) => log::info!("created database {name}"),
             // Another instance created it between our check and our CREATE.
             Err(diesel::result::Error::DatabaseError(_, info))
@@ -102,14 +109,16 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>, SetupError> {
     let conn = connect(database_url).await?;
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
-        let lock = diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
+        let lock =
+            diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
         diesel::RunQueryDsl::execute(lock, &mut conn)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect())
             .map_err(|e| SetupError::Failed(format!("applying migrations: {e}")));
-        let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
+        let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<BigInt, _>(MIGRATION_LOCK_KEY);
         let _ = diesel::RunQueryDsl::execute(unlock, &mut conn);
         applied
     })
@@ -144,7 +153,12 @@ pub async fn is_ready(conn: &mut AsyncPgConnection, latest_version: &str) -> Que
 /// Opens one connection, with a bounded wait, for start-up work.
 pub async fn connect(database_url: &str) -> Result<AsyncPgConnection, SetupError> {
     let target = describe_target(database_url);
-    match tokio::time::timeout(Duration::from_secs(10), AsyncPgConnection::establish(database_url)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        AsyncPgConnection::establish(database_url),
+    )
+    .await
+    {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(SetupError::Unreachable {
             target,

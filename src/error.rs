@@ -164,11 +164,11 @@ impl From<DieselError> for AppError {
                 log::warn!("database connection failed: {error}");
                 Self::Unavailable("the database is unreachable; retry shortly".into())
             }
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("statement timeout") =>
-            {
+            DieselError::DatabaseError(_, info) if info.message().contains("statement timeout") => {
                 log::warn!("query timed out: {error}");
-                Self::Unavailable("the database is too busy to answer in time; retry shortly".into())
+                Self::Unavailable(
+                    "the database is too busy to answer in time; retry shortly".into(),
+                )
             }
             DieselError::DatabaseError(_, info)
                 if info.message().contains("invalid byte sequence") =>

@@ -65,5 +65,7 @@ pub async fn check_readiness(pool: web::Data<DbPool>) -> Result<web::Json<Health
 }
 
 fn behind() -> AppError {
-    AppError::Unavailable("the database schema is behind this build; run `broadsheet migrate`".into())
+    AppError::Unavailable(
+        "the database schema is behind this build; run `broadsheet migrate`".into(),
+    )
 }

@@ -8,7 +8,11 @@ use broadsheet::{db, site};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "broadsheet", version, about = "A headless JSON content API for news-curation publications")]
+#[command(
+    name = "broadsheet",
+    version,
+    about = "A headless JSON content API for news-curation publications"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +51,10 @@ fn main() -> ExitCode {
                 }
                 serve(config, seed).await
             }
-            Command::Migrate => prepare_database(&config, true).await.map(drop).map_err(|e| e.to_string()),
+            Command::Migrate => prepare_database(&config, true)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
             Command::Seed => seed_demo(&config).await,
         }
     });
@@ -63,7 +70,9 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn serve(config: Config, seed: bool) -> Result<(), String> {
-    let pool = prepare_database(&config, true).await.map_err(|e| e.to_string())?;
+    let pool = prepare_database(&config, true)
+        .await
+        .map_err(|e| e.to_string())?;
     if seed {
         seed_demo(&config).await?;
     }
@@ -74,10 +83,16 @@ async fn serve(config: Config, seed: bool) -> Result<(), String> {
 }
 
 async fn seed_demo(config: &Config) -> Result<(), String> {
-    prepare_database(config, true).await.map_err(|e| e.to_string())?;
+    prepare_database(config, true)
+        .await
+        .map_err(|e| e.to_string())?;
     let demo = site::Site::parse(site::DEMO).map_err(|e| e.to_string())?;
-    let mut conn = db::connect(&config.database_url).await.map_err(|e| e.to_string())?;
-    let loaded = site::load(&mut conn, &demo).await.map_err(|e| e.to_string())?;
+    let mut conn = db::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let loaded = site::load(&mut conn, &demo)
+        .await
+        .map_err(|e| e.to_string())?;
     log::info!(
         "demo content loaded: {} articles, {} excerpts, {} press links, {} outlets",
         loaded.articles,

@@ -68,8 +68,15 @@ impl Scope {
 
     /// Opens a cursor issued for this scope.
     fn decode(&self, cursor: &str) -> Result<Position, InvalidParam> {
-        let forged = || InvalidParam::new("cursor", "is not a cursor this API issued; start again without it");
-        let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| forged())?;
+        let forged = || {
+            InvalidParam::new(
+                "cursor",
+                "is not a cursor this API issued; start again without it",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor.trim())
+            .map_err(|_| forged())?;
         if bytes.len() <= CHECKSUM_LEN {
             return Err(forged());
         }
@@ -88,7 +95,10 @@ impl Scope {
     }
 
     /// Where a newest-first page resumes, from its optional `cursor` parameter.
-    pub fn after_published(&self, cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, i64)>, InvalidParam> {
+    pub fn after_published(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Option<(DateTime<Utc>, i64)>, InvalidParam> {
         self.after(cursor, |p| match p {
             Position::Published { at, id } => Some((at, id)),
             _ => None,
@@ -111,12 +121,21 @@ impl Scope {
         })
     }
 
-    fn after<T>(&self, cursor: Option<&str>, pick: impl FnOnce(Position) -> Option<T>) -> Result<Option<T>, InvalidParam> {
-        let Some(cursor) = cursor else { return Ok(None) };
+    fn after<T>(
+        &self,
+        cursor: Option<&str>,
+        pick: impl FnOnce(Position) -> Option<T>,
+    ) -> Result<Option<T>, InvalidParam> {
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
         let position = self.decode(cursor)?;
-        pick(position)
-            .map(Some)
-            .ok_or_else(|| InvalidParam::new("cursor", "was issued for another endpoint; start again without it"))
+        pick(position).map(Some).ok_or_else(|| {
+            InvalidParam::new(
+                "cursor",
+                "was issued for another endpoint; start again without it",
+            )
+        })
     }
 }
 
@@ -186,10 +205,11 @@ impl<T: Serialize> Page<T> {
 
 /// The request's own path and query with `cursor` replaced.
 fn next_url(req: &HttpRequest, cursor: &str) -> String {
-    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .filter(|(name, _)| name != "cursor")
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .filter(|(name, _)| name != "cursor")
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
     pairs.push(("cursor".into(), cursor.into()));
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)

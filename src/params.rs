@@ -43,9 +43,12 @@ pub const MAX_SLUG_LEN: usize = 200;
 pub fn is_slug(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_SLUG_LEN
-        && value
-            .split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && value.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// An optional slug filter such as `tag` or `outlet`.
@@ -132,7 +135,9 @@ mod tests {
 
     #[test]
     fn timestamps_take_rfc3339_or_a_date() {
-        assert!(timestamp("t", Some("2011-10-24T10:00:00+05:00")).unwrap().is_some());
+        assert!(timestamp("t", Some("2011-10-24T10:00:00+05:00"))
+            .unwrap()
+            .is_some());
         assert!(timestamp("t", Some("2011-10-24")).unwrap().is_some());
         assert!(timestamp("t", Some("yesterday")).is_err());
     }

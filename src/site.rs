@@ -15,7 +15,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
 use crate::params::is_slug;
-use crate::schema::{article_tags, articles, excerpts, outlets, roundup_links, roundups, tags, view_counts};
+use crate::schema::{
+    article_tags, articles, excerpts, outlets, roundup_links, roundups, tags, view_counts,
+};
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
 pub const DEMO: &str = include_str!("../demo/site.json");
@@ -158,7 +160,10 @@ impl Site {
         }
         for article in &self.articles {
             if article.status == "published" && article.published_at.is_none() {
-                return invalid(format!("published article `{}` needs published_at", article.slug));
+                return invalid(format!(
+                    "published article `{}` needs published_at",
+                    article.slug
+                ));
             }
         }
         for views in &self.views {
@@ -173,8 +178,10 @@ impl Site {
 /// Loads the whole document in one transaction: all of it, or nothing.
 pub async fn load(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, SiteError> {
     site.validate()?;
-    conn.transaction::<_, SiteError, _>(|conn| async move { load_in(conn, site).await }.scope_boxed())
-        .await
+    conn.transaction::<_, SiteError, _>(|conn| {
+        async move { load_in(conn, site).await }.scope_boxed()
+    })
+    .await
 }
 
 async fn load_in(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, SiteError> {
@@ -240,7 +247,10 @@ async fn load_in(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, Si
             let tag_id = tag_ids.get(slug.as_str()).copied().ok_or_else(|| {
                 SiteError::Invalid(format!("`{}` has unknown tag `{slug}`", article.slug))
             })?;
-            tag_rows.push((article_tags::article_id.eq(id), article_tags::tag_id.eq(tag_id)));
+            tag_rows.push((
+                article_tags::article_id.eq(id),
+                article_tags::tag_id.eq(tag_id),
+            ));
         }
         if !tag_rows.is_empty() {
             diesel::insert_into(article_tags::table)
@@ -297,7 +307,10 @@ async fn load_in(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, Si
     Ok(loaded)
 }
 
-async fn upsert_article(conn: &mut AsyncPgConnection, article: &SiteArticle) -> Result<i64, SiteError> {
+async fn upsert_article(
+    conn: &mut AsyncPgConnection,
+    article: &SiteArticle,
+) -> Result<i64, SiteError> {
     let values = (
         articles::slug.eq(&article.slug),
         articles::title.eq(&article.title),
@@ -345,7 +358,9 @@ async fn load_views(
                 .first(conn)
                 .await
                 .optional()?
-                .ok_or_else(|| SiteError::Invalid(format!("views for unknown article `{}`", entry.article)))?,
+                .ok_or_else(|| {
+                    SiteError::Invalid(format!("views for unknown article `{}`", entry.article))
+                })?,
         };
         let bucket = this_hour - Duration::hours(i64::from(entry.hours_ago));
         *buckets.entry((id, bucket)).or_default() += entry.views;

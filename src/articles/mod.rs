@@ -73,13 +73,23 @@ pub async fn list_articles(
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
     let filter = ArticleFilter {
-        tag: checker.check(params::slug("tag", query.tag.as_deref())).flatten(),
-        outlet: checker.check(params::slug("outlet", query.outlet.as_deref())).flatten(),
+        tag: checker
+            .check(params::slug("tag", query.tag.as_deref()))
+            .flatten(),
+        outlet: checker
+            .check(params::slug("outlet", query.outlet.as_deref()))
+            .flatten(),
         published_after: checker
-            .check(params::timestamp("published_after", query.published_after.as_deref()))
+            .check(params::timestamp(
+                "published_after",
+                query.published_after.as_deref(),
+            ))
             .flatten(),
         published_before: checker
-            .check(params::timestamp("published_before", query.published_before.as_deref()))
+            .check(params::timestamp(
+                "published_before",
+                query.published_before.as_deref(),
+            ))
             .flatten(),
     };
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
@@ -92,7 +102,9 @@ pub async fn list_articles(
             ("published_before", query.published_before.as_deref()),
         ],
     );
-    let after = checker.check(scope.after_published(query.cursor.as_deref())).flatten();
+    let after = checker
+        .check(scope.after_published(query.cursor.as_deref()))
+        .flatten();
     checker.finish()?;
     let limit = limit.unwrap_or_default();
 
@@ -162,7 +174,8 @@ pub async fn find_article(
         .await?
         .remove(&row.id)
         .unwrap_or_default();
-    let excerpts = excerpts::queries::load(&mut conn, ExcerptSelection::OfArticle(row.id), now).await?;
+    let excerpts =
+        excerpts::queries::load(&mut conn, ExcerptSelection::OfArticle(row.id), now).await?;
     let roundups = RoundupSelection::OfArticle(row.id);
     let links = roundups::queries::load_links(&mut conn, LinkSelection::Of(roundups), now).await?;
     let roundups = roundups::queries::load_roundups(&mut conn, roundups, now).await?;

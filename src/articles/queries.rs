@@ -85,7 +85,11 @@ pub async fn list_public(
             .inner_join(outlets::table)
             .filter(outlets::slug.eq(outlet.clone()))
             .select(roundups::article_id);
-        query = query.filter(articles::id.eq_any(quoting).or(articles::id.eq_any(linking)));
+        query = query.filter(
+            articles::id
+                .eq_any(quoting)
+                .or(articles::id.eq_any(linking)),
+        );
     }
     if let Some(after) = filter.published_after {
         query = query.filter(articles::published_at.gt(after));

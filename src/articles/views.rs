@@ -20,7 +20,9 @@ fn api_url(slug: &str) -> String {
 pub struct ArticleRef {
     #[schema(example = "secretary-clintons-message-to-pakistan")]
     pub slug: String,
-    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    #[schema(
+        example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group"
+    )]
     pub title: String,
     /// The whole article in the API.
     #[schema(example = "/v1/articles/secretary-clintons-message-to-pakistan")]
@@ -42,7 +44,9 @@ impl From<ArticleRefRow> for ArticleRef {
 pub struct ArticleSummary {
     #[schema(example = "secretary-clintons-message-to-pakistan")]
     pub slug: String,
-    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    #[schema(
+        example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group"
+    )]
     pub title: String,
     /// A short standfirst, when the editor wrote one.
     pub summary: Option<String>,
@@ -74,7 +78,9 @@ impl ArticleSummary {
 pub struct Article {
     #[schema(example = "secretary-clintons-message-to-pakistan")]
     pub slug: String,
-    #[schema(example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group")]
+    #[schema(
+        example = "Secretary Clinton's Message to Pakistan: Help us Negotiate with Taliban and Haqqani Group"
+    )]
     pub title: String,
     /// A short standfirst, when the editor wrote one.
     pub summary: Option<String>,
@@ -97,7 +103,12 @@ pub struct Article {
 }
 
 impl Article {
-    pub fn new(row: ArticleRow, tags: Vec<TagRef>, excerpts: Vec<Excerpt>, roundups: Vec<Roundup>) -> Self {
+    pub fn new(
+        row: ArticleRow,
+        tags: Vec<TagRef>,
+        excerpts: Vec<Excerpt>,
+        roundups: Vec<Roundup>,
+    ) -> Self {
         Self {
             url: api_url(&row.slug),
             body_html: markdown::to_html(&row.body),

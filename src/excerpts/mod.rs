@@ -51,14 +51,23 @@ impl CitationQuery {
     /// Validates the filters of the list named `endpoint`, naming every bad parameter.
     pub fn validate(&self, endpoint: &str) -> Result<CitationFilter, AppError> {
         let mut checker = Checker::new();
-        let outlet = checker.check(params::slug("outlet", self.outlet.as_deref())).flatten();
-        let article = checker.check(params::slug("article", self.article.as_deref())).flatten();
+        let outlet = checker
+            .check(params::slug("outlet", self.outlet.as_deref()))
+            .flatten();
+        let article = checker
+            .check(params::slug("article", self.article.as_deref()))
+            .flatten();
         let limit = checker.check(params::limit(self.limit.as_deref(), 20, 100));
         let scope = Scope::new(
             endpoint,
-            &[("outlet", self.outlet.as_deref()), ("article", self.article.as_deref())],
+            &[
+                ("outlet", self.outlet.as_deref()),
+                ("article", self.article.as_deref()),
+            ],
         );
-        let after = checker.check(scope.after_id(self.cursor.as_deref())).flatten();
+        let after = checker
+            .check(scope.after_id(self.cursor.as_deref()))
+            .flatten();
         checker.finish()?;
         Ok(CitationFilter {
             outlet,
@@ -100,7 +109,13 @@ pub async fn list_excerpts(
         limit: filter.limit,
     };
     let rows = queries::load(&mut conn, selection, Utc::now()).await?;
-    let page = Page::from_rows(rows, filter.limit, &filter.scope, |r| Position::Id(r.0.id), Excerpt::from);
+    let page = Page::from_rows(
+        rows,
+        filter.limit,
+        &filter.scope,
+        |r| Position::Id(r.0.id),
+        Excerpt::from,
+    );
     Ok(page.respond(&req))
 }
 

@@ -42,7 +42,13 @@ pub async fn list_outlets(
     let (scope, limit, after) = query.validate("outlets")?;
     let mut conn = pool.get().await?;
     let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now()).await?;
-    let page = Page::from_rows(rows, limit, &scope, |o| Position::Slug(o.outlet.slug.clone()), Outlet::from);
+    let page = Page::from_rows(
+        rows,
+        limit,
+        &scope,
+        |o| Position::Slug(o.outlet.slug.clone()),
+        Outlet::from,
+    );
     Ok(page.respond(&req))
 }
 

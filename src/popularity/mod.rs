@@ -11,10 +11,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::articles;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidParam};
 use crate::params::{self, Checker};
-use crate::articles;
 use views::{Ranking, Window};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -60,11 +60,16 @@ pub async fn list_popular(
     let window = checker.check(match query.window.as_deref() {
         None => Ok(Window::Week),
         Some(value) => Window::parse(value).ok_or_else(|| {
-            InvalidParam::new("window", format!("must be one of {}", Window::NAMES.join(", ")))
+            InvalidParam::new(
+                "window",
+                format!("must be one of {}", Window::NAMES.join(", ")),
+            )
         }),
     });
     let limit = checker.check(params::limit(query.limit.as_deref(), 10, 50));
-    let tag = checker.check(params::slug("tag", query.tag.as_deref())).flatten();
+    let tag = checker
+        .check(params::slug("tag", query.tag.as_deref()))
+        .flatten();
     checker.finish()?;
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 

@@ -75,7 +75,11 @@ pub fn rank(rows: Vec<(ArticleSummary, i64)>) -> Vec<RankedArticle> {
             Some(previous) if previous.views == views => previous.rank,
             _ => index as u32 + 1,
         };
-        ranked.push(RankedArticle { rank, views, article });
+        ranked.push(RankedArticle {
+            rank,
+            views,
+            article,
+        });
     }
     ranked
 }

@@ -49,7 +49,13 @@ pub async fn list_roundup_links(
         limit: filter.limit,
     };
     let rows = queries::load_links(&mut conn, selection, Utc::now()).await?;
-    let page = Page::from_rows(rows, filter.limit, &filter.scope, |r| Position::Id(r.0.id), ListedLink::from);
+    let page = Page::from_rows(
+        rows,
+        filter.limit,
+        &filter.scope,
+        |r| Position::Id(r.0.id),
+        ListedLink::from,
+    );
     Ok(page.respond(&req))
 }
 

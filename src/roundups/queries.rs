@@ -66,7 +66,9 @@ pub async fn load_roundups(
         .order(roundups::position)
         .into_boxed();
     match selection {
-        RoundupSelection::OfArticle(article_id) => query.filter(roundups::article_id.eq(article_id)),
+        RoundupSelection::OfArticle(article_id) => {
+            query.filter(roundups::article_id.eq(article_id))
+        }
         RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
     }
     .load(conn)
@@ -92,7 +94,9 @@ pub async fn load_links(
     match selection {
         LinkSelection::Of(roundups) => {
             query = match roundups {
-                RoundupSelection::OfArticle(article_id) => query.filter(roundups::article_id.eq(article_id)),
+                RoundupSelection::OfArticle(article_id) => {
+                    query.filter(roundups::article_id.eq(article_id))
+                }
                 RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
             }
             .order((roundups::position, roundup_links::position));

@@ -37,7 +37,9 @@ impl SlugPageQuery {
         let scope = Scope::new(endpoint, &[]);
         let mut checker = Checker::new();
         let limit = checker.check(params::limit(self.limit.as_deref(), 20, 100));
-        let after = checker.check(scope.after_slug(self.cursor.as_deref())).flatten();
+        let after = checker
+            .check(scope.after_slug(self.cursor.as_deref()))
+            .flatten();
         checker.finish()?;
         Ok((scope, limit.unwrap_or_default(), after))
     }
@@ -67,6 +69,12 @@ pub async fn list_tags(
     let (scope, limit, after) = query.validate("tags")?;
     let mut conn = pool.get().await?;
     let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now()).await?;
-    let page = Page::from_rows(rows, limit, &scope, |(tag, _)| Position::Slug(tag.slug.clone()), Tag::from);
+    let page = Page::from_rows(
+        rows,
+        limit,
+        &scope,
+        |(tag, _)| Position::Slug(tag.slug.clone()),
+        Tag::from,
+    );
     Ok(page.respond(&req))
 }

@@ -1,0 +1,381 @@
+//! The test harness: each test gets its own database, cloned from a migrated
+//! template, and its own server on a random port, and talks HTTP to it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use broadsheet::app::{prepare_database, Application};
+use broadsheet::config::Config;
+use broadsheet::{db, site};
+use chrono::{DateTime, Utc};
+use diesel_async::SimpleAsyncConnection;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The server the tests use; any database on it works as a maintenance database.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn database_url(name: &str) -> String {
+    let mut url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Runs async set-up work on a runtime of its own, off the test's runtime.
+fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    })
+    .join()
+    .expect("set-up thread")
+}
+
+async fn execute(url: &str, statement: &str) -> Result<(), diesel::result::Error> {
+    let mut conn = db::connect(url)
+        .await
+        .expect("test PostgreSQL is reachable");
+    conn.batch_execute(statement).await
+}
+
+/// The name of the migrated template, created once per migration set.
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut hasher = Sha256::new();
+        let mut files: Vec<_> = walk(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations"
+        )));
+        files.sort();
+        for file in files {
+            hasher.update(file.to_string_lossy().as_bytes());
+            hasher.update(std::fs::read(&file).expect("migration file"));
+        }
+        let digest = hasher.finalize();
+        let name = format!(
+            "broadsheet_template_{:x}",
+            u64::from_be_bytes(digest[..8].try_into().unwrap())
+        );
+        let created = name.clone();
+        on_own_runtime(async move { create_template(&created).await });
+        name
+    })
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+async fn create_template(name: &str) {
+    let server = server_url();
+    let mut conn = db::connect(&server)
+        .await
+        .expect("test PostgreSQL is reachable");
+    // Test binaries run in parallel: one creates the template, the others wait.
+    conn.batch_execute("SELECT pg_advisory_lock(7201)")
+        .await
+        .expect("lock");
+    let exists = db::connect(&database_url(name)).await.is_ok();
+    if !exists {
+        let staging = format!("{name}_staging");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {staging} WITH (FORCE)"),
+            format!("CREATE DATABASE {staging}"),
+        ] {
+            conn.batch_execute(&statement)
+                .await
+                .expect("create staging database");
+        }
+        db::migrate(&database_url(&staging))
+            .await
+            .expect("migrate template");
+        // Older templates belong to older migrations: nothing will clone them again.
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            datname: String,
+        }
+        let stale: Vec<Name> = diesel_async::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'broadsheet\\_template\\_%' \
+                 AND datname NOT LIKE '%\\_staging'",
+            ),
+            &mut conn,
+        )
+        .await
+        .expect("list templates");
+        for old in stale {
+            let _ = conn
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    old.datname
+                ))
+                .await;
+        }
+        conn.batch_execute(&format!("ALTER DATABASE {staging} RENAME TO {name}"))
+            .await
+            .expect("publish template");
+    }
+    conn.batch_execute("SELECT pg_advisory_unlock(7201)")
+        .await
+        .expect("unlock");
+}
+
+/// A running Broadsheet on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    database: String,
+}
+
+impl TestApp {
+    /// A server on an empty, migrated database.
+    pub async fn spawn() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let template = template();
+        let database = format!(
+            "broadsheet_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            Utc::now().timestamp_micros() % 1_000_000
+        );
+        let statement = format!("CREATE DATABASE {database} TEMPLATE {template}");
+        on_own_runtime(async move {
+            // The template may still show the connection that built it closing.
+            for attempt in 0.. {
+                match execute(&server_url(), &statement).await {
+                    Ok(()) => break,
+                    Err(e)
+                        if attempt < 50
+                            && e.to_string().contains("being accessed by other users") =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("cannot create test database: {e}"),
+                }
+            }
+        });
+        let database_url = database_url(&database);
+        let mut config = Config::for_database(&database_url);
+        config.listen = "127.0.0.1:0".into();
+        config.pool_size = 4;
+        config.workers = Some(1);
+        let pool = prepare_database(&config, false)
+            .await
+            .expect("database ready");
+        let app = Application::build(&config, pool).expect("server binds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run());
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            database_url,
+            database,
+        }
+    }
+
+    /// A server whose database holds this site (see `broadsheet::site`).
+    pub async fn with_site(site: Value) -> Self {
+        let app = Self::spawn().await;
+        app.load(site).await;
+        app
+    }
+
+    /// Loads a site document into this app's database.
+    pub async fn load(&self, site: Value) {
+        let site = site::Site::parse(&site.to_string()).expect("valid site document");
+        let mut conn = db::connect(&self.database_url).await.expect("connect");
+        site::load(&mut conn, &site).await.expect("site loads");
+    }
+
+    /// Runs SQL against this app's database, for fixtures the site format cannot express.
+    pub async fn sql(&self, statement: &str) {
+        execute(&self.database_url, statement)
+            .await
+            .expect("fixture SQL");
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
+    /// GET `path`, returning the status and the body parsed as JSON.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Follows `next_cursor` from `path` to the last page, collecting every item.
+    pub async fn collect_pages(&self, path: &str) -> Vec<Value> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut next = path.to_string();
+        for _ in 0..1000 {
+            let (status, body) = self.get_json(&next).await;
+            assert_eq!(status, 200, "{next}: {body}");
+            items.extend(
+                body["data"]
+                    .as_array()
+                    .expect("data is a list")
+                    .iter()
+                    .cloned(),
+            );
+            match body["next_cursor"].as_str() {
+                Some(cursor) => next = format!("{path}{separator}cursor={cursor}"),
+                None => return items,
+            }
+        }
+        panic!("paging {path} did not end");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database);
+        on_own_runtime(async move {
+            let _ = execute(&server_url(), &statement).await;
+        });
+    }
+}
+
+/// Asserts an RFC 9457 problem response with this status, returning its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// Asserts a 400 whose `errors` name `parameter`.
+pub async fn assert_invalid_parameter(app: &TestApp, path: &str, parameter: &str) {
+    let body = assert_problem(app.get(path).await, 400).await;
+    let named: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["parameter"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        named.contains(&parameter),
+        "{path}: expected `{parameter}` named in {body}"
+    );
+}
+
+/// Outlets and tags that fixtures below refer to.
+pub fn base_site() -> Value {
+    json!({
+        "outlets": [
+            {"slug": "bloomberg", "name": "Bloomberg", "home_url": "https://www.bloomberg.com/", "country_code": "US"},
+            {"slug": "dawn", "name": "Dawn", "home_url": "https://www.dawn.com/", "country_code": "PK"},
+            {"slug": "the-news", "name": "The News", "home_url": "https://www.thenews.com.pk/", "country_code": "PK"}
+        ],
+        "tags": [
+            {"slug": "pakistan", "name": "Pakistan"},
+            {"slug": "economy", "name": "Economy"}
+        ]
+    })
+}
+
+/// A published article with no excerpts or roundups.
+pub fn published(slug: &str, published_at: DateTime<Utc>) -> Value {
+    json!({
+        "slug": slug,
+        "title": format!("Title of {slug}"),
+        "summary": format!("Summary of {slug}"),
+        "body_markdown": format!("Commentary on **{slug}**."),
+        "status": "published",
+        "published_at": published_at,
+    })
+}
+
+/// A draft article.
+pub fn draft(slug: &str) -> Value {
+    json!({
+        "slug": slug,
+        "title": format!("Draft {slug}"),
+        "body_markdown": "Not ready.",
+        "status": "draft",
+        "published_at": null,
+    })
+}
+
+/// An excerpt quoting `outlet`.
+pub fn excerpt(headline: &str, outlet: &str) -> Value {
+    json!({
+        "headline": headline,
+        "bylines": ["A. Reporter"],
+        "outlet": outlet,
+        "source_published_on": "2011-10-24",
+        "source_url": "https://example.org/source",
+        "call_to_action": "For complete article, click here",
+        "body_markdown": format!("## Sub-heading\n\nQuoted text of {headline}."),
+    })
+}
+
+/// A roundup with one link per `(headline, outlet)`.
+pub fn roundup(title: &str, links: &[(&str, &str)]) -> Value {
+    json!({
+        "title": title,
+        "links": links.iter().map(|(headline, outlet)| json!({
+            "headline": headline,
+            "outlet": outlet,
+            "url": format!("https://example.org/{}", headline.to_lowercase().replace(' ', "-")),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `base_site()` with these articles and view counts.
+pub fn site_with(articles: Vec<Value>, views: Vec<Value>) -> Value {
+    let mut site = base_site();
+    site["articles"] = Value::Array(articles);
+    site["views"] = Value::Array(views);
+    site
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server on a random port, a real database per test.
+
+mod helpers;
+
+mod articles;
+mod demo;
+mod errors;
+mod excerpts;
+mod health;
+mod openapi;
+mod outlets;
+mod rankings;
+mod roundups;
+mod tags;
