@@ -4,8 +4,9 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use actix_web::dev::Service;
 use actix_web::dev::{ResourceDef, Server};
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use utoipa::OpenApi;
@@ -100,6 +101,14 @@ fn build(
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
         .default_service(web::to(unrouted))
+        .wrap_fn(|mut req, service| {
+            // HEAD is GET without a body: the HTTP codec drops the body of a
+            // response to a HEAD request, headers (Content-Length too) stay.
+            if req.method() == Method::HEAD {
+                req.head_mut().method = Method::GET;
+            }
+            service.call(req)
+        })
         .wrap(
             Logger::new("%{method}xi %U %s %Dms")
                 .custom_request_replace("method", |req| req.method().to_string())
@@ -164,6 +173,8 @@ async fn unrouted(
 ) -> Result<HttpResponse, AppError> {
     Err(match routes.allowed(req.path()) {
         Some(allow) => AppError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_string(),
             allow: allow.to_string(),
         },
         None => AppError::NotFound(format!("no resource at {}", req.path())),

@@ -56,7 +56,7 @@ pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
                 "SET statement_timeout = {statement_timeout_ms}; SET TIME ZONE 'UTC'"
             ))
             .await
-            .map_err(|e| diesel::ConnectionError::CouldntSetupConfiguration(e))?;
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         }
         .boxed()
@@ -75,7 +75,16 @@ pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
 /// Creates the database named in the URL when it does not exist yet.
 pub async fn ensure_database(database_url: &str) -> Result<(), SetupError> {
     let (maintenance_url, name) = split_database_url(database_url)?;
-    let mut conn = connect(&maintenance_url).await?;
+    let mut conn = connect(&maintenance_url)
+        .await
+        .map_err(|error| match error {
+            // Name the server the user configured, not the maintenance database.
+            SetupError::Unreachable { cause, .. } => SetupError::Unreachable {
+                target: describe_target(database_url),
+                cause,
+            },
+            other => other,
+        })?;
     #[derive(QueryableByName)]
     struct Exists {
         #[diesel(sql_type = Bool)]

@@ -65,8 +65,12 @@ pub enum AppError {
     InvalidParams(Vec<InvalidParam>),
     #[error("{0}")]
     BadRequest(String),
-    #[error("method not allowed")]
-    MethodNotAllowed { allow: String },
+    #[error("{method} is not allowed on {path}; allowed: {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -144,7 +148,7 @@ impl ResponseError for AppError {
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS));
             }
-            Self::MethodNotAllowed { allow } => {
+            Self::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
@@ -200,7 +204,7 @@ pub mod responses {
         description = "A parameter is invalid; `errors` names each one",
         content_type = "application/problem+json"
     )]
-    pub struct BadRequest(#[to_schema] pub Problem);
+    pub struct BadRequest(pub Problem);
 
     /// 404: nothing has this slug or id, or it is not published.
     #[derive(IntoResponses)]
@@ -209,7 +213,7 @@ pub mod responses {
         description = "Nothing public has this slug or id",
         content_type = "application/problem+json"
     )]
-    pub struct NotFound(#[to_schema] pub Problem);
+    pub struct NotFound(pub Problem);
 
     /// 503: the database is unreachable or overloaded; retry after `Retry-After` seconds.
     #[derive(IntoResponses)]
@@ -219,5 +223,5 @@ pub mod responses {
         content_type = "application/problem+json",
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))
     )]
-    pub struct Unavailable(#[to_schema] pub Problem);
+    pub struct Unavailable(pub Problem);
 }

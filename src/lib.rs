@@ -7,6 +7,8 @@
 //! `roundups`, `outlets`, `tags`, `popularity`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod app;
 pub mod articles;
 pub mod config;

@@ -33,11 +33,17 @@ enum Command {
     Migrate,
     /// Create and migrate the database if needed, then load the demo content (idempotent).
     Seed,
+    /// Print the OpenAPI document (the source of `openapi/openapi.json`).
+    Openapi,
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        print!("{}", broadsheet::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
     let mut config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => return fail(error),
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
                 .map(drop)
                 .map_err(|e| e.to_string()),
             Command::Seed => seed_demo(&config).await,
+            Command::Openapi => Ok(()),
         }
     });
     match outcome {

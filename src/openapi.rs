@@ -8,6 +8,8 @@ use actix_web::App;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
+use crate::error::{InvalidParam, Problem};
+
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +22,7 @@ are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) unti
 Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.",
         license(name = "MIT", identifier = "MIT"),
     ),
+    components(schemas(Problem, InvalidParam)),
     tags(
         (name = "articles", description = "Posts: the editor's commentary with excerpts and roundups"),
         (name = "excerpts", description = "Passages quoted from source articles"),

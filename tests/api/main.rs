@@ -1,5 +1,7 @@
 //! Integration tests: the real server on a random port, a real database per test.
 
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod articles;

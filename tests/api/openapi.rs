@@ -1,1 +1,102 @@
+//! The OpenAPI document is the contract: the checked-in copy must match the
+//! code, the server must serve it, and the reference page must work offline.
 
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+const CHECKED_IN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+
+#[test]
+fn the_checked_in_document_matches_the_code() {
+    let generated = broadsheet::openapi::document_json();
+    if std::env::var_os("BROADSHEET_UPDATE_OPENAPI").is_some() {
+        std::fs::write(CHECKED_IN, &generated).expect("write openapi/openapi.json");
+    }
+    let checked_in = std::fs::read_to_string(CHECKED_IN).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "openapi/openapi.json differs from the code; regenerate it with \
+         `cargo run -- openapi > openapi/openapi.json` and review the diff"
+    );
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_checked_in_one() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let served: Value = response.json().await.unwrap();
+    let checked_in: Value =
+        serde_json::from_str(&std::fs::read_to_string(CHECKED_IN).unwrap()).unwrap();
+    assert_eq!(served, checked_in);
+    assert_eq!(served["openapi"], "3.1.0");
+}
+
+#[test]
+fn every_operation_is_documented_with_a_client_error_and_public_security() {
+    let document: Value = serde_json::from_str(&broadsheet::openapi::document_json()).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 11, "paths: {:?}", paths.keys());
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            assert!(
+                operation["operationId"].is_string(),
+                "{name} has no operationId"
+            );
+            assert!(operation["summary"].is_string(), "{name} has no summary");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses
+                    .keys()
+                    .any(|status| status.starts_with('4') || status.starts_with('5')),
+                "{name}"
+            );
+            for (status, response) in responses {
+                assert!(
+                    response["description"].is_string(),
+                    "{name} {status} has no description"
+                );
+            }
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{}]),
+                "{name} is public"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_reference_page_is_served_with_its_assets() {
+    let app = TestApp::spawn().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        let response = app.get(asset).await;
+        assert_eq!(response.status(), 200, "{asset}");
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains("https://unpkg.com"),
+            "{asset} loads from a CDN"
+        );
+    }
+    let initializer = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/docs/openapi.json"), "{initializer}");
+}
