@@ -267,6 +267,42 @@ impl Drop for TestApp {
     }
 }
 
+/// An empty database of its own, dropped at the end of the test.
+pub struct ScratchDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    pub fn create(purpose: &str) -> Self {
+        let name = format!("broadsheet_scratch_{purpose}_{}", std::process::id());
+        let statements = [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ];
+        on_own_runtime(async move {
+            for statement in statements {
+                execute(&server_url(), &statement)
+                    .await
+                    .expect("scratch database");
+            }
+        });
+        Self {
+            url: database_url(&name),
+            name,
+        }
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        on_own_runtime(async move {
+            let _ = execute(&server_url(), &statement).await;
+        });
+    }
+}
+
 /// Asserts an RFC 9457 problem response with this status, returning its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(

@@ -9,6 +9,7 @@ mod demo;
 mod errors;
 mod excerpts;
 mod health;
+mod migrations;
 mod openapi;
 mod outlets;
 mod rankings;
