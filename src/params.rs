@@ -1,7 +1,7 @@
 //! Parsing query and path parameters into domain values, collecting every
 //! problem so that one 400 names each bad parameter.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::error::{AppError, InvalidParam};
 
@@ -78,20 +78,27 @@ pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidPa
 }
 
 /// An RFC 3339 timestamp, or a date meaning its midnight UTC.
+///
+/// Years are limited to 1–9999: chrono parses far wider ranges than
+/// PostgreSQL stores, and no publication date lies outside these.
 pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, InvalidParam> {
     let Some(value) = raw else { return Ok(None) };
-    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
-        return Ok(Some(at.with_timezone(&Utc)));
+    let parsed = DateTime::parse_from_rfc3339(value)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .ok()
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .map(|midnight| midnight.and_utc())
+        });
+    match parsed {
+        Some(at) if (1..=9999).contains(&at.year()) => Ok(Some(at)),
+        _ => Err(InvalidParam::new(
+            name,
+            "must be an RFC 3339 timestamp (2011-10-24T00:00:00Z) or a date (2011-10-24), in years 1 to 9999",
+        )),
     }
-    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        if let Some(midnight) = day.and_hms_opt(0, 0, 0) {
-            return Ok(Some(midnight.and_utc()));
-        }
-    }
-    Err(InvalidParam::new(
-        name,
-        "must be an RFC 3339 timestamp (2011-10-24T00:00:00Z) or a date (2011-10-24)",
-    ))
 }
 
 /// A numeric path id: a positive 64-bit integer.
@@ -140,5 +147,7 @@ mod tests {
             .is_some());
         assert!(timestamp("t", Some("2011-10-24")).unwrap().is_some());
         assert!(timestamp("t", Some("yesterday")).is_err());
+        assert!(timestamp("t", Some("-5000-01-01")).is_err());
+        assert!(timestamp("t", Some("0000-01-01T00:00:00Z")).is_err());
     }
 }

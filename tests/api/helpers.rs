@@ -108,29 +108,6 @@ async fn create_template(name: &str) {
         db::migrate(&database_url(&staging))
             .await
             .expect("migrate template");
-        // Older templates belong to older migrations: nothing will clone them again.
-        #[derive(diesel::QueryableByName)]
-        struct Name {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            datname: String,
-        }
-        let stale: Vec<Name> = diesel_async::RunQueryDsl::load(
-            diesel::sql_query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'broadsheet\\_template\\_%' \
-                 AND datname NOT LIKE '%\\_staging'",
-            ),
-            &mut conn,
-        )
-        .await
-        .expect("list templates");
-        for old in stale {
-            let _ = conn
-                .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    old.datname
-                ))
-                .await;
-        }
         conn.batch_execute(&format!("ALTER DATABASE {staging} RENAME TO {name}"))
             .await
             .expect("publish template");
