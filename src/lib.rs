@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod articles;
+pub mod citations;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -12,9 +12,10 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::InvalidParam;
+use crate::error::{AppError, InvalidParam};
+use crate::params::{self, Checker};
 
 const CHECKSUM_LEN: usize = 8;
 const CHECKSUM_CONTEXT: &[u8] = b"broadsheet cursor v1\0";
@@ -215,6 +216,32 @@ fn next_url(req: &HttpRequest, cursor: &str) -> String {
         .extend_pairs(pairs)
         .finish();
     format!("{}?{}", req.path(), query)
+}
+
+/// Query parameters of the slug-ordered lists (`/v1/tags`, `/v1/outlets`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SlugPageQuery {
+    /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl SlugPageQuery {
+    /// The page size and the slug to resume after, for the list named `endpoint`.
+    pub fn validate(&self, endpoint: &str) -> Result<(Scope, u32, Option<String>), AppError> {
+        let scope = Scope::new(endpoint, &[]);
+        let mut checker = Checker::new();
+        let limit = checker.check(params::limit(self.limit.as_deref(), 20, 100));
+        let after = checker
+            .check(scope.after_slug(self.cursor.as_deref()))
+            .flatten();
+        checker.finish()?;
+        Ok((scope, limit.unwrap_or_default(), after))
+    }
 }
 
 #[cfg(test)]

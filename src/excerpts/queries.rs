@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::articles::queries::ArticleRefRow;
+use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, excerpts, outlets};
 use crate::visibility::is_public;
@@ -27,24 +28,19 @@ pub type ExcerptRecord = (ExcerptRow, OutletRow, ArticleRefRow);
 
 /// Which excerpts to load.
 #[derive(Debug)]
-pub enum ExcerptSelection {
+pub enum ExcerptSelection<'a> {
     /// The excerpts of one article, in their order.
     OfArticle(i64),
     /// One excerpt by id.
     One(i64),
     /// A page of the public list, by ascending id; `limit + 1` rows.
-    Page {
-        outlet: Option<String>,
-        article: Option<String>,
-        after: Option<i64>,
-        limit: u32,
-    },
+    Page(&'a CitationFilter),
 }
 
 /// Excerpts of articles a reader may see at `now`.
 pub async fn load(
     conn: &mut AsyncPgConnection,
-    selection: ExcerptSelection,
+    selection: ExcerptSelection<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<ExcerptRecord>> {
     let mut query = excerpts::table
@@ -64,22 +60,17 @@ pub async fn load(
                 .order(excerpts::position);
         }
         ExcerptSelection::One(id) => query = query.filter(excerpts::id.eq(id)),
-        ExcerptSelection::Page {
-            outlet,
-            article,
-            after,
-            limit,
-        } => {
-            if let Some(outlet) = outlet {
-                query = query.filter(outlets::slug.eq(outlet));
+        ExcerptSelection::Page(filter) => {
+            if let Some(outlet) = &filter.outlet {
+                query = query.filter(outlets::slug.eq(outlet.clone()));
             }
-            if let Some(article) = article {
-                query = query.filter(articles::slug.eq(article));
+            if let Some(article) = &filter.article {
+                query = query.filter(articles::slug.eq(article.clone()));
             }
-            if let Some(after) = after {
+            if let Some(after) = filter.after {
                 query = query.filter(excerpts::id.gt(after));
             }
-            query = query.order(excerpts::id).limit(i64::from(limit) + 1);
+            query = query.order(excerpts::id).limit(i64::from(filter.limit) + 1);
         }
     }
     query.load(conn).await

@@ -9,9 +9,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
-use crate::pagination::{Page, Position};
+use crate::pagination::{Page, Position, SlugPageQuery};
 use crate::params;
-use crate::tags::SlugPageQuery;
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {

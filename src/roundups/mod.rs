@@ -7,9 +7,9 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::citations::CitationQuery;
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
-use crate::excerpts::CitationQuery;
 use crate::pagination::{Page, Position};
 use crate::params;
 use queries::{LinkSelection, RoundupSelection};
@@ -42,13 +42,7 @@ pub async fn list_roundup_links(
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate("roundup-links")?;
     let mut conn = pool.get().await?;
-    let selection = LinkSelection::Page {
-        outlet: filter.outlet,
-        article: filter.article,
-        after: filter.after,
-        limit: filter.limit,
-    };
-    let rows = queries::load_links(&mut conn, selection, Utc::now()).await?;
+    let rows = queries::load_links(&mut conn, LinkSelection::Page(&filter), Utc::now()).await?;
     let page = Page::from_rows(
         rows,
         filter.limit,

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::articles::queries::ArticleRefRow;
+use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, outlets, roundup_links, roundups};
 use crate::visibility::is_public;
@@ -42,16 +43,11 @@ pub enum RoundupSelection {
 
 /// Which press links to load.
 #[derive(Debug)]
-pub enum LinkSelection {
+pub enum LinkSelection<'a> {
     /// The links of the selected roundups, by roundup then link position.
     Of(RoundupSelection),
     /// A page of the public list, by ascending id; `limit + 1` rows.
-    Page {
-        outlet: Option<String>,
-        article: Option<String>,
-        after: Option<i64>,
-        limit: u32,
-    },
+    Page(&'a CitationFilter),
 }
 
 pub async fn load_roundups(
@@ -77,7 +73,7 @@ pub async fn load_roundups(
 
 pub async fn load_links(
     conn: &mut AsyncPgConnection,
-    selection: LinkSelection,
+    selection: LinkSelection<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<LinkRecord>> {
     let mut query = roundup_links::table
@@ -101,22 +97,19 @@ pub async fn load_links(
             }
             .order((roundups::position, roundup_links::position));
         }
-        LinkSelection::Page {
-            outlet,
-            article,
-            after,
-            limit,
-        } => {
-            if let Some(outlet) = outlet {
-                query = query.filter(outlets::slug.eq(outlet));
+        LinkSelection::Page(filter) => {
+            if let Some(outlet) = &filter.outlet {
+                query = query.filter(outlets::slug.eq(outlet.clone()));
             }
-            if let Some(article) = article {
-                query = query.filter(articles::slug.eq(article));
+            if let Some(article) = &filter.article {
+                query = query.filter(articles::slug.eq(article.clone()));
             }
-            if let Some(after) = after {
+            if let Some(after) = filter.after {
                 query = query.filter(roundup_links::id.gt(after));
             }
-            query = query.order(roundup_links::id).limit(i64::from(limit) + 1);
+            query = query
+                .order(roundup_links::id)
+                .limit(i64::from(filter.limit) + 1);
         }
     }
     query.load(conn).await
