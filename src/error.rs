@@ -16,23 +16,47 @@ use crate::db::PoolError;
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
-/// One invalid input, named so that a client can point at it.
+/// One invalid input, named so that a client can point at it: a query or
+/// path `parameter`, or a JSON `pointer` (RFC 6901) into the request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct InvalidParam {
+pub struct InvalidInput {
     /// The query or path parameter at fault.
     #[schema(example = "limit")]
-    pub parameter: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// The request-body member at fault, as a JSON pointer.
+    #[schema(example = "/excerpts/0/source_url")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
     /// What is wrong with it.
-    #[schema(example = "must be an integer from 1 to 100")]
+    #[schema(example = "must be a whole number from 1 to 100")]
     pub detail: String,
 }
 
-impl InvalidParam {
+impl InvalidInput {
+    /// A bad query or path parameter.
     pub fn new(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
-            parameter: parameter.into(),
+            parameter: Some(parameter.into()),
+            pointer: None,
             detail: detail.into(),
         }
+    }
+
+    /// A bad member of the request body, at this JSON pointer.
+    pub fn field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            parameter: None,
+            pointer: Some(pointer.into()),
+            detail: detail.into(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.parameter
+            .as_deref()
+            .or(self.pointer.as_deref())
+            .unwrap_or("input")
     }
 }
 
@@ -54,7 +78,7 @@ pub struct Problem {
     pub detail: String,
     /// Each invalid parameter, for `invalid-parameter` problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<InvalidParam>,
+    pub errors: Vec<InvalidInput>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +86,23 @@ pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     #[error("{}", describe_params(.0))]
-    InvalidParams(Vec<InvalidParam>),
+    InvalidInputs(Vec<InvalidInput>),
+    #[error("{}", describe_params(.0))]
+    Unprocessable(Vec<InvalidInput>),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{method} is not allowed on {path}; allowed: {allow}")]
@@ -77,17 +117,17 @@ pub enum AppError {
     Internal(String),
 }
 
-fn describe_params(params: &[InvalidParam]) -> String {
+fn describe_params(params: &[InvalidInput]) -> String {
     params
         .iter()
-        .map(|p| format!("{}: {}", p.parameter, p.detail))
+        .map(|p| format!("{}: {}", p.name(), p.detail))
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 impl AppError {
     pub fn invalid(parameter: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::InvalidParams(vec![InvalidParam::new(parameter, detail)])
+        Self::InvalidInputs(vec![InvalidInput::new(parameter, detail)])
     }
 
     pub fn not_found(what: &str, key: impl std::fmt::Display) -> Self {
@@ -97,8 +137,18 @@ impl AppError {
     fn kind_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Self::NotFound(_) => ("/problems/not-found", "Not found"),
-            Self::InvalidParams(_) => ("/problems/invalid-parameter", "Invalid parameter"),
+            Self::InvalidInputs(_) => ("/problems/invalid-parameter", "Invalid parameter"),
             Self::BadRequest(_) => ("/problems/bad-request", "Bad request"),
+            Self::Unprocessable(_) => ("/problems/invalid-body", "Invalid request body"),
+            Self::Unauthorized(_) => ("/problems/unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => ("/problems/forbidden", "Forbidden"),
+            Self::Conflict(_) => ("/problems/conflict", "Conflict"),
+            Self::PreconditionFailed(_) => ("/problems/precondition-failed", "Precondition failed"),
+            Self::PayloadTooLarge { .. } => ("/problems/payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType(_) => {
+                ("/problems/unsupported-media-type", "Unsupported media type")
+            }
+            Self::RequestTimeout(_) => ("/problems/request-timeout", "Request timeout"),
             Self::MethodNotAllowed { .. } => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
@@ -117,7 +167,7 @@ impl AppError {
             status: self.status_code().as_u16(),
             detail,
             errors: match self {
-                Self::InvalidParams(params) => params.clone(),
+                Self::InvalidInputs(params) | Self::Unprocessable(params) => params.clone(),
                 _ => Vec::new(),
             },
         }
@@ -128,7 +178,15 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::InvalidParams(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidInputs(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -151,6 +209,9 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
+            Self::Unauthorized(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"broadsheet\""));
+            }
             _ => {}
         }
         response.body(serde_json::to_vec(&self.to_problem()).unwrap_or_default())
@@ -161,6 +222,9 @@ impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => Self::NotFound("no such resource".into()),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::Conflict(conflict_detail(info.constraint_name()))
+            }
             DieselError::DatabaseError(
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
                 _,
@@ -181,6 +245,20 @@ impl From<DieselError> for AppError {
             }
             _ => Self::Internal(error.to_string()),
         }
+    }
+}
+
+/// Says which uniqueness rule a write broke, in the API's words.
+fn conflict_detail(constraint: Option<&str>) -> String {
+    match constraint {
+        Some("articles_slug_key") => "another article has this slug".into(),
+        Some("article_slug_history_pkey") => {
+            "this slug is an old slug of another article; an admin can release it".into()
+        }
+        Some("outlets_slug_key") => "another outlet has this slug".into(),
+        Some("tags_slug_key") => "another tag has this slug".into(),
+        Some("api_keys_name_key") => "a key with this name exists".into(),
+        _ => "the write conflicts with stored content".into(),
     }
 }
 
@@ -214,6 +292,16 @@ pub mod responses {
         content_type = "application/problem+json"
     )]
     pub struct NotFound(pub Problem);
+
+    /// 401: no API key, or an unknown or revoked one.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 401,
+        description = "An API key is needed, or the one given is unknown or revoked",
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"broadsheet\"`"))
+    )]
+    pub struct Unauthorized(pub Problem);
 
     /// 503: the database is unreachable or overloaded; retry after `Retry-After` seconds.
     #[derive(IntoResponses)]

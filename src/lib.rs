@@ -11,20 +11,24 @@
 
 pub mod app;
 pub mod articles;
+pub mod body;
 pub mod citations;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod excerpts;
 pub mod health;
+pub mod keys;
 pub mod markdown;
 pub mod openapi;
 pub mod outlets;
 pub mod pagination;
 pub mod params;
 pub mod popularity;
+pub mod representation;
 pub mod roundups;
 pub mod schema;
 pub mod site;
 pub mod tags;
+pub mod validate;
 pub mod visibility;

@@ -5,10 +5,11 @@
 //! miss one it has.
 
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{InvalidParam, Problem};
+use crate::error::{InvalidInput, Problem};
 
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
@@ -22,7 +23,8 @@ are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) unti
 Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(Problem, InvalidParam)),
+    components(schemas(Problem, InvalidInput)),
+    modifiers(&BearerKeys),
     tags(
         (name = "articles", description = "Posts: the editor's commentary with excerpts and roundups"),
         (name = "excerpts", description = "Passages quoted from source articles"),
@@ -34,6 +36,28 @@ Drafts and articles scheduled for the future never appear, nor do their excerpts
     ),
 )]
 pub struct ApiDoc;
+
+/// Declares the `api_key` scheme: `Authorization: Bearer <key>`, keys made by
+/// `broadsheet keys create`.
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key made with `broadsheet keys create --name NAME --role editor|admin`. \
+Writes need one; reads stay public, and with a key also show drafts and scheduled posts.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The complete document, built from the routes without starting a server.
 pub fn document() -> utoipa::openapi::OpenApi {

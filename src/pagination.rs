@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{AppError, InvalidParam};
+use crate::error::{AppError, InvalidInput};
 use crate::params::{self, Checker};
+use crate::representation::Audience;
 
 const CHECKSUM_LEN: usize = 8;
 const CHECKSUM_CONTEXT: &[u8] = b"broadsheet cursor v1\0";
@@ -68,9 +69,9 @@ impl Scope {
     }
 
     /// Opens a cursor issued for this scope.
-    fn decode(&self, cursor: &str) -> Result<Position, InvalidParam> {
+    fn decode(&self, cursor: &str) -> Result<Position, InvalidInput> {
         let forged = || {
-            InvalidParam::new(
+            InvalidInput::new(
                 "cursor",
                 "is not a cursor this API issued; start again without it",
             )
@@ -87,7 +88,7 @@ impl Scope {
         }
         let sealed: Sealed = serde_json::from_slice(payload).map_err(|_| forged())?;
         if sealed.scope != self.0 {
-            return Err(InvalidParam::new(
+            return Err(InvalidInput::new(
                 "cursor",
                 "was issued for another endpoint or other filters; start again without it",
             ));
@@ -99,7 +100,7 @@ impl Scope {
     pub fn after_published(
         &self,
         cursor: Option<&str>,
-    ) -> Result<Option<(DateTime<Utc>, i64)>, InvalidParam> {
+    ) -> Result<Option<(DateTime<Utc>, i64)>, InvalidInput> {
         self.after(cursor, |p| match p {
             Position::Published { at, id } => Some((at, id)),
             _ => None,
@@ -107,7 +108,7 @@ impl Scope {
     }
 
     /// Where an id-ordered page resumes.
-    pub fn after_id(&self, cursor: Option<&str>) -> Result<Option<i64>, InvalidParam> {
+    pub fn after_id(&self, cursor: Option<&str>) -> Result<Option<i64>, InvalidInput> {
         self.after(cursor, |p| match p {
             Position::Id(id) => Some(id),
             _ => None,
@@ -115,7 +116,7 @@ impl Scope {
     }
 
     /// Where a slug-ordered page resumes.
-    pub fn after_slug(&self, cursor: Option<&str>) -> Result<Option<String>, InvalidParam> {
+    pub fn after_slug(&self, cursor: Option<&str>) -> Result<Option<String>, InvalidInput> {
         self.after(cursor, |p| match p {
             Position::Slug(slug) => Some(slug),
             _ => None,
@@ -126,13 +127,13 @@ impl Scope {
         &self,
         cursor: Option<&str>,
         pick: impl FnOnce(Position) -> Option<T>,
-    ) -> Result<Option<T>, InvalidParam> {
+    ) -> Result<Option<T>, InvalidInput> {
         let Some(cursor) = cursor else {
             return Ok(None);
         };
         let position = self.decode(cursor)?;
         pick(position).map(Some).ok_or_else(|| {
-            InvalidParam::new(
+            InvalidInput::new(
                 "cursor",
                 "was issued for another endpoint; start again without it",
             )
@@ -192,8 +193,11 @@ impl<T> Page<T> {
 
 impl<T: Serialize> Page<T> {
     /// The JSON response, with a `Link: <…>; rel="next"` header when there is a next page.
-    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+    pub fn respond(&self, req: &HttpRequest, audience: Audience) -> HttpResponse {
         let mut response = HttpResponse::Ok();
+        if audience == Audience::Private {
+            response.insert_header((header::CACHE_CONTROL, "private, no-store"));
+        }
         if let Some(cursor) = &self.next_cursor {
             response.insert_header((
                 header::LINK,

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::error::{AppError, InvalidParam};
+use crate::error::{AppError, InvalidInput};
 
 /// Collects parameter problems while a handler parses its inputs.
 #[derive(Default)]
 pub struct Checker {
-    problems: Vec<InvalidParam>,
+    problems: Vec<InvalidInput>,
 }
 
 impl Checker {
@@ -17,7 +17,7 @@ impl Checker {
     }
 
     /// Keeps the value, or records the problem and yields `None`.
-    pub fn check<T>(&mut self, result: Result<T, InvalidParam>) -> Option<T> {
+    pub fn check<T>(&mut self, result: Result<T, InvalidInput>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(problem) => {
@@ -32,7 +32,7 @@ impl Checker {
         if self.problems.is_empty() {
             Ok(())
         } else {
-            Err(AppError::InvalidParams(self.problems))
+            Err(AppError::InvalidInputs(self.problems))
         }
     }
 }
@@ -52,11 +52,11 @@ pub fn is_slug(value: &str) -> bool {
 }
 
 /// An optional slug filter such as `tag` or `outlet`.
-pub fn slug(name: &str, raw: Option<&str>) -> Result<Option<String>, InvalidParam> {
+pub fn slug(name: &str, raw: Option<&str>) -> Result<Option<String>, InvalidInput> {
     match raw {
         None => Ok(None),
         Some(value) if is_slug(value) => Ok(Some(value.to_string())),
-        Some(_) => Err(InvalidParam::new(
+        Some(_) => Err(InvalidInput::new(
             name,
             "must be a slug: lowercase letters and digits separated by single hyphens",
         )),
@@ -64,12 +64,12 @@ pub fn slug(name: &str, raw: Option<&str>) -> Result<Option<String>, InvalidPara
 }
 
 /// `limit`: a whole number in `1..=max`, `default` when absent.
-pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidParam> {
+pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidInput> {
     match raw {
         None => Ok(default),
         Some(value) => match value.parse::<u32>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(InvalidParam::new(
+            _ => Err(InvalidInput::new(
                 "limit",
                 format!("must be a whole number from 1 to {max}"),
             )),
@@ -81,7 +81,7 @@ pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidPa
 ///
 /// Years are limited to 1–9999: chrono parses far wider ranges than
 /// PostgreSQL stores, and no publication date lies outside these.
-pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, InvalidParam> {
+pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, InvalidInput> {
     let Some(value) = raw else { return Ok(None) };
     let parsed = DateTime::parse_from_rfc3339(value)
         .map(|at| at.with_timezone(&Utc))
@@ -94,7 +94,7 @@ pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>,
         });
     match parsed {
         Some(at) if (1..=9999).contains(&at.year()) => Ok(Some(at)),
-        _ => Err(InvalidParam::new(
+        _ => Err(InvalidInput::new(
             name,
             "must be an RFC 3339 timestamp (2011-10-24T00:00:00Z) or a date (2011-10-24), in years 1 to 9999",
         )),

@@ -111,3 +111,52 @@ diesel::allow_tables_to_appear_in_same_query!(
     roundup_links,
     view_counts,
 );
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        role -> Text,
+        lookup -> Text,
+        secret_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    article_slug_history (slug) {
+        slug -> Text,
+        article_id -> Int8,
+        retired_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    article_revisions (id) {
+        id -> Int8,
+        article_id -> Int8,
+        created_at -> Timestamptz,
+        created_by -> Nullable<Text>,
+        snapshot -> Jsonb,
+    }
+}
+
+diesel::table! {
+    idempotent_requests (api_key_id, idempotency_key) {
+        api_key_id -> Int8,
+        idempotency_key -> Text,
+        request_hash -> Bytea,
+        status -> Int2,
+        headers -> Jsonb,
+        body -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(article_slug_history -> articles (article_id));
+diesel::joinable!(article_revisions -> articles (article_id));
+diesel::joinable!(idempotent_requests -> api_keys (api_key_id));
+
+diesel::allow_tables_to_appear_in_same_query!(articles, article_slug_history, article_revisions);

@@ -206,105 +206,146 @@ async fn load_in(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, Si
             .await?;
         loaded.tags += 1;
     }
-    let outlet_ids: HashMap<String, i64> = outlets::table
-        .select((outlets::slug, outlets::id))
-        .load(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let tag_ids: HashMap<String, i64> = tags::table
-        .select((tags::slug, tags::id))
-        .load(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let outlet_id = |slug: &str, owner: &str| {
-        outlet_ids
-            .get(slug)
-            .copied()
-            .ok_or_else(|| SiteError::Invalid(format!("`{owner}` cites unknown outlet `{slug}`")))
-    };
-
+    let outlet_ids = outlet_ids(conn).await?;
     let mut article_ids: HashMap<&str, i64> = HashMap::new();
     for article in &site.articles {
         let id = upsert_article(conn, article).await?;
         article_ids.insert(&article.slug, id);
         loaded.articles += 1;
-
-        // Children are replaced wholesale: the document is the truth for this article.
-        diesel::delete(article_tags::table.filter(article_tags::article_id.eq(id)))
-            .execute(conn)
-            .await?;
-        diesel::delete(excerpts::table.filter(excerpts::article_id.eq(id)))
-            .execute(conn)
-            .await?;
-        diesel::delete(roundups::table.filter(roundups::article_id.eq(id)))
-            .execute(conn)
-            .await?;
-
-        let mut tag_rows = Vec::new();
-        for slug in article.tags.iter().collect::<HashSet<_>>() {
-            let tag_id = tag_ids.get(slug.as_str()).copied().ok_or_else(|| {
-                SiteError::Invalid(format!("`{}` has unknown tag `{slug}`", article.slug))
-            })?;
-            tag_rows.push((
-                article_tags::article_id.eq(id),
-                article_tags::tag_id.eq(tag_id),
-            ));
-        }
-        if !tag_rows.is_empty() {
-            diesel::insert_into(article_tags::table)
-                .values(&tag_rows)
-                .execute(conn)
-                .await?;
-        }
-
-        for (index, excerpt) in article.excerpts.iter().enumerate() {
-            diesel::insert_into(excerpts::table)
-                .values((
-                    excerpts::article_id.eq(id),
-                    excerpts::position.eq(index as i32 + 1),
-                    excerpts::headline.eq(&excerpt.headline),
-                    excerpts::bylines.eq(&excerpt.bylines),
-                    excerpts::outlet_id.eq(outlet_id(&excerpt.outlet, &article.slug)?),
-                    excerpts::source_published_on.eq(excerpt.source_published_on),
-                    excerpts::source_url.eq(&excerpt.source_url),
-                    excerpts::call_to_action.eq(&excerpt.call_to_action),
-                    excerpts::body.eq(&excerpt.body_markdown),
-                ))
-                .execute(conn)
-                .await?;
-            loaded.excerpts += 1;
-        }
-
-        for (index, roundup) in article.roundups.iter().enumerate() {
-            let roundup_id: i64 = diesel::insert_into(roundups::table)
-                .values((
-                    roundups::article_id.eq(id),
-                    roundups::position.eq(index as i32 + 1),
-                    roundups::title.eq(&roundup.title),
-                ))
-                .returning(roundups::id)
-                .get_result(conn)
-                .await?;
-            for (index, link) in roundup.links.iter().enumerate() {
-                diesel::insert_into(roundup_links::table)
-                    .values((
-                        roundup_links::roundup_id.eq(roundup_id),
-                        roundup_links::position.eq(index as i32 + 1),
-                        roundup_links::headline.eq(&link.headline),
-                        roundup_links::outlet_id.eq(outlet_id(&link.outlet, &article.slug)?),
-                        roundup_links::url.eq(&link.url),
-                    ))
-                    .execute(conn)
-                    .await?;
-                loaded.links += 1;
-            }
-        }
+        set_tags(conn, id, &article.tags).await?;
+        let (excerpts, links) = replace_children(conn, id, article, &outlet_ids).await?;
+        loaded.excerpts += excerpts;
+        loaded.links += links;
     }
 
     load_views(conn, site, &article_ids, &mut loaded).await?;
     Ok(loaded)
+}
+
+/// Replaces an article's tags, creating tags that do not exist yet (named
+/// after their slug: `united-states` becomes "United states").
+pub async fn set_tags(
+    conn: &mut AsyncPgConnection,
+    article_id: i64,
+    slugs: &[String],
+) -> QueryResult<()> {
+    diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article_id)))
+        .execute(conn)
+        .await?;
+    let slugs: Vec<&String> = slugs.iter().collect::<HashSet<_>>().into_iter().collect();
+    if slugs.is_empty() {
+        return Ok(());
+    }
+    let new_tags: Vec<_> = slugs
+        .iter()
+        .map(|slug| (tags::slug.eq(*slug), tags::name.eq(name_from_slug(slug))))
+        .collect();
+    diesel::insert_into(tags::table)
+        .values(&new_tags)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let tag_ids: Vec<i64> = tags::table
+        .filter(tags::slug.eq_any(&slugs))
+        .select(tags::id)
+        .load(conn)
+        .await?;
+    let rows: Vec<_> = tag_ids
+        .into_iter()
+        .map(|tag_id| {
+            (
+                article_tags::article_id.eq(article_id),
+                article_tags::tag_id.eq(tag_id),
+            )
+        })
+        .collect();
+    diesel::insert_into(article_tags::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+fn name_from_slug(slug: &str) -> String {
+    let spaced = slug.replace('-', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
+/// The ids of all outlets, by slug.
+pub async fn outlet_ids(conn: &mut AsyncPgConnection) -> QueryResult<HashMap<String, i64>> {
+    Ok(outlets::table
+        .select((outlets::slug, outlets::id))
+        .load(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Replaces an article's excerpts and roundups with the document's, in its
+/// order; returns how many excerpts and links were written.
+pub async fn replace_children(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    article: &SiteArticle,
+    outlet_ids: &HashMap<String, i64>,
+) -> Result<(usize, usize), SiteError> {
+    let outlet_id = |slug: &str| {
+        outlet_ids.get(slug).copied().ok_or_else(|| {
+            SiteError::Invalid(format!("`{}` cites unknown outlet `{slug}`", article.slug))
+        })
+    };
+    diesel::delete(excerpts::table.filter(excerpts::article_id.eq(id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(roundups::table.filter(roundups::article_id.eq(id)))
+        .execute(conn)
+        .await?;
+    for (index, excerpt) in article.excerpts.iter().enumerate() {
+        diesel::insert_into(excerpts::table)
+            .values((
+                excerpts::article_id.eq(id),
+                excerpts::position.eq(index as i32 + 1),
+                excerpts::headline.eq(&excerpt.headline),
+                excerpts::bylines.eq(&excerpt.bylines),
+                excerpts::outlet_id.eq(outlet_id(&excerpt.outlet)?),
+                excerpts::source_published_on.eq(excerpt.source_published_on),
+                excerpts::source_url.eq(&excerpt.source_url),
+                excerpts::call_to_action.eq(&excerpt.call_to_action),
+                excerpts::body.eq(&excerpt.body_markdown),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    let mut links = 0;
+    for (index, roundup) in article.roundups.iter().enumerate() {
+        let roundup_id: i64 = diesel::insert_into(roundups::table)
+            .values((
+                roundups::article_id.eq(id),
+                roundups::position.eq(index as i32 + 1),
+                roundups::title.eq(&roundup.title),
+            ))
+            .returning(roundups::id)
+            .get_result(conn)
+            .await?;
+        for (index, link) in roundup.links.iter().enumerate() {
+            diesel::insert_into(roundup_links::table)
+                .values((
+                    roundup_links::roundup_id.eq(roundup_id),
+                    roundup_links::position.eq(index as i32 + 1),
+                    roundup_links::headline.eq(&link.headline),
+                    roundup_links::outlet_id.eq(outlet_id(&link.outlet)?),
+                    roundup_links::url.eq(&link.url),
+                ))
+                .execute(conn)
+                .await?;
+            links += 1;
+        }
+    }
+    Ok((article.excerpts.len(), links))
 }
 
 async fn upsert_article(

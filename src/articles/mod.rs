@@ -3,22 +3,26 @@
 pub mod queries;
 pub mod views;
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
-use crate::error::{responses, AppError};
+use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::ExcerptSelection;
+use crate::keys::MaybeCaller;
 use crate::pagination::{Page, Position, Scope};
 use crate::params::{self, Checker};
+use crate::representation::Representation;
 use crate::roundups::queries::{LinkSelection, RoundupSelection};
+use crate::visibility::Viewer;
 use crate::{excerpts, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
-use queries::{ArticleFilter, ArticleSummaryRow};
+use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
 use views::{Article, ArticleSummary};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -30,6 +34,11 @@ pub fn configure(config: &mut ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListArticlesQuery {
+    /// Which articles: `published` (the default, and the only one open without
+    /// a key), `scheduled`, `draft` or `all`. Drafts and `all` list the most
+    /// recently updated first.
+    #[param(value_type = Option<String>, example = "published")]
+    status: Option<String>,
     /// Only articles with this tag (a tag slug).
     #[param(example = "pakistan")]
     tag: Option<String>,
@@ -61,18 +70,30 @@ pub struct ListArticlesQuery {
         (status = 200, description = "One page of articles", body = Page<ArticleSummary>,
             headers(("Link" = String, description = "RFC 8288 link to the next page, when there is one"))),
         responses::BadRequest,
+        responses::Unauthorized,
         responses::Unavailable,
     ),
-    security(()),
+    security((), ("api_key" = [])),
 )]
 #[get("/v1/articles")]
 pub async fn list_articles(
     req: HttpRequest,
     pool: web::Data<DbPool>,
+    caller: MaybeCaller,
     query: web::Query<ListArticlesQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
+    let status = checker.check(match query.status.as_deref() {
+        None => Ok(StatusFilter::Published),
+        Some(value) => StatusFilter::parse(value).ok_or_else(|| {
+            InvalidInput::new(
+                "status",
+                format!("must be one of {}", StatusFilter::NAMES.join(", ")),
+            )
+        }),
+    });
     let filter = ArticleFilter {
+        status: status.unwrap_or_default(),
         tag: checker
             .check(params::slug("tag", query.tag.as_deref()))
             .flatten(),
@@ -96,6 +117,7 @@ pub async fn list_articles(
     let scope = Scope::new(
         "articles",
         &[
+            ("status", query.status.as_deref()),
             ("tag", query.tag.as_deref()),
             ("outlet", query.outlet.as_deref()),
             ("published_after", query.published_after.as_deref()),
@@ -106,32 +128,43 @@ pub async fn list_articles(
         .check(scope.after_published(query.cursor.as_deref()))
         .flatten();
     checker.finish()?;
+    if filter.status != StatusFilter::Published && caller.0.is_none() {
+        return Err(AppError::Unauthorized(
+            "listing drafts or scheduled articles needs an API key".into(),
+        ));
+    }
     let limit = limit.unwrap_or_default();
 
+    let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::list_public(&mut conn, &filter, after, limit, Utc::now()).await?;
+    let rows = queries::list(&mut conn, &filter, after, limit, now).await?;
+    let by_publication = filter.status.by_publication();
     let page = Page::from_rows(
         rows,
         limit,
         &scope,
         |row| Position::Published {
-            at: row.published_at.unwrap_or(row.updated_at),
+            at: match row.published_at {
+                Some(at) if by_publication => at,
+                _ => row.updated_at,
+            },
             id: row.id,
         },
         |row| row,
     );
-    let data = summarize(&mut conn, page.data).await?;
+    let data = summarize(&mut conn, page.data, now).await?;
     let page = Page {
         data,
         next_cursor: page.next_cursor,
     };
-    Ok(page.respond(&req))
+    Ok(page.respond(&req, caller.audience()))
 }
 
 /// Summaries of these rows, in their order, with their tags (one query for all).
 pub async fn summarize(
     conn: &mut AsyncPgConnection,
     rows: Vec<ArticleSummaryRow>,
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<ArticleSummary>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut tags = tags::queries::of_articles(conn, &ids).await?;
@@ -139,50 +172,78 @@ pub async fn summarize(
         .into_iter()
         .map(|row| {
             let tags = tags.remove(&row.id).unwrap_or_default();
-            ArticleSummary::new(row, tags.into_iter().map(Into::into).collect())
+            ArticleSummary::new(row, tags.into_iter().map(Into::into).collect(), now)
         })
         .collect())
+}
+
+/// The whole representation of an article row, as the viewer may see it.
+pub async fn load_view(
+    conn: &mut AsyncPgConnection,
+    row: ArticleRow,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> QueryResult<Article> {
+    let tags = tags::queries::of_articles(conn, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    let excerpts =
+        excerpts::queries::load(conn, ExcerptSelection::OfArticle(row.id), viewer).await?;
+    let roundups = RoundupSelection::OfArticle(row.id);
+    let links = roundups::queries::load_links(conn, LinkSelection::Of(roundups), viewer).await?;
+    let roundups = roundups::queries::load_roundups(conn, roundups, viewer).await?;
+    Ok(Article::new(
+        row,
+        tags.into_iter().map(Into::into).collect(),
+        excerpts.into_iter().map(Into::into).collect(),
+        roundups::views::assemble(roundups, links),
+        now,
+    ))
 }
 
 /// Get an article
 ///
 /// The whole post in one response: the commentary as Markdown and sanitized
 /// HTML, its tags, its excerpts in order with their sources and outlets, and
-/// its press roundups in order with their links and outlets.
+/// its press roundups in order with their links and outlets. With an API key,
+/// drafts and scheduled posts too (a preview, never cached by shared caches).
+/// A slug the article had before it was renamed answers 308 with the current
+/// URL. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "articles",
     params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan")),
     responses(
-        (status = 200, description = "The article", body = Article),
+        (status = 200, description = "The article", body = Article,
+            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        (status = 308, description = "An old slug: `Location` names the current URL",
+            headers(("Location" = String, description = "The article's current URL"))),
+        responses::Unauthorized,
         responses::NotFound,
         responses::Unavailable,
     ),
-    security(()),
+    security((), ("api_key" = [])),
 )]
 #[get("/v1/articles/{slug}")]
 pub async fn find_article(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    caller: MaybeCaller,
     slug: web::Path<String>,
-) -> Result<web::Json<Article>, AppError> {
+) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("article", &slug)?;
     let now = Utc::now();
+    let viewer = caller.viewer(now);
     let mut conn = pool.get().await?;
-    let row = queries::find_public(&mut conn, slug, now)
-        .await?
-        .ok_or_else(|| AppError::not_found("published article", slug))?;
-    let tags = tags::queries::of_articles(&mut conn, &[row.id])
-        .await?
-        .remove(&row.id)
-        .unwrap_or_default();
-    let excerpts =
-        excerpts::queries::load(&mut conn, ExcerptSelection::OfArticle(row.id), now).await?;
-    let roundups = RoundupSelection::OfArticle(row.id);
-    let links = roundups::queries::load_links(&mut conn, LinkSelection::Of(roundups), now).await?;
-    let roundups = roundups::queries::load_roundups(&mut conn, roundups, now).await?;
-    Ok(web::Json(Article::new(
-        row,
-        tags.into_iter().map(Into::into).collect(),
-        excerpts.into_iter().map(Into::into).collect(),
-        roundups::views::assemble(roundups, links),
-    )))
+    let Some(row) = queries::find(&mut conn, slug, viewer).await? else {
+        return match queries::current_slug(&mut conn, slug, viewer).await? {
+            Some(current) => Ok(HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, views::api_url(&current)))
+                .finish()),
+            None => Err(AppError::not_found("published article", slug)),
+        };
+    };
+    let article = load_view(&mut conn, row, viewer, now).await?;
+    Ok(Representation::of(&article)?.respond(&req, StatusCode::OK, caller.audience()))
 }

@@ -6,8 +6,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::schema::{article_tags, articles, excerpts, outlets, roundup_links, roundups, tags};
-use crate::visibility::is_public;
+use crate::schema::{
+    article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
+};
+use crate::visibility::{is_public, Viewer, PUBLISHED};
 
 /// The fields of a list item: everything but the bodies.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -17,6 +19,7 @@ pub struct ArticleSummaryRow {
     pub slug: String,
     pub title: String,
     pub summary: Option<String>,
+    pub status: String,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
@@ -29,6 +32,7 @@ pub struct ArticleRow {
     pub title: String,
     pub summary: Option<String>,
     pub body: String,
+    pub status: String,
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -42,17 +46,48 @@ pub struct ArticleRefRow {
     pub title: String,
 }
 
-/// The filters of the public article list.
+/// Which articles a list shows. Only `Published` is open to the public.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    #[default]
+    Published,
+    Scheduled,
+    Draft,
+    All,
+}
+
+impl StatusFilter {
+    pub const NAMES: [&'static str; 4] = ["published", "scheduled", "draft", "all"];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "published" => Some(Self::Published),
+            "scheduled" => Some(Self::Scheduled),
+            "draft" => Some(Self::Draft),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+
+    /// Published and scheduled lists run newest publication first; drafts
+    /// (which may have no date) and `all` run most recently updated first.
+    pub fn by_publication(self) -> bool {
+        matches!(self, Self::Published | Self::Scheduled)
+    }
+}
+
+/// The filters of the article list.
 #[derive(Debug, Default)]
 pub struct ArticleFilter {
+    pub status: StatusFilter,
     pub tag: Option<String>,
     pub outlet: Option<String>,
     pub published_after: Option<DateTime<Utc>>,
     pub published_before: Option<DateTime<Utc>>,
 }
 
-/// Published articles, newest first, resuming after `after`; `limit + 1` rows.
-pub async fn list_public(
+/// Articles in the filter's order, resuming after `after`; `limit + 1` rows.
+pub async fn list(
     conn: &mut AsyncPgConnection,
     filter: &ArticleFilter,
     after: Option<(DateTime<Utc>, i64)>,
@@ -60,11 +95,24 @@ pub async fn list_public(
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<ArticleSummaryRow>> {
     let mut query = articles::table
-        .filter(is_public(now))
         .select(ArticleSummaryRow::as_select())
-        .order((articles::published_at.desc(), articles::id.desc()))
         .limit(i64::from(limit) + 1)
         .into_boxed();
+    query = match filter.status {
+        StatusFilter::Published => query.filter(is_public(now)),
+        StatusFilter::Scheduled => query
+            .filter(articles::status.eq(PUBLISHED))
+            .filter(articles::published_at.gt(now)),
+        StatusFilter::Draft => query.filter(articles::status.ne(PUBLISHED)),
+        StatusFilter::All => query,
+    };
+    let key = if filter.status.by_publication() {
+        query = query.order((articles::published_at.desc(), articles::id.desc()));
+        "articles.published_at"
+    } else {
+        query = query.order((articles::updated_at.desc(), articles::id.desc()));
+        "articles.updated_at"
+    };
     if let Some(tag) = &filter.tag {
         query = query.filter(
             articles::id.eq_any(
@@ -98,9 +146,9 @@ pub async fn list_public(
         query = query.filter(articles::published_at.lt(before));
     }
     if let Some((at, id)) = after {
-        // A row comparison, so that PostgreSQL walks the (published_at, id) index.
+        // A row comparison, so that PostgreSQL walks the (key, id) index.
         query = query.filter(
-            diesel::dsl::sql::<Bool>("(articles.published_at, articles.id) < (")
+            diesel::dsl::sql::<Bool>(&format!("({key}, articles.id) < ("))
                 .bind::<Timestamptz, _>(at)
                 .sql(", ")
                 .bind::<BigInt, _>(id)
@@ -110,17 +158,35 @@ pub async fn list_public(
     query.load(conn).await
 }
 
-/// The published article with this slug, if a reader may see it at `now`.
-pub async fn find_public(
+/// The article with this slug, if the viewer may see it.
+pub async fn find(
     conn: &mut AsyncPgConnection,
     slug: &str,
-    now: DateTime<Utc>,
+    viewer: Viewer,
 ) -> QueryResult<Option<ArticleRow>> {
-    articles::table
-        .filter(articles::slug.eq(slug))
-        .filter(is_public(now))
+    let mut query = articles::table
+        .filter(articles::slug.eq(slug.to_owned()))
         .select(ArticleRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+        .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
+    query.first(conn).await.optional()
+}
+
+/// The current slug of the article that once answered to `old_slug`, if the viewer may see it.
+pub async fn current_slug(
+    conn: &mut AsyncPgConnection,
+    old_slug: &str,
+    viewer: Viewer,
+) -> QueryResult<Option<String>> {
+    let mut query = article_slug_history::table
+        .inner_join(articles::table)
+        .filter(article_slug_history::slug.eq(old_slug.to_owned()))
+        .select(articles::slug)
+        .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
+    query.first(conn).await.optional()
 }

@@ -10,8 +10,10 @@ use crate::excerpts::views::Excerpt;
 use crate::markdown;
 use crate::roundups::views::Roundup;
 use crate::tags::views::TagRef;
+use crate::visibility::effective_status;
 
-fn api_url(slug: &str) -> String {
+/// An article's URL in the API.
+pub fn api_url(slug: &str) -> String {
     format!("/v1/articles/{slug}")
 }
 
@@ -50,6 +52,9 @@ pub struct ArticleSummary {
     pub title: String,
     /// A short standfirst, when the editor wrote one.
     pub summary: Option<String>,
+    /// `published`; editors also see `draft` and `scheduled` (published, with a future date).
+    #[schema(example = "published")]
+    pub status: &'static str,
     /// When the article was (or will be) published; null for drafts.
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -60,9 +65,10 @@ pub struct ArticleSummary {
 }
 
 impl ArticleSummary {
-    pub fn new(row: ArticleSummaryRow, tags: Vec<TagRef>) -> Self {
+    pub fn new(row: ArticleSummaryRow, tags: Vec<TagRef>, now: DateTime<Utc>) -> Self {
         Self {
             url: api_url(&row.slug),
+            status: effective_status(&row.status, row.published_at, now),
             slug: row.slug,
             title: row.title,
             summary: row.summary,
@@ -88,6 +94,9 @@ pub struct Article {
     pub body_markdown: String,
     /// The commentary rendered to sanitized HTML.
     pub body_html: String,
+    /// `published`; editors also see `draft` and `scheduled` (published, with a future date).
+    #[schema(example = "published")]
+    pub status: &'static str,
     /// When the article was (or will be) published; null for drafts.
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -108,9 +117,11 @@ impl Article {
         tags: Vec<TagRef>,
         excerpts: Vec<Excerpt>,
         roundups: Vec<Roundup>,
+        now: DateTime<Utc>,
     ) -> Self {
         Self {
             url: api_url(&row.slug),
+            status: effective_status(&row.status, row.published_at, now),
             body_html: markdown::to_html(&row.body),
             body_markdown: row.body,
             slug: row.slug,

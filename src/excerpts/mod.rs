@@ -12,6 +12,8 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{Page, Position};
 use crate::params;
+use crate::representation::Audience;
+use crate::visibility::Viewer;
 use queries::ExcerptSelection;
 use views::Excerpt;
 
@@ -42,7 +44,12 @@ pub async fn list_excerpts(
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate("excerpts")?;
     let mut conn = pool.get().await?;
-    let rows = queries::load(&mut conn, ExcerptSelection::Page(&filter), Utc::now()).await?;
+    let rows = queries::load(
+        &mut conn,
+        ExcerptSelection::Page(&filter),
+        Viewer::Public(Utc::now()),
+    )
+    .await?;
     let page = Page::from_rows(
         rows,
         filter.limit,
@@ -50,7 +57,7 @@ pub async fn list_excerpts(
         |r| Position::Id(r.0.id),
         Excerpt::from,
     );
-    Ok(page.respond(&req))
+    Ok(page.respond(&req, Audience::Public))
 }
 
 /// Get an excerpt
@@ -74,9 +81,13 @@ pub async fn find_excerpt(
 ) -> Result<web::Json<Excerpt>, AppError> {
     let id = params::id("id", &id)?;
     let mut conn = pool.get().await?;
-    let record = queries::load(&mut conn, ExcerptSelection::One(id), Utc::now())
-        .await?
-        .pop()
-        .ok_or_else(|| AppError::not_found("excerpt of a published article", id))?;
+    let record = queries::load(
+        &mut conn,
+        ExcerptSelection::One(id),
+        Viewer::Public(Utc::now()),
+    )
+    .await?
+    .pop()
+    .ok_or_else(|| AppError::not_found("excerpt of a published article", id))?;
     Ok(web::Json(record.into()))
 }

@@ -1,6 +1,6 @@
 //! Excerpt queries: each row comes with its outlet and the article quoting it.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -9,7 +9,7 @@ use crate::articles::queries::ArticleRefRow;
 use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, excerpts, outlets};
-use crate::visibility::is_public;
+use crate::visibility::{is_public, Viewer};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = excerpts, check_for_backend(Pg))]
@@ -37,22 +37,24 @@ pub enum ExcerptSelection<'a> {
     Page(&'a CitationFilter),
 }
 
-/// Excerpts of articles a reader may see at `now`.
+/// Excerpts of articles the viewer may see.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     selection: ExcerptSelection<'_>,
-    now: DateTime<Utc>,
+    viewer: Viewer,
 ) -> QueryResult<Vec<ExcerptRecord>> {
     let mut query = excerpts::table
         .inner_join(outlets::table)
         .inner_join(articles::table)
-        .filter(is_public(now))
         .select((
             ExcerptRow::as_select(),
             OutletRow::as_select(),
             ArticleRefRow::as_select(),
         ))
         .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
     match selection {
         ExcerptSelection::OfArticle(article_id) => {
             query = query

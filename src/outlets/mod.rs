@@ -11,6 +11,7 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{Page, Position, SlugPageQuery};
 use crate::params;
+use crate::representation::Audience;
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -48,7 +49,7 @@ pub async fn list_outlets(
         |o| Position::Slug(o.outlet.slug.clone()),
         Outlet::from,
     );
-    Ok(page.respond(&req))
+    Ok(page.respond(&req, Audience::Public))
 }
 
 /// Get an outlet

@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::articles;
 use crate::db::DbPool;
-use crate::error::{responses, AppError, InvalidParam};
+use crate::error::{responses, AppError, InvalidInput};
 use crate::params::{self, Checker};
 use views::{Ranking, Window};
 
@@ -60,7 +60,7 @@ pub async fn list_popular(
     let window = checker.check(match query.window.as_deref() {
         None => Ok(Window::Week),
         Some(value) => Window::parse(value).ok_or_else(|| {
-            InvalidParam::new(
+            InvalidInput::new(
                 "window",
                 format!("must be one of {}", Window::NAMES.join(", ")),
             )
@@ -77,7 +77,7 @@ pub async fn list_popular(
     let mut conn = pool.get().await?;
     let rows = queries::top(&mut conn, window.since(now), tag.as_deref(), limit, now).await?;
     let (rows, views): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
-    let summaries = articles::summarize(&mut conn, rows).await?;
+    let summaries = articles::summarize(&mut conn, rows, now).await?;
     Ok(web::Json(Ranking {
         window,
         tag,

@@ -12,6 +12,8 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{Page, Position};
 use crate::params;
+use crate::representation::Audience;
+use crate::visibility::Viewer;
 use queries::{LinkSelection, RoundupSelection};
 use views::{ListedLink, Roundup};
 
@@ -42,7 +44,12 @@ pub async fn list_roundup_links(
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate("roundup-links")?;
     let mut conn = pool.get().await?;
-    let rows = queries::load_links(&mut conn, LinkSelection::Page(&filter), Utc::now()).await?;
+    let rows = queries::load_links(
+        &mut conn,
+        LinkSelection::Page(&filter),
+        Viewer::Public(Utc::now()),
+    )
+    .await?;
     let page = Page::from_rows(
         rows,
         filter.limit,
@@ -50,7 +57,7 @@ pub async fn list_roundup_links(
         |r| Position::Id(r.0.id),
         ListedLink::from,
     );
-    Ok(page.respond(&req))
+    Ok(page.respond(&req, Audience::Public))
 }
 
 /// Get a roundup
@@ -73,11 +80,11 @@ pub async fn find_roundup(
     id: web::Path<String>,
 ) -> Result<web::Json<Roundup>, AppError> {
     let id = params::id("id", &id)?;
-    let now = Utc::now();
+    let viewer = Viewer::Public(Utc::now());
     let mut conn = pool.get().await?;
     let selection = RoundupSelection::One(id);
-    let roundups = queries::load_roundups(&mut conn, selection, now).await?;
-    let links = queries::load_links(&mut conn, LinkSelection::Of(selection), now).await?;
+    let roundups = queries::load_roundups(&mut conn, selection, viewer).await?;
+    let links = queries::load_links(&mut conn, LinkSelection::Of(selection), viewer).await?;
     views::assemble(roundups, links)
         .pop()
         .map(web::Json)

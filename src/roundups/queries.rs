@@ -1,6 +1,5 @@
 //! Roundup and press-link queries, always through articles a reader may see.
 
-use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -9,7 +8,7 @@ use crate::articles::queries::ArticleRefRow;
 use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, outlets, roundup_links, roundups};
-use crate::visibility::is_public;
+use crate::visibility::{is_public, Viewer};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = roundups, check_for_backend(Pg))]
@@ -53,14 +52,16 @@ pub enum LinkSelection<'a> {
 pub async fn load_roundups(
     conn: &mut AsyncPgConnection,
     selection: RoundupSelection,
-    now: DateTime<Utc>,
+    viewer: Viewer,
 ) -> QueryResult<Vec<RoundupRecord>> {
-    let query = roundups::table
+    let mut query = roundups::table
         .inner_join(articles::table)
-        .filter(is_public(now))
         .select((RoundupRow::as_select(), ArticleRefRow::as_select()))
         .order(roundups::position)
         .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
     match selection {
         RoundupSelection::OfArticle(article_id) => {
             query.filter(roundups::article_id.eq(article_id))
@@ -74,12 +75,11 @@ pub async fn load_roundups(
 pub async fn load_links(
     conn: &mut AsyncPgConnection,
     selection: LinkSelection<'_>,
-    now: DateTime<Utc>,
+    viewer: Viewer,
 ) -> QueryResult<Vec<LinkRecord>> {
     let mut query = roundup_links::table
         .inner_join(outlets::table)
         .inner_join(roundups::table.inner_join(articles::table))
-        .filter(is_public(now))
         .select((
             LinkRow::as_select(),
             OutletRow::as_select(),
@@ -87,6 +87,9 @@ pub async fn load_links(
             ArticleRefRow::as_select(),
         ))
         .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
     match selection {
         LinkSelection::Of(roundups) => {
             query = match roundups {

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{Page, Position, SlugPageQuery};
+use crate::representation::Audience;
 use views::Tag;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -47,5 +48,5 @@ pub async fn list_tags(
         |(tag, _)| Position::Slug(tag.slug.clone()),
         Tag::from,
     );
-    Ok(page.respond(&req))
+    Ok(page.respond(&req, Audience::Public))
 }

@@ -142,6 +142,7 @@ async fn list_articles_serves_summaries_with_tags_and_url_but_no_bodies() {
         [
             "published_at",
             "slug",
+            "status",
             "summary",
             "tags",
             "title",

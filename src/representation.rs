@@ -1,0 +1,96 @@
+//! How a single resource goes on the wire: serialized once, with a strong
+//! `ETag` computed from exactly those bytes, `If-None-Match` answered with 304,
+//! and `If-Match` checked before a write.
+//!
+//! Because the tag is a digest of the representation, every instance computes
+//! the same tag for the same content without sharing any state.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+
+/// Who a response is for: shared caches may keep public answers, never
+/// answers to authenticated requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Public,
+    Private,
+}
+
+/// A serialized representation and its strong entity tag.
+pub struct Representation {
+    pub body: Vec<u8>,
+    pub etag: String,
+}
+
+impl Representation {
+    pub fn of<T: Serialize>(value: &T) -> Result<Self, AppError> {
+        let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.to_string()))?;
+        let etag = etag_of(&body);
+        Ok(Self { body, etag })
+    }
+
+    /// The response: 304 when the client's `If-None-Match` already names this tag.
+    pub fn respond(
+        self,
+        req: &HttpRequest,
+        status: StatusCode,
+        audience: Audience,
+    ) -> HttpResponse {
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::ETAG, self.etag.clone()));
+        if audience == Audience::Private {
+            response.insert_header((header::CACHE_CONTROL, "private, no-store"));
+        }
+        if status == StatusCode::OK
+            && matches_any(req.headers().get(header::IF_NONE_MATCH), &self.etag)
+        {
+            return response.status(StatusCode::NOT_MODIFIED).finish();
+        }
+        response.content_type("application/json").body(self.body)
+    }
+}
+
+/// A strong entity tag: the first 128 bits of the SHA-256 of the bytes.
+pub fn etag_of(body: &[u8]) -> String {
+    format!(
+        "\"{}\"",
+        URL_SAFE_NO_PAD.encode(&Sha256::digest(body)[..16])
+    )
+}
+
+fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
+    let Some(value) = header.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate == etag || candidate.strip_prefix("W/") == Some(etag)
+    })
+}
+
+/// Refuses a write whose `If-Match` does not name the current representation
+/// (412). A request without `If-Match` writes unconditionally.
+pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), AppError> {
+    let Some(header) = req.headers().get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let strong = header.to_str().ok().is_some_and(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .any(|candidate| candidate == "*" || candidate == current_etag)
+    });
+    if strong {
+        Ok(())
+    } else {
+        Err(AppError::PreconditionFailed(format!(
+            "the resource has changed: its ETag is now {current_etag}; fetch it again and reapply the change"
+        )))
+    }
+}
