@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use broadsheet::app::{prepare_database, Application};
 use broadsheet::config::Config;
-use broadsheet::{db, site};
+use broadsheet::{db, keys, site};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -35,10 +35,35 @@ enum Command {
     Seed,
     /// Print the OpenAPI document (the source of `openapi/openapi.json`).
     Openapi,
+    /// Manage the API keys that writes need.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it once; only a digest of it is stored.
+    Create {
+        /// A unique name for the key's holder, e.g. `desktop-editor`.
+        #[arg(long)]
+        name: String,
+        /// `editor` writes content and previews drafts; `admin` may also delete and release old slugs.
+        #[arg(long, value_parser = ["editor", "admin"])]
+        role: String,
+    },
+    /// List keys: name, role, created, last used, revoked (never the key).
+    List,
+    /// Revoke the named key; requests with it get 401 from then on.
+    Revoke { name: String },
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,tokio_postgres=warn"),
+    )
+    .init();
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
         print!("{}", broadsheet::openapi::document_json());
@@ -63,6 +88,7 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string()),
             Command::Seed => seed_demo(&config).await,
             Command::Openapi => Ok(()),
+            Command::Keys { command } => manage_keys(&config, command).await,
         }
     });
     match outcome {
@@ -107,5 +133,70 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
         loaded.links,
         loaded.outlets
     );
+    Ok(())
+}
+
+async fn manage_keys(config: &Config, command: KeysCommand) -> Result<(), String> {
+    prepare_database(config, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut conn = db::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    match command {
+        KeysCommand::Create { name, role } => {
+            let role = keys::Role::parse(&role).ok_or("role must be editor or admin")?;
+            let key =
+                keys::NewKey::generate().map_err(|e| format!("no randomness available: {e}"))?;
+            keys::queries::create(&mut conn, &name, role, &key)
+                .await
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => {
+                        format!("a key named `{name}` exists already")
+                    }
+                    other => other.to_string(),
+                })?;
+            eprintln!(
+                "created {} key `{name}`; it is shown only this once:",
+                role.as_str()
+            );
+            println!("{}", key.text);
+        }
+        KeysCommand::List => {
+            let listed = keys::queries::list(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<24} {:<7} {:<20} {:<20} revoked",
+                "name", "role", "created", "last used"
+            );
+            let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
+                at.map(|at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            for key in listed {
+                println!(
+                    "{:<24} {:<7} {:<20} {:<20} {}",
+                    key.name,
+                    key.role,
+                    when(Some(key.created_at)),
+                    when(key.last_used_at),
+                    when(key.revoked_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { name } => {
+            if !keys::queries::revoke(&mut conn, &name)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no active key is named `{name}`"));
+            }
+            eprintln!("revoked key `{name}`");
+        }
+    }
     Ok(())
 }

@@ -188,6 +188,31 @@ impl TestApp {
         site::load(&mut conn, &site).await.expect("site loads");
     }
 
+    /// A new API key with this role (`editor` or `admin`), as a client would hold it.
+    pub async fn key(&self, role: &str) -> String {
+        static KEYS: AtomicU32 = AtomicU32::new(0);
+        let role = broadsheet::keys::Role::parse(role).expect("editor or admin");
+        let key = broadsheet::keys::NewKey::generate().expect("randomness");
+        let name = format!("{}-{}", role.as_str(), KEYS.fetch_add(1, Ordering::Relaxed));
+        let mut conn = db::connect(&self.database_url).await.expect("connect");
+        broadsheet::keys::queries::create(&mut conn, &name, role, &key)
+            .await
+            .expect("key stored");
+        key.text
+    }
+
+    /// A request builder for `method path` carrying `key` as a bearer token.
+    pub fn with_key(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(key)
+    }
+
     /// Runs SQL against this app's database, for fixtures the site format cannot express.
     pub async fn sql(&self, statement: &str) {
         execute(&self.database_url, statement)
