@@ -303,6 +303,73 @@ pub mod responses {
     )]
     pub struct Unauthorized(pub Problem);
 
+    /// 403: the key's role may not do this.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 403,
+        description = "The key's role may not do this",
+        content_type = "application/problem+json"
+    )]
+    pub struct Forbidden(pub Problem);
+
+    /// 409: the write conflicts with stored content (a taken slug, say).
+    #[derive(IntoResponses)]
+    #[response(
+        status = 409,
+        description = "The write conflicts with stored content, such as a slug another article has or had",
+        content_type = "application/problem+json"
+    )]
+    pub struct Conflict(pub Problem);
+
+    /// 412: `If-Match` names a representation that is no longer current.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 412,
+        description = "`If-Match` does not name the current representation: someone else changed it",
+        content_type = "application/problem+json"
+    )]
+    pub struct PreconditionFailed(pub Problem);
+
+    /// 400, 408, 413, 415 and 422: the request body cannot be used.
+    #[derive(IntoResponses)]
+    pub enum BadBody {
+        /// Malformed JSON.
+        #[response(
+            status = 400,
+            description = "The body is not valid JSON",
+            content_type = "application/problem+json"
+        )]
+        Malformed(Problem),
+        /// The body took too long to arrive.
+        #[response(
+            status = 408,
+            description = "The body did not arrive in time",
+            content_type = "application/problem+json"
+        )]
+        Slow(Problem),
+        /// The body is over the size limit.
+        #[response(
+            status = 413,
+            description = "The body is larger than the limit (1 MiB by default)",
+            content_type = "application/problem+json"
+        )]
+        TooLarge(Problem),
+        /// The body is not JSON.
+        #[response(
+            status = 415,
+            description = "The body is not `application/json`",
+            content_type = "application/problem+json"
+        )]
+        NotJson(Problem),
+        /// Members of the body are invalid; `errors` points at each.
+        #[response(
+            status = 422,
+            description = "Members of the body are invalid; `errors` points at each with a JSON pointer",
+            content_type = "application/problem+json"
+        )]
+        Invalid(Problem),
+    }
+
     /// 503: the database is unreachable or overloaded; retry after `Retry-After` seconds.
     #[derive(IntoResponses)]
     #[response(

@@ -18,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod excerpts;
 pub mod health;
+pub mod idempotency;
 pub mod keys;
 pub mod markdown;
 pub mod openapi;

@@ -74,23 +74,34 @@ fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
     })
 }
 
-/// Refuses a write whose `If-Match` does not name the current representation
-/// (412). A request without `If-Match` writes unconditionally.
-pub fn check_if_match(req: &HttpRequest, current_etag: &str) -> Result<(), AppError> {
-    let Some(header) = req.headers().get(header::IF_MATCH) else {
-        return Ok(());
-    };
-    let strong = header.to_str().ok().is_some_and(|value| {
-        value
+/// A write's `If-Match`, read from the request up front so that it can be
+/// checked inside the write's transaction.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(Option<String>);
+
+impl IfMatch {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self(
+            req.headers()
+                .get(header::IF_MATCH)
+                .map(|value| value.to_str().unwrap_or("\u{0}").to_string()),
+        )
+    }
+
+    /// Refuses the write (412) unless `If-Match` names the current
+    /// representation; a request without `If-Match` writes unconditionally.
+    pub fn check(&self, current_etag: &str) -> Result<(), AppError> {
+        let Some(value) = &self.0 else { return Ok(()) };
+        let names_current = value
             .split(',')
             .map(str::trim)
-            .any(|candidate| candidate == "*" || candidate == current_etag)
-    });
-    if strong {
-        Ok(())
-    } else {
-        Err(AppError::PreconditionFailed(format!(
-            "the resource has changed: its ETag is now {current_etag}; fetch it again and reapply the change"
-        )))
+            .any(|candidate| candidate == "*" || candidate == current_etag);
+        if names_current {
+            Ok(())
+        } else {
+            Err(AppError::PreconditionFailed(format!(
+                "the resource has changed: its ETag is now {current_etag}; fetch it again and reapply the change"
+            )))
+        }
     }
 }

@@ -71,6 +71,11 @@ impl<'a> Fields<'a> {
         self.object.contains_key(name)
     }
 
+    /// The JSON pointer of one of this object's members.
+    pub fn pointer_of(&self, name: &str) -> String {
+        self.pointer(name)
+    }
+
     fn pointer(&self, name: &str) -> String {
         format!("{}/{}", self.prefix, escape(name))
     }

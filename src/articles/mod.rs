@@ -1,7 +1,10 @@
 //! Articles: the editor's posts, listed as summaries and served whole.
 
+pub mod commands;
+pub mod editor;
 pub mod queries;
 pub mod views;
+pub mod writes;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -27,6 +30,7 @@ use views::{Article, ArticleSummary};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(list_articles).service(find_article);
+    editor::configure(config);
 }
 
 /// Query parameters of `GET /v1/articles`.

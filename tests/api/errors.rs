@@ -347,12 +347,12 @@ async fn an_unknown_path_answers_a_404_problem() {
 async fn a_wrong_method_on_a_known_path_answers_405_with_the_allowed_methods() {
     let app = TestApp::spawn().await;
     for (method, path) in [
-        (Method::POST, "/v1/articles"),
-        (Method::DELETE, "/v1/articles/x"),
+        (Method::PUT, "/v1/articles"),
+        (Method::DELETE, "/v1/articles"),
         (Method::PUT, "/v1/articles/some-slug"),
-        (Method::PATCH, "/v1/excerpts/1"),
-        (Method::POST, "/v1/roundups/1"),
-        (Method::DELETE, "/v1/outlets/dawn"),
+        (Method::PUT, "/v1/excerpts/1"),
+        (Method::PUT, "/v1/roundups/1"),
+        (Method::PUT, "/v1/outlets/dawn"),
         (Method::POST, "/v1/rankings/popular"),
         (Method::OPTIONS, "/v1/tags"),
     ] {
@@ -372,14 +372,16 @@ async fn a_wrong_method_on_a_known_path_answers_405_with_the_allowed_methods() {
 #[tokio::test]
 async fn every_method_the_allow_header_lists_is_answered() {
     let app = TestApp::spawn().await;
-    let allow = allow_header(&send(&app, Method::POST, "/v1/articles").await);
+    let allow = allow_header(&send(&app, Method::PUT, "/v1/articles").await);
     assert!(!allow.is_empty(), "a 405 lists the allowed methods");
     for method in allow.split(',').map(str::trim) {
         let method = Method::from_bytes(method.as_bytes()).expect("a method");
         let response = send(&app, method.clone(), "/v1/articles").await;
+        // Writes answer 401 without a key: routed, unlike a 404 or 405.
+        let expected = if method == Method::POST { 401 } else { 200 };
         assert_eq!(
             response.status().as_u16(),
-            200,
+            expected,
             "{method} /v1/articles is listed in Allow: {allow}"
         );
     }

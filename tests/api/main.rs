@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod article_writes;
 mod articles;
 mod demo;
 mod errors;

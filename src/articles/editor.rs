@@ -1,0 +1,429 @@
+//! The editorial side of articles: create (with excerpts and roundups, in one
+//! transaction), update by JSON merge patch, delete, revisions, and old slugs.
+//!
+//! Every write locks the article, recomputes its current representation and
+//! checks `If-Match` against that representation's ETag before changing
+//! anything, so two editors holding the same ETag cannot both win.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::commands::{self, ArticlePatch};
+use super::views::{api_url, Article};
+use super::writes::{self, RevisionRow, Snapshot};
+use super::{load_view, queries};
+use crate::body::JsonBody;
+use crate::db::DbPool;
+use crate::error::{responses, AppError};
+use crate::idempotency::{self, IdempotencyKey};
+use crate::keys::{Caller, Role};
+use crate::pagination::{Page, Position, Scope};
+use crate::params::{self, Checker};
+use crate::representation::{Audience, IfMatch, Representation};
+use crate::visibility::Viewer;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(create_article)
+        .service(update_article)
+        .service(delete_article)
+        .service(list_revisions)
+        .service(restore_revision)
+        .service(release_old_slug);
+}
+
+/// Create an article
+///
+/// A new article, optionally with its excerpts and roundups, written in one
+/// transaction. `status` defaults to `draft`; `published` with a future
+/// `published_at` schedules it, and without a date publishes it now. Outlets
+/// are named by slug and must exist; unknown tags are created. Send an
+/// `Idempotency-Key` to make retries safe: a repeat returns the first
+/// response and creates nothing.
+#[utoipa::path(
+    tag = "articles",
+    request_body(content = Object, description = "The article: `slug`, `title`, and optionally `summary`, `body_markdown`, `status`, `published_at`, `tags` (slugs), `excerpts` and `roundups` (each with `links`)", content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
+    responses(
+        (status = 201, description = "Created", body = Article,
+            headers(("Location" = String, description = "The new article's URL"), ("ETag" = String, description = "Strong entity tag"))),
+        responses::BadBody,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::Conflict,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[post("/v1/articles")]
+pub async fn create_article(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    key: IdempotencyKey,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor)?;
+    let now = Utc::now();
+    let mut conn = pool.get().await?;
+    let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
+    let fingerprint = idempotency::fingerprint("POST", req.path(), &body.bytes);
+    let outcome = conn
+        .transaction::<_, AppError, _>(|conn| {
+            async move {
+                if let Some(key) = &key.0 {
+                    if let Some(first) =
+                        idempotency::claim(conn, caller.key_id, key, &fingerprint).await?
+                    {
+                        return Ok(Err(first));
+                    }
+                }
+                writes::create(conn, &article).await?;
+                let representation = editor_view(conn, &article.slug, now).await?;
+                let location = api_url(&article.slug);
+                if let Some(key) = &key.0 {
+                    let headers = [
+                        ("Location", location.as_str()),
+                        ("ETag", representation.etag.as_str()),
+                    ];
+                    idempotency::record(
+                        conn,
+                        caller.key_id,
+                        key,
+                        StatusCode::CREATED,
+                        &headers,
+                        &representation.body,
+                    )
+                    .await?;
+                }
+                Ok(Ok((representation, location)))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(match outcome {
+        Err(first) => first.replay(),
+        Ok((representation, location)) => {
+            let mut response = representation.respond(&req, StatusCode::CREATED, Audience::Private);
+            if let Ok(location) = header::HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            response
+        }
+    })
+}
+
+/// The article as editors see it, serialized with its ETag.
+async fn editor_view(
+    conn: &mut diesel_async::AsyncPgConnection,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> Result<Representation, AppError> {
+    let row = queries::find(conn, slug, Viewer::Editor)
+        .await?
+        .ok_or_else(|| {
+            AppError::Internal(format!(
+                "article {slug} vanished inside its own transaction"
+            ))
+        })?;
+    Representation::of(&load_view(conn, row, Viewer::Editor, now).await?)
+}
+
+/// What an update does: apply a patch, or go back to a kept revision.
+enum Change {
+    Patch(ArticlePatch),
+    Restore(i64),
+}
+
+/// Locks the article, checks `If-Match`, keeps a revision, applies the change.
+async fn change_article(
+    req: &HttpRequest,
+    pool: &DbPool,
+    caller: &Caller,
+    slug: &str,
+    change: Change,
+) -> Result<HttpResponse, AppError> {
+    let now = Utc::now();
+    let if_match = IfMatch::of(req);
+    let mut conn = pool.get().await?;
+    let representation = conn
+        .transaction::<_, AppError, _>(|conn| {
+            async move {
+                let row = writes::lock(conn, slug)
+                    .await?
+                    .ok_or_else(|| AppError::not_found("article", slug))?;
+                let current = load_view(conn, row.clone(), Viewer::Editor, now).await?;
+                if_match.check(&Representation::of(&current)?.etag)?;
+                let patch = match change {
+                    Change::Patch(patch) => patch,
+                    Change::Restore(id) => {
+                        let revision = writes::revision(conn, row.id, id)
+                            .await?
+                            .ok_or_else(|| AppError::not_found("revision of this article", id))?;
+                        serde_json::from_value::<Snapshot>(revision.snapshot)
+                            .map_err(|e| {
+                                AppError::Internal(format!("revision {id} is unreadable: {e}"))
+                            })?
+                            .into_patch()
+                    }
+                };
+                let slug = patch.slug.clone().unwrap_or_else(|| row.slug.clone());
+                let tags = current.tags.iter().map(|tag| tag.slug.clone()).collect();
+                writes::update(conn, &row, tags, patch, &caller.name, now).await?;
+                editor_view(conn, &slug, now).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(representation.respond(req, StatusCode::OK, Audience::Private))
+}
+
+/// Update an article
+///
+/// A JSON merge patch (RFC 7396) of the article's own fields: `slug`,
+/// `title`, `summary`, `body_markdown`, `status`, `published_at`, `tags`.
+/// `null` removes `summary` or `published_at`. The previous version is kept
+/// as a revision. Renaming keeps the old slug, which then redirects here.
+/// Send `If-Match` with the ETag you edited, so that a concurrent change is
+/// refused (412) instead of overwritten.
+#[utoipa::path(
+    tag = "articles",
+    params(
+        ("slug" = String, Path, description = "The article's current slug"),
+        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
+    ),
+    request_body(content = Object, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated article", body = Article,
+            headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
+        responses::BadBody,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::PreconditionFailed,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[patch("/v1/articles/{slug}")]
+pub async fn update_article(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    slug: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor)?;
+    let slug = params::path_slug("article", &slug)?;
+    let patch = ArticlePatch::parse(&body.value)?;
+    change_article(&req, &pool, &caller, slug, Change::Patch(patch)).await
+}
+
+/// Delete an article
+///
+/// Deletes the article with its excerpts, roundups, revisions, old slugs and
+/// view counts. Admins only. Honors `If-Match`.
+#[utoipa::path(
+    tag = "articles",
+    params(
+        ("slug" = String, Path, description = "The article's current slug"),
+        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::PreconditionFailed,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[delete("/v1/articles/{slug}")]
+pub async fn delete_article(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin)?;
+    let slug = params::path_slug("article", &slug)?;
+    let if_match = IfMatch::of(&req);
+    let mut conn = pool.get().await?;
+    let now = Utc::now();
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            let row = writes::lock(conn, slug)
+                .await?
+                .ok_or_else(|| AppError::not_found("article", slug))?;
+            let id = row.id;
+            let current = load_view(conn, row, Viewer::Editor, now).await?;
+            if_match.check(&Representation::of(&current)?.etag)?;
+            writes::delete(conn, id).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A kept version of an article, from before one of its updates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revision {
+    #[schema(example = 12)]
+    pub id: i64,
+    /// When the update that replaced this version happened.
+    pub created_at: DateTime<Utc>,
+    /// The name of the key that made that update.
+    pub created_by: Option<String>,
+    /// The article's fields as they were.
+    pub article: Snapshot,
+    /// POST here to restore this version.
+    #[schema(example = "/v1/articles/a-slug/revisions/12/restore")]
+    pub restore_url: String,
+}
+
+/// Query parameters of the revision list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionsQuery {
+    /// Page size.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// List an article's revisions
+///
+/// The versions kept before each update, newest first. Editors only.
+#[utoipa::path(
+    tag = "articles",
+    params(("slug" = String, Path, description = "The article's current slug"), RevisionsQuery),
+    responses(
+        (status = 200, description = "One page of revisions", body = Page<Revision>),
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[get("/v1/articles/{slug}/revisions")]
+pub async fn list_revisions(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    slug: web::Path<String>,
+    query: web::Query<RevisionsQuery>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor)?;
+    let slug = params::path_slug("article", &slug)?;
+    let scope = Scope::new("revisions", &[("article", Some(slug))]);
+    let mut checker = Checker::new();
+    let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
+    let before = checker
+        .check(scope.after_id(query.cursor.as_deref()))
+        .flatten();
+    checker.finish()?;
+    let limit = limit.unwrap_or_default();
+    let mut conn = pool.get().await?;
+    let article = queries::find(&mut conn, slug, Viewer::Editor)
+        .await?
+        .ok_or_else(|| AppError::not_found("article", slug))?;
+    let rows = writes::revisions(&mut conn, article.id, before, limit).await?;
+    let page = Page::from_rows(
+        rows,
+        limit,
+        &scope,
+        |row| Position::Id(row.id),
+        |row: RevisionRow| Revision {
+            restore_url: format!("{}/revisions/{}/restore", api_url(slug), row.id),
+            id: row.id,
+            created_at: row.created_at,
+            created_by: row.created_by,
+            article: serde_json::from_value(row.snapshot)
+                .unwrap_or_else(|_| Snapshot::of(&article, Vec::new())),
+        },
+    );
+    Ok(page.respond(&req, Audience::Private))
+}
+
+/// Restore a revision
+///
+/// Brings the article's fields back to a kept revision; the version it
+/// replaces is kept as a revision in turn. Honors `If-Match`.
+#[utoipa::path(
+    tag = "articles",
+    params(
+        ("slug" = String, Path, description = "The article's current slug"),
+        ("id" = i64, Path, minimum = 1, description = "The revision to restore"),
+        ("If-Match" = Option<String>, Header, description = "The ETag this restore was decided against"),
+    ),
+    responses(
+        (status = 200, description = "The restored article", body = Article,
+            headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::PreconditionFailed,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[post("/v1/articles/{slug}/revisions/{id}/restore")]
+pub async fn restore_revision(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Editor)?;
+    let (slug, id) = path.into_inner();
+    let slug = params::path_slug("article", &slug)?;
+    let id = params::id("id", &id)?;
+    change_article(&req, &pool, &caller, slug, Change::Restore(id)).await
+}
+
+/// Release an old slug
+///
+/// Frees a slug that an article had before it was renamed, so that another
+/// article may take it; the old URL stops redirecting. Admins only.
+#[utoipa::path(
+    tag = "articles",
+    params(("slug" = String, Path, description = "The old slug to release")),
+    responses(
+        (status = 204, description = "Released"),
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security(("api_key" = [])),
+)]
+#[delete("/v1/old-slugs/{slug}")]
+pub async fn release_old_slug(
+    pool: web::Data<DbPool>,
+    caller: Caller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Role::Admin)?;
+    let slug = params::path_slug("old slug", &slug)?;
+    let mut conn = pool.get().await?;
+    if writes::release_slug(&mut conn, slug).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(AppError::not_found("old slug", slug))
+    }
+}

@@ -1,0 +1,210 @@
+//! Article writes. Each runs inside the caller's transaction; none commits.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::commands::ArticlePatch;
+use super::queries::ArticleRow;
+use crate::error::AppError;
+use crate::schema::{article_revisions, article_slug_history, articles};
+use crate::site::{self, SiteArticle};
+use crate::visibility::PUBLISHED;
+
+/// Inserts a new article with its tags, excerpts and roundups; returns its id.
+pub async fn create(conn: &mut AsyncPgConnection, article: &SiteArticle) -> Result<i64, AppError> {
+    let id: i64 = diesel::insert_into(articles::table)
+        .values((
+            articles::slug.eq(&article.slug),
+            articles::title.eq(&article.title),
+            articles::summary.eq(&article.summary),
+            articles::body.eq(&article.body_markdown),
+            articles::status.eq(&article.status),
+            articles::published_at.eq(article.published_at),
+        ))
+        .returning(articles::id)
+        .get_result(conn)
+        .await?;
+    site::set_tags(conn, id, &article.tags).await?;
+    let outlets = site::outlet_ids(conn).await?;
+    site::replace_children(conn, id, article, &outlets)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(id)
+}
+
+/// The article with this slug, locked until the transaction ends, so that
+/// concurrent writers to one article take turns.
+pub async fn lock(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<ArticleRow>> {
+    articles::table
+        .filter(articles::slug.eq(slug))
+        .select(ArticleRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The editable state of an article, kept before each update.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Snapshot {
+    pub slug: String,
+    pub title: String,
+    pub summary: Option<String>,
+    pub body_markdown: String,
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+}
+
+impl Snapshot {
+    pub fn of(row: &ArticleRow, tags: Vec<String>) -> Self {
+        Self {
+            slug: row.slug.clone(),
+            title: row.title.clone(),
+            summary: row.summary.clone(),
+            body_markdown: row.body.clone(),
+            status: row.status.clone(),
+            published_at: row.published_at,
+            tags,
+        }
+    }
+
+    /// The patch that brings an article back to this state.
+    pub fn into_patch(self) -> ArticlePatch {
+        ArticlePatch {
+            slug: Some(self.slug),
+            title: Some(self.title),
+            summary: Some(self.summary),
+            body_markdown: Some(self.body_markdown),
+            status: Some(self.status),
+            published_at: Some(self.published_at),
+            tags: Some(self.tags),
+        }
+    }
+}
+
+/// Keeps the current state as a revision, then applies the patch. Renaming
+/// keeps the old slug, so that links to it keep working.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    row: &ArticleRow,
+    tags: Vec<String>,
+    patch: ArticlePatch,
+    editor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let snapshot = serde_json::to_value(Snapshot::of(row, tags))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    diesel::insert_into(article_revisions::table)
+        .values((
+            article_revisions::article_id.eq(row.id),
+            article_revisions::created_by.eq(editor),
+            article_revisions::snapshot.eq(snapshot),
+        ))
+        .execute(conn)
+        .await?;
+
+    if let Some(slug) = patch.slug.as_deref().filter(|slug| *slug != row.slug) {
+        // Renaming back to one of its own old slugs takes it out of the history.
+        diesel::delete(
+            article_slug_history::table
+                .filter(article_slug_history::slug.eq(slug))
+                .filter(article_slug_history::article_id.eq(row.id)),
+        )
+        .execute(conn)
+        .await?;
+        diesel::update(articles::table.find(row.id))
+            .set(articles::slug.eq(slug))
+            .execute(conn)
+            .await?;
+        diesel::insert_into(article_slug_history::table)
+            .values((
+                article_slug_history::slug.eq(&row.slug),
+                article_slug_history::article_id.eq(row.id),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    let status = patch.status.clone().unwrap_or_else(|| row.status.clone());
+    let mut published_at = patch.published_at.unwrap_or(row.published_at);
+    // Publishing an article that has no date publishes it now.
+    if status == PUBLISHED && published_at.is_none() {
+        published_at = Some(now);
+    }
+    diesel::update(articles::table.find(row.id))
+        .set((
+            articles::title.eq(patch.title.as_ref().unwrap_or(&row.title)),
+            articles::summary.eq(patch.summary.clone().unwrap_or_else(|| row.summary.clone())),
+            articles::body.eq(patch.body_markdown.as_ref().unwrap_or(&row.body)),
+            articles::status.eq(&status),
+            articles::published_at.eq(published_at),
+            articles::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    if let Some(tags) = &patch.tags {
+        site::set_tags(conn, row.id, tags).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::delete(articles::table.find(id))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A kept revision.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = article_revisions, check_for_backend(diesel::pg::Pg))]
+pub struct RevisionRow {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub snapshot: Value,
+}
+
+/// Revisions of an article, newest first, before `before`; `limit + 1` rows.
+pub async fn revisions(
+    conn: &mut AsyncPgConnection,
+    article_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> QueryResult<Vec<RevisionRow>> {
+    let mut query = article_revisions::table
+        .filter(article_revisions::article_id.eq(article_id))
+        .select(RevisionRow::as_select())
+        .order(article_revisions::id.desc())
+        .limit(i64::from(limit) + 1)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(article_revisions::id.lt(before));
+    }
+    query.load(conn).await
+}
+
+pub async fn revision(
+    conn: &mut AsyncPgConnection,
+    article_id: i64,
+    id: i64,
+) -> QueryResult<Option<RevisionRow>> {
+    article_revisions::table
+        .filter(article_revisions::article_id.eq(article_id))
+        .filter(article_revisions::id.eq(id))
+        .select(RevisionRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Frees an old slug for other articles; false when it is no one's old slug.
+pub async fn release_slug(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<bool> {
+    diesel::delete(article_slug_history::table.filter(article_slug_history::slug.eq(slug)))
+        .execute(conn)
+        .await
+        .map(|n| n == 1)
+}
