@@ -14,6 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::body::BodyLimits;
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
@@ -45,10 +46,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
         let pool = web::Data::new(pool);
-        let mut server = HttpServer::new(move || build(pool.clone(), routes.clone()))
-            .listen(listener)?
-            .client_request_timeout(Duration::from_secs(10))
-            .shutdown_timeout(10);
+        let body_limits = web::Data::new(config.body_limits);
+        let mut server =
+            HttpServer::new(move || build(pool.clone(), routes.clone(), body_limits.clone()))
+                .listen(listener)?
+                .client_request_timeout(Duration::from_secs(10))
+                .shutdown_timeout(10);
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
@@ -71,6 +74,7 @@ impl Application {
 fn build(
     pool: web::Data<DbPool>,
     routes: web::Data<RouteTable>,
+    body_limits: web::Data<BodyLimits>,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -83,6 +87,7 @@ fn build(
     let (app, document) = App::new()
         .app_data(pool)
         .app_data(routes)
+        .app_data(body_limits)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

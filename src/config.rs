@@ -8,9 +8,13 @@
 //! | `BROADSHEET_POOL_TIMEOUT_MS` | `5000` | how long a request waits for a free connection before a 503 |
 //! | `BROADSHEET_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL `statement_timeout` on every connection |
 //! | `BROADSHEET_WORKERS` | number of CPUs | HTTP worker threads |
+//! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
+//! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
+
+use crate::body::BodyLimits;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -23,6 +27,7 @@ pub struct Config {
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
     pub workers: Option<usize>,
+    pub body_limits: BodyLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +52,12 @@ impl Config {
                 number("BROADSHEET_STATEMENT_TIMEOUT_MS", 1..=3_600_000)?.unwrap_or(5000) as u64,
             ),
             workers: number("BROADSHEET_WORKERS", 1..=1024)?,
+            body_limits: BodyLimits {
+                max_bytes: number("BROADSHEET_BODY_LIMIT_BYTES", 1..=1 << 30)?.unwrap_or(1 << 20),
+                timeout: Duration::from_millis(
+                    number("BROADSHEET_BODY_TIMEOUT_MS", 1..=600_000)?.unwrap_or(10_000) as u64,
+                ),
+            },
         })
     }
 
@@ -59,6 +70,7 @@ impl Config {
             pool_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
             workers: None,
+            body_limits: BodyLimits::default(),
         }
     }
 }
