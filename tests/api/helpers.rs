@@ -128,6 +128,11 @@ pub struct TestApp {
 impl TestApp {
     /// A server on an empty, migrated database.
     pub async fn spawn() -> Self {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration adjusted first.
+    pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let template = template();
         let database = format!(
@@ -157,6 +162,7 @@ impl TestApp {
         config.listen = "127.0.0.1:0".into();
         config.pool_size = 4;
         config.workers = Some(1);
+        adjust(&mut config);
         let pool = prepare_database(&config, false)
             .await
             .expect("database ready");

@@ -6,6 +6,7 @@ mod helpers;
 
 mod article_writes;
 mod articles;
+mod bodies;
 mod demo;
 mod errors;
 mod excerpts;
