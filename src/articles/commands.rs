@@ -15,17 +15,6 @@ const TITLE_MAX: usize = 500;
 const SUMMARY_MAX: usize = 2000;
 const BODY_MAX: usize = 500_000;
 
-const ARTICLE_FIELDS: [&str; 9] = [
-    "slug",
-    "title",
-    "summary",
-    "body_markdown",
-    "status",
-    "published_at",
-    "tags",
-    "excerpts",
-    "roundups",
-];
 const EXCERPT_FIELDS: [&str; 7] = [
     "headline",
     "bylines",
@@ -91,7 +80,13 @@ pub async fn parse_new_article(
     let mut outlets = Vec::new();
     let mut status = None;
     let mut published_at = None;
-    if let Some(mut fields) = problems.object(body, &ARTICLE_FIELDS) {
+    // A new article may bring its excerpts and roundups; updates may not.
+    let known: Vec<&str> = OWN_FIELDS
+        .iter()
+        .chain(&["excerpts", "roundups"])
+        .copied()
+        .collect();
+    if let Some(mut fields) = problems.object(body, &known) {
         fields.slug("slug", true);
         fields.text("title", true, true, TITLE_MAX);
         fields.text("summary", false, false, SUMMARY_MAX);
@@ -136,7 +131,8 @@ pub struct ArticlePatch {
     pub tags: Option<Vec<String>>,
 }
 
-const PATCH_FIELDS: [&str; 7] = [
+/// The article's own fields, which a merge patch may change.
+const OWN_FIELDS: [&str; 7] = [
     "slug",
     "title",
     "summary",
@@ -150,7 +146,7 @@ impl ArticlePatch {
     pub fn parse(body: &Value) -> Result<Self, AppError> {
         let mut problems = Problems::new();
         let mut patch = Self::default();
-        if let Some(mut fields) = problems.object(body, &PATCH_FIELDS) {
+        if let Some(mut fields) = problems.object(body, &OWN_FIELDS) {
             let nulled = |name: &str| body.get(name).is_some_and(Value::is_null);
             for required in ["slug", "title", "body_markdown", "status", "tags"] {
                 if nulled(required) {
