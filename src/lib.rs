@@ -31,5 +31,6 @@ pub mod roundups;
 pub mod schema;
 pub mod site;
 pub mod tags;
+pub mod transfer;
 pub mod validate;
 pub mod visibility;

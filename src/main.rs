@@ -1,10 +1,12 @@
-//! The `broadsheet` command: serve the API, migrate the database, load the demo.
+//! The `broadsheet` command: serve the API, migrate the database, load the
+//! demo, move content in and out.
 
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use broadsheet::app::{prepare_database, Application};
 use broadsheet::config::Config;
-use broadsheet::{db, keys, site};
+use broadsheet::{db, keys, site, transfer};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -35,6 +37,17 @@ enum Command {
     Seed,
     /// Print the OpenAPI document (the source of `openapi/openapi.json`).
     Openapi,
+    /// Write the whole site to standard output as one JSON document (docs/site-format.md).
+    Export,
+    /// Load a site document in one transaction: all of it or nothing; re-runnable.
+    Import {
+        /// The document to load; `-` reads standard input.
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// Check everything, the database's own constraints included, then roll back.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage the API keys that writes need.
     Keys {
         #[command(subcommand)]
@@ -87,6 +100,8 @@ fn main() -> ExitCode {
                 .map(drop)
                 .map_err(|e| e.to_string()),
             Command::Seed => seed_demo(&config).await,
+            Command::Export => export_site(&config).await,
+            Command::Import { file, dry_run } => import_site(&config, &file, dry_run).await,
             Command::Openapi => Ok(()),
             Command::Keys { command } => manage_keys(&config, command).await,
         }
@@ -134,6 +149,111 @@ async fn seed_demo(config: &Config) -> Result<(), String> {
         loaded.outlets
     );
     Ok(())
+}
+
+/// A connection to a database that is already migrated: export and dry runs
+/// must not create or change one.
+async fn connect_migrated(config: &Config) -> Result<diesel_async::AsyncPgConnection, String> {
+    let mut conn = db::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ready = db::is_ready(&mut conn, &db::latest_migration_version())
+        .await
+        .unwrap_or(false);
+    if !ready {
+        return Err(
+            "the database lacks Broadsheet's tables or newest migrations; \
+             run `broadsheet migrate` first"
+                .into(),
+        );
+    }
+    Ok(conn)
+}
+
+async fn export_site(config: &Config) -> Result<(), String> {
+    let mut conn = connect_migrated(config).await?;
+    let site = transfer::export(&mut conn)
+        .await
+        .map_err(|e| one_line(&e))?;
+    // Written whole only once read whole: a failed export leaves no half file.
+    let json = site.to_json().map_err(|e| one_line(&e))?;
+    std::io::stdout()
+        .lock()
+        .write_all(json.as_bytes())
+        .map_err(|e| format!("cannot write the export: {e}"))?;
+    eprintln!(
+        "exported {} outlets, {} tags, {} articles, {} view buckets",
+        site.outlets.len(),
+        site.tags.len(),
+        site.articles.len(),
+        site.views.len()
+    );
+    Ok(())
+}
+
+async fn import_site(config: &Config, file: &str, dry_run: bool) -> Result<(), String> {
+    let (name, json) = if file == "-" {
+        let mut json = String::new();
+        std::io::stdin()
+            .read_to_string(&mut json)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        ("standard input".to_string(), json)
+    } else {
+        let json = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+        (file.to_string(), json)
+    };
+    let document = site::Site::parse(&json).map_err(|e| format!("{name}: {}", one_line(&e)))?;
+    let mut conn = if dry_run {
+        connect_migrated(config).await?
+    } else {
+        prepare_database(config, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        db::connect(&config.database_url)
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(document.rows() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {pos}/{len} rows, {elapsed}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mode = if dry_run {
+        site::Mode::DryRun
+    } else {
+        site::Mode::Write
+    };
+    let progress_bar = bar.clone();
+    let mut progress = move |stage: &'static str, rows: usize| {
+        progress_bar.set_message(stage);
+        progress_bar.inc(rows as u64);
+    };
+    let loaded = site::load_with(&mut conn, &document, mode, &mut progress).await;
+    bar.finish_and_clear();
+    let loaded = loaded.map_err(|e| format!("{name}: {}", one_line(&e)))?;
+    if dry_run {
+        eprintln!("dry run of {name}: would write {loaded}; nothing was written");
+    } else {
+        eprintln!("imported {name}: {loaded}");
+    }
+    Ok(())
+}
+
+/// Errors end the command in one line, whatever the database said.
+fn one_line(error: &impl std::fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 async fn manage_keys(config: &Config, command: KeysCommand) -> Result<(), String> {

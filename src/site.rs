@@ -1,37 +1,62 @@
 //! Whole sites in one JSON document, loaded in one transaction.
 //!
-//! `broadsheet seed` loads the demo site kept in `demo/site.json`; tests load
-//! sites of their own. Loading is idempotent: outlets, tags and articles are
-//! upserted by slug, and an article's excerpts, roundups, tags and view counts
-//! are replaced by what the document says, so loading twice changes nothing.
+//! The format is documented in `docs/site-format.md`; `transfer` writes it.
+//! `broadsheet seed` loads the demo site kept in `demo/site.json`,
+//! `broadsheet import` any other, and tests load sites of their own. Loading
+//! is idempotent: outlets, tags and articles are upserted by slug, and an
+//! article's excerpts, roundups, tags and old slugs, and the view counts of
+//! the articles the document counts views for, are replaced by what the
+//! document says, so loading twice changes nothing.
+//!
+//! Rows are written many to a statement: one statement per row made a site
+//! of a thousand articles take minutes of round trips.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
 
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, DurationRound, NaiveDate, SecondsFormat, Timelike, Utc,
+};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
 use diesel::upsert::excluded;
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde::Deserialize;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use serde::{Deserialize, Serialize};
 
 use crate::params::is_slug;
 use crate::schema::{
-    article_tags, articles, excerpts, outlets, roundup_links, roundups, tags, view_counts,
+    article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
+    view_counts,
 };
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
 pub const DEMO: &str = include_str!("../demo/site.json");
 
-#[derive(Debug, Deserialize)]
+/// Rows per multi-row INSERT: with at most 9 columns a row, well under
+/// PostgreSQL's limit of 65,535 bind parameters a statement.
+const ROWS_PER_STATEMENT: usize = 2_000;
+
+/// Articles written per round of statements, and so how often progress moves.
+const ARTICLES_PER_ROUND: usize = 250;
+
+/// The database's limit on outlet and tag slugs (articles allow `is_slug`'s 200).
+const MAX_SHORT_SLUG_LEN: usize = 100;
+
+/// A whole site, or any part of one.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Free text about the document, e.g. where its data came from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Outlets, upserted by slug.
     #[serde(default)]
     pub outlets: Vec<SiteOutlet>,
+    /// Tags, upserted by slug.
     #[serde(default)]
     pub tags: Vec<SiteTag>,
+    /// Articles, upserted by slug, each with everything it owns.
     #[serde(default)]
     pub articles: Vec<SiteArticle>,
     /// View counts; an article listed here has its stored counts replaced.
@@ -39,187 +64,1070 @@ pub struct Site {
     pub views: Vec<SiteViews>,
 }
 
-#[derive(Debug, Deserialize, Insertable, AsChangeset)]
+/// A publication that excerpts and press links cite.
+#[derive(Debug, Deserialize, Serialize, Insertable, AsChangeset)]
 #[diesel(table_name = outlets)]
 #[serde(deny_unknown_fields)]
 pub struct SiteOutlet {
+    /// Unique, at most 100 characters.
     pub slug: String,
+    /// Display name.
     pub name: String,
+    /// The outlet's home page, `http(s)://…`.
     pub home_url: String,
+    /// ISO 3166-1 alpha-2, upper case.
     pub country_code: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Insertable, AsChangeset)]
+/// A tag; articles may also name tags the document does not list.
+#[derive(Debug, Deserialize, Serialize, Insertable, AsChangeset)]
 #[diesel(table_name = tags)]
 #[serde(deny_unknown_fields)]
 pub struct SiteTag {
+    /// Unique, at most 100 characters.
     pub slug: String,
+    /// Display name.
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// An article and everything it owns.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteArticle {
+    /// Unique, at most 200 characters.
     pub slug: String,
+    /// Slugs the article answered to before it was renamed; they redirect to it.
+    #[serde(default)]
+    pub old_slugs: Vec<String>,
+    /// Headline of the post.
     pub title: String,
+    /// A short standfirst.
     pub summary: Option<String>,
+    /// The editor's commentary, as Markdown.
     #[serde(default)]
     pub body_markdown: String,
     /// `draft` or `published`.
     pub status: String,
+    /// When it was or will be published (a future date schedules it).
     pub published_at: Option<DateTime<Utc>>,
+    /// When it was created; when absent, a new article is created now and an
+    /// existing one keeps its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it was last changed; when absent, the time of the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
     /// Tag slugs.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Quoted source articles, in reading order.
     #[serde(default)]
     pub excerpts: Vec<SiteExcerpt>,
+    /// Press roundups, in reading order.
     #[serde(default)]
     pub roundups: Vec<SiteRoundup>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A long quotation from a source article.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteExcerpt {
+    /// The source article's headline.
     pub headline: String,
+    /// Its authors.
     #[serde(default)]
     pub bylines: Vec<String>,
     /// Outlet slug.
     pub outlet: String,
+    /// The source article's date.
     pub source_published_on: Option<NaiveDate>,
+    /// The complete source article, `http(s)://…`.
     pub source_url: String,
+    /// The link text to it, e.g. "For complete article, click here".
     pub call_to_action: Option<String>,
+    /// The quoted text, as Markdown.
     pub body_markdown: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A titled list of press links.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteRoundup {
+    /// E.g. "From Pakistan Press".
     pub title: String,
+    /// Its links, in reading order.
     #[serde(default)]
     pub links: Vec<SiteLink>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One headline in a roundup.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteLink {
+    /// The linked article's headline.
     pub headline: String,
     /// Outlet slug.
     pub outlet: String,
+    /// The linked article, `http(s)://…`.
     pub url: String,
 }
 
-/// Views of one article in the hour that began `hours_ago` hours before the load.
-#[derive(Debug, Deserialize)]
+/// The span of time a view count covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// An hour starting on the hour (UTC).
+    Hour,
+    /// A day starting at midnight UTC.
+    Day,
+}
+
+impl Granularity {
+    /// The name stored in `view_counts.granularity`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    /// The granularity stored as `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "hour" => Some(Self::Hour),
+            "day" => Some(Self::Day),
+            _ => None,
+        }
+    }
+
+    fn is_start(self, at: DateTime<Utc>) -> bool {
+        let on_the_hour = at.minute() == 0 && at.second() == 0 && at.nanosecond() == 0;
+        on_the_hour && (self == Self::Hour || at.hour() == 0)
+    }
+}
+
+/// Views of one article in one bucket, either relative to the load (the
+/// hour that began `hours_ago` hours before it) or absolute (`granularity`
+/// and `bucket_start`). Relative counts suit demo content that should rank
+/// in recent windows whenever it is loaded; exports write absolute ones.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteViews {
     /// Article slug.
     pub article: String,
-    pub hours_ago: u32,
+    /// Relative form: hours before the current hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_ago: Option<u32>,
+    /// Absolute form: `hour` or `day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    /// Absolute form: the start of the bucket, aligned to its granularity in UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_start: Option<DateTime<Utc>>,
+    /// Views counted in the bucket.
     pub views: i64,
 }
 
-/// What a load wrote.
+impl SiteViews {
+    /// The bucket these views count in; relative ones count back from `this_hour`.
+    fn bucket(&self, this_hour: DateTime<Utc>) -> Result<(Granularity, DateTime<Utc>), String> {
+        match (self.hours_ago, self.granularity, self.bucket_start) {
+            (Some(hours), None, None) => this_hour
+                .checked_sub_signed(Duration::hours(i64::from(hours)))
+                .filter(|at| at.year() >= 1)
+                .map(|at| (Granularity::Hour, at))
+                .ok_or_else(|| format!("hours_ago {hours} reaches back before year 1")),
+            (None, Some(granularity), Some(start)) if granularity.is_start(start) => {
+                Ok((granularity, start))
+            }
+            (None, Some(granularity), Some(start)) => Err(format!(
+                "bucket_start {} is not the start of a UTC {}",
+                start.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                granularity.as_str()
+            )),
+            _ => Err("needs either hours_ago, or both granularity and bucket_start".into()),
+        }
+    }
+}
+
+/// What a load wrote (or, in a dry run, would have written).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
+    /// Outlets the document lists.
     pub outlets: usize,
+    /// Tags the document lists.
     pub tags: usize,
+    /// Articles the document lists.
     pub articles: usize,
+    /// How many of those did not exist before.
+    pub new_articles: usize,
+    /// Excerpts of those articles.
     pub excerpts: usize,
+    /// Roundups of those articles.
+    pub roundups: usize,
+    /// Press links in those roundups.
     pub links: usize,
+    /// Old slugs of those articles.
+    pub old_slugs: usize,
+    /// View-count buckets written.
     pub view_buckets: usize,
 }
 
+impl fmt::Display for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} outlets, {} tags, {} articles ({} new), {} excerpts, {} roundups with {} links, \
+             {} old slugs, {} view buckets",
+            self.outlets,
+            self.tags,
+            self.articles,
+            self.new_articles,
+            self.excerpts,
+            self.roundups,
+            self.links,
+            self.old_slugs,
+            self.view_buckets
+        )
+    }
+}
+
+/// Why a document could not be loaded (or exported).
 #[derive(Debug, thiserror::Error)]
 pub enum SiteError {
+    /// The document is not JSON of this format.
     #[error("the site document is not valid JSON for this format: {0}")]
     Format(#[from] serde_json::Error),
+    /// The document breaks a rule; the message names the item at fault.
     #[error("{0}")]
     Invalid(String),
+    /// The database refused or failed.
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
 }
 
+/// Whether a load keeps what it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Commit.
+    Write,
+    /// Run every statement and check, the database's included, then roll back.
+    DryRun,
+}
+
+/// Told how far a load has come, e.g. to move a progress bar.
+pub trait Progress: Send {
+    /// `rows` more rows of `stage` (`outlets`, `articles`, …) were written.
+    fn advance(&mut self, stage: &'static str, rows: usize);
+}
+
+impl<F: FnMut(&'static str, usize) + Send> Progress for F {
+    fn advance(&mut self, stage: &'static str, rows: usize) {
+        self(stage, rows)
+    }
+}
+
 impl Site {
+    /// Parses a document, refusing unknown fields.
     pub fn parse(json: &str) -> Result<Self, SiteError> {
         Ok(serde_json::from_str(json)?)
     }
 
-    /// Checks what the database would refuse less clearly.
-    fn validate(&self) -> Result<(), SiteError> {
-        let invalid = |what: String| Err(SiteError::Invalid(what));
-        for slug in self
-            .outlets
+    /// The document as pretty JSON with a trailing newline, fields in a fixed order.
+    pub fn to_json(&self) -> Result<String, SiteError> {
+        let mut json = serde_json::to_string_pretty(self)?;
+        json.push('\n');
+        Ok(json)
+    }
+
+    /// How many rows a load reports progress over.
+    pub fn rows(&self) -> usize {
+        let per_article: usize = self
+            .articles
             .iter()
-            .map(|o| &o.slug)
-            .chain(self.tags.iter().map(|t| &t.slug))
-            .chain(self.articles.iter().map(|a| &a.slug))
-        {
-            if !is_slug(slug) {
-                return invalid(format!("`{slug}` is not a slug"));
+            .map(|a| {
+                1 + a.tags.len()
+                    + a.old_slugs.len()
+                    + a.excerpts.len()
+                    + a.roundups.iter().map(|r| 1 + r.links.len()).sum::<usize>()
+            })
+            .sum();
+        self.outlets.len() + self.tags.len() + per_article + self.views.len()
+    }
+
+    /// Checks what the database would refuse less clearly, naming the item at
+    /// fault. Nothing the database accepts is refused here, so that whatever
+    /// was exported can be imported.
+    fn validate(&self, this_hour: DateTime<Utc>) -> Result<(), SiteError> {
+        let mut outlet_slugs = HashSet::new();
+        for outlet in &self.outlets {
+            let at = |problem: String| invalid("outlet", &outlet.slug, problem);
+            short_slug(&outlet.slug).map_err(at)?;
+            if !outlet_slugs.insert(&outlet.slug) {
+                return Err(at("listed twice".into()));
+            }
+            text("name", &outlet.name, true).map_err(at)?;
+            url("home_url", &outlet.home_url).map_err(at)?;
+            if let Some(code) = &outlet.country_code {
+                if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(at(format!(
+                        "country_code `{code}` is not two capital letters (ISO 3166-1 alpha-2)"
+                    )));
+                }
             }
         }
-        for article in &self.articles {
-            if article.status == "published" && article.published_at.is_none() {
-                return invalid(format!(
-                    "published article `{}` needs published_at",
-                    article.slug
-                ));
+        let mut tag_slugs = HashSet::new();
+        for tag in &self.tags {
+            let at = |problem: String| invalid("tag", &tag.slug, problem);
+            short_slug(&tag.slug).map_err(at)?;
+            if !tag_slugs.insert(&tag.slug) {
+                return Err(at("listed twice".into()));
             }
+            text("name", &tag.name, true).map_err(at)?;
+        }
+        let mut article_slugs = HashSet::new();
+        for article in &self.articles {
+            let at = |problem: String| invalid("article", &article.slug, problem);
+            slug(&article.slug, is_slug).map_err(at)?;
+            if !article_slugs.insert(&article.slug) {
+                return Err(at("listed twice".into()));
+            }
+        }
+        let mut old_slug_owners: HashMap<&str, &str> = HashMap::new();
+        for article in &self.articles {
+            let at = |problem: String| invalid("article", &article.slug, problem);
+            article
+                .validate(&mut old_slug_owners, &article_slugs)
+                .map_err(at)?;
         }
         for views in &self.views {
+            let at = |problem: String| invalid("views of article", &views.article, problem);
             if views.views < 0 {
-                return invalid(format!("negative views for `{}`", views.article));
+                return Err(at(format!("views {} is negative", views.views)));
+            }
+            views.bucket(this_hour).map_err(at)?;
+        }
+        Ok(())
+    }
+}
+
+impl SiteArticle {
+    fn validate<'a>(
+        &'a self,
+        old_slug_owners: &mut HashMap<&'a str, &'a str>,
+        article_slugs: &HashSet<&String>,
+    ) -> Result<(), String> {
+        text("title", &self.title, true)?;
+        text(
+            "summary",
+            self.summary.as_deref().unwrap_or_default(),
+            false,
+        )?;
+        text("body_markdown", &self.body_markdown, false)?;
+        match self.status.as_str() {
+            "draft" => {}
+            "published" if self.published_at.is_none() => {
+                return Err("is published but has no published_at".into())
+            }
+            "published" => {}
+            other => return Err(format!("status is `{other}`, not `draft` or `published`")),
+        }
+        for tag in &self.tags {
+            short_slug(tag).map_err(|e| format!("tag {e}"))?;
+        }
+        for old in &self.old_slugs {
+            slug(old, is_slug).map_err(|e| format!("old slug {e}"))?;
+            if article_slugs.contains(old) {
+                return Err(format!(
+                    "old slug `{old}` is the slug of another article in this document"
+                ));
+            }
+            if let Some(owner) = old_slug_owners.insert(old, &self.slug) {
+                return Err(if owner == self.slug {
+                    format!("old slug `{old}` is listed twice")
+                } else {
+                    format!("old slug `{old}` is also an old slug of `{owner}`")
+                });
+            }
+        }
+        for (index, excerpt) in self.excerpts.iter().enumerate() {
+            let at = |problem: String| format!("excerpt {}: {problem}", index + 1);
+            text("headline", &excerpt.headline, true).map_err(at)?;
+            for byline in &excerpt.bylines {
+                text("byline", byline, false).map_err(at)?;
+            }
+            url("source_url", &excerpt.source_url).map_err(at)?;
+            let call_to_action = excerpt.call_to_action.as_deref().unwrap_or_default();
+            text("call_to_action", call_to_action, false).map_err(at)?;
+            text("body_markdown", &excerpt.body_markdown, false).map_err(at)?;
+        }
+        for (index, roundup) in self.roundups.iter().enumerate() {
+            let at = |problem: String| format!("roundup {}: {problem}", index + 1);
+            text("title", &roundup.title, true).map_err(at)?;
+            for (index, link) in roundup.links.iter().enumerate() {
+                let at = |problem: String| at(format!("link {}: {problem}", index + 1));
+                text("headline", &link.headline, true).map_err(at)?;
+                url("url", &link.url).map_err(at)?;
             }
         }
         Ok(())
     }
 }
 
-/// Loads the whole document in one transaction: all of it, or nothing.
-pub async fn load(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, SiteError> {
-    site.validate()?;
-    conn.transaction::<_, SiteError, _>(|conn| {
-        async move { load_in(conn, site).await }.scope_boxed()
-    })
-    .await
+fn invalid(kind: &str, slug: &str, problem: String) -> SiteError {
+    SiteError::Invalid(format!("{kind} `{slug}`: {problem}"))
 }
 
-async fn load_in(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, SiteError> {
-    let mut loaded = Loaded::default();
-    for outlet in &site.outlets {
+fn slug(value: &str, rule: impl Fn(&str) -> bool) -> Result<(), String> {
+    if rule(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a slug (lowercase letters and digits separated by single hyphens)"
+        ))
+    }
+}
+
+fn short_slug(value: &str) -> Result<(), String> {
+    slug(value, |s| is_slug(s) && s.len() <= MAX_SHORT_SLUG_LEN)
+}
+
+/// PostgreSQL stores no NUL characters; the checks trim spaces only, as its
+/// `btrim` does.
+fn text(field: &str, value: &str, required: bool) -> Result<(), String> {
+    if value.contains('\0') {
+        Err(format!("{field} contains a NUL character"))
+    } else if required && value.trim_matches(' ').is_empty() {
+        Err(format!("{field} is blank"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The database's `^https?://[^\s]+$`, checked no more strictly.
+fn url(field: &str, value: &str) -> Result<(), String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.bytes().any(is_space) => Ok(()),
+        _ => Err(format!(
+            "{field} `{value}` is not an http(s) URL without spaces"
+        )),
+    }
+}
+
+/// ASCII whitespace as PostgreSQL's `\s` sees it (Rust's leaves out vertical tab).
+fn is_space(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == 0x0b
+}
+
+/// Loads the whole document in one transaction: all of it, or nothing.
+pub async fn load(conn: &mut AsyncPgConnection, site: &Site) -> Result<Loaded, SiteError> {
+    load_with(conn, site, Mode::Write, &mut |_: &'static str, _: usize| {}).await
+}
+
+/// Loads the whole document in one transaction, reporting progress; a dry
+/// run does all the work, checks deferred constraints, then rolls back.
+pub async fn load_with(
+    conn: &mut AsyncPgConnection,
+    site: &Site,
+    mode: Mode,
+    progress: &mut dyn Progress,
+) -> Result<Loaded, SiteError> {
+    let this_hour = Utc::now()
+        .duration_trunc(Duration::hours(1))
+        .map_err(|e| SiteError::Invalid(e.to_string()))?;
+    site.validate(this_hour)?;
+    let outcome = conn
+        .transaction::<_, Abort, _>(|conn| {
+            async move {
+                let loaded = load_in(conn, site, this_hour, progress)
+                    .await
+                    .map_err(Abort::Failed)?;
+                match mode {
+                    Mode::Write => Ok(loaded),
+                    Mode::DryRun => {
+                        conn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").await?;
+                        Err(Abort::DryRun(loaded))
+                    }
+                }
+            }
+            .scope_boxed()
+        })
+        .await;
+    match outcome {
+        Ok(loaded) | Err(Abort::DryRun(loaded)) => Ok(loaded),
+        Err(Abort::Failed(error)) => Err(error),
+    }
+}
+
+/// How a load's transaction ends other than by committing.
+enum Abort {
+    Failed(SiteError),
+    /// Rolled back on purpose, with what would have been written.
+    DryRun(Loaded),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+async fn load_in(
+    conn: &mut AsyncPgConnection,
+    site: &Site,
+    this_hour: DateTime<Utc>,
+    progress: &mut dyn Progress,
+) -> Result<Loaded, SiteError> {
+    let mut loaded = Loaded {
+        outlets: site.outlets.len(),
+        tags: site.tags.len(),
+        articles: site.articles.len(),
+        ..Loaded::default()
+    };
+    upsert_outlets(conn, &site.outlets, progress).await?;
+    upsert_tags(conn, site, progress).await?;
+    let outlet_ids = outlet_ids(conn).await?;
+    let tag_ids = tag_ids(conn, site).await?;
+    release_old_slugs(conn, site).await?;
+
+    let slugs: Vec<&str> = site.articles.iter().map(|a| a.slug.as_str()).collect();
+    let existing: i64 = articles::table
+        .filter(articles::slug.eq_any(&slugs))
+        .count()
+        .get_result(conn)
+        .await?;
+    loaded.new_articles = site
+        .articles
+        .len()
+        .saturating_sub(usize::try_from(existing).unwrap_or_default());
+
+    let mut article_ids: HashMap<&str, i64> = HashMap::new();
+    for round in site.articles.chunks(ARTICLES_PER_ROUND) {
+        let written = write_round(conn, round, &outlet_ids, &tag_ids, progress)
+            .await
+            .map_err(|error| match error {
+                // A refusal of a many-row statement names no row: name the round.
+                SiteError::Database(error) => SiteError::Invalid(format!(
+                    "among articles `{}` to `{}`: database: {error}",
+                    round.first().map_or("", |a| a.slug.as_str()),
+                    round.last().map_or("", |a| a.slug.as_str()),
+                )),
+                other => other,
+            })?;
+        for (id, article) in written.ids {
+            article_ids.insert(&article.slug, id);
+        }
+        loaded.excerpts += written.excerpts;
+        loaded.roundups += written.roundups;
+        loaded.links += written.links;
+    }
+    loaded.old_slugs = write_old_slugs(conn, site, &article_ids, progress).await?;
+    loaded.view_buckets = write_views(conn, site, this_hour, &article_ids, progress).await?;
+    Ok(loaded)
+}
+
+/// What one round of articles wrote.
+struct Round<'a> {
+    ids: Vec<(i64, &'a SiteArticle)>,
+    excerpts: usize,
+    roundups: usize,
+    links: usize,
+}
+
+/// Writes a round of articles with their tags, excerpts and roundups.
+async fn write_round<'a>(
+    conn: &mut AsyncPgConnection,
+    round: &'a [SiteArticle],
+    outlet_ids: &HashMap<String, i64>,
+    tag_ids: &HashMap<String, i64>,
+    progress: &mut dyn Progress,
+) -> Result<Round<'a>, SiteError> {
+    let ids = upsert_articles(conn, round).await?;
+    progress.advance("articles", round.len());
+    let ids: Vec<(i64, &SiteArticle)> = round
+        .iter()
+        .map(|article| {
+            let id = ids
+                .get(&article.slug)
+                .copied()
+                .ok_or_else(|| invalid("article", &article.slug, "was not written".into()))?;
+            Ok((id, article))
+        })
+        .collect::<Result<_, SiteError>>()?;
+    write_article_tags(conn, &ids, tag_ids, progress).await?;
+    let (excerpts, roundups, links) = write_children(conn, &ids, outlet_ids, progress).await?;
+    Ok(Round {
+        ids,
+        excerpts,
+        roundups,
+        links,
+    })
+}
+
+async fn upsert_outlets(
+    conn: &mut AsyncPgConnection,
+    outlets: &[SiteOutlet],
+    progress: &mut dyn Progress,
+) -> QueryResult<()> {
+    for chunk in outlets.chunks(ROWS_PER_STATEMENT) {
         diesel::insert_into(outlets::table)
-            .values(outlet)
+            .values(chunk)
             .on_conflict(outlets::slug)
             .do_update()
-            .set(outlet)
+            .set((
+                outlets::name.eq(excluded(outlets::name)),
+                outlets::home_url.eq(excluded(outlets::home_url)),
+                // Spelled out: the derived changeset would skip a null
+                // country_code, keeping a code the document removed.
+                outlets::country_code.eq(excluded(outlets::country_code)),
+                outlets::updated_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)
             .await?;
-        loaded.outlets += 1;
+        progress.advance("outlets", chunk.len());
     }
-    for tag in &site.tags {
+    Ok(())
+}
+
+/// Upserts the listed tags, then creates those that articles name but the
+/// document does not list, as `set_tags` does.
+async fn upsert_tags(
+    conn: &mut AsyncPgConnection,
+    site: &Site,
+    progress: &mut dyn Progress,
+) -> QueryResult<()> {
+    for chunk in site.tags.chunks(ROWS_PER_STATEMENT) {
         diesel::insert_into(tags::table)
-            .values(tag)
+            .values(chunk)
             .on_conflict(tags::slug)
             .do_update()
-            .set(tag)
+            .set(tags::name.eq(excluded(tags::name)))
             .execute(conn)
             .await?;
-        loaded.tags += 1;
+        progress.advance("tags", chunk.len());
     }
-    let outlet_ids = outlet_ids(conn).await?;
-    let mut article_ids: HashMap<&str, i64> = HashMap::new();
-    for article in &site.articles {
-        let id = upsert_article(conn, article).await?;
-        article_ids.insert(&article.slug, id);
-        loaded.articles += 1;
-        set_tags(conn, id, &article.tags).await?;
-        let (excerpts, links) = replace_children(conn, id, article, &outlet_ids).await?;
-        loaded.excerpts += excerpts;
-        loaded.links += links;
+    let listed: HashSet<&str> = site.tags.iter().map(|t| t.slug.as_str()).collect();
+    let unlisted: BTreeSet<&str> = site
+        .articles
+        .iter()
+        .flat_map(|a| a.tags.iter().map(String::as_str))
+        .filter(|slug| !listed.contains(slug))
+        .collect();
+    let rows: Vec<_> = unlisted
+        .into_iter()
+        .map(|slug| (tags::slug.eq(slug), tags::name.eq(name_from_slug(slug))))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(tags::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The ids of the tags the document's articles name, by slug.
+async fn tag_ids(conn: &mut AsyncPgConnection, site: &Site) -> QueryResult<HashMap<String, i64>> {
+    let named: BTreeSet<&str> = site
+        .articles
+        .iter()
+        .flat_map(|a| a.tags.iter().map(String::as_str))
+        .collect();
+    if named.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let named: Vec<&str> = named.into_iter().collect();
+    Ok(tags::table
+        .filter(tags::slug.eq_any(named))
+        .select((tags::slug, tags::id))
+        .load(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Refuses slug clashes with articles the document does not name, then
+/// releases the old slugs the document no longer gives its articles, before
+/// any article is written: an article may take over a slug that one of them
+/// used to answer to.
+async fn release_old_slugs(conn: &mut AsyncPgConnection, site: &Site) -> Result<(), SiteError> {
+    let slugs: Vec<&str> = site.articles.iter().map(|a| a.slug.as_str()).collect();
+    let old: Vec<&str> = site
+        .articles
+        .iter()
+        .flat_map(|a| a.old_slugs.iter().map(String::as_str))
+        .collect();
+    if !old.is_empty() {
+        // The document validated that no old slug is one of its own articles'.
+        let taken: Option<String> = articles::table
+            .filter(articles::slug.eq_any(&old))
+            .select(articles::slug)
+            .order(articles::slug)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(taken) = taken {
+            let owner = site
+                .articles
+                .iter()
+                .find(|a| a.old_slugs.contains(&taken))
+                .map_or("", |a| a.slug.as_str());
+            return Err(invalid(
+                "article",
+                owner,
+                format!("old slug `{taken}` is the slug of an article this document does not list"),
+            ));
+        }
+    }
+    let retired: Option<(String, String)> = article_slug_history::table
+        .inner_join(articles::table)
+        .filter(article_slug_history::slug.eq_any(&slugs))
+        .filter(articles::slug.ne_all(&slugs))
+        .select((article_slug_history::slug, articles::slug))
+        .order(article_slug_history::slug)
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some((slug, owner)) = retired {
+        return Err(invalid(
+            "article",
+            &slug,
+            format!("the slug is an old slug of `{owner}`, which this document does not list"),
+        ));
+    }
+    diesel::delete(
+        article_slug_history::table
+            .filter(
+                article_slug_history::article_id.eq_any(
+                    articles::table
+                        .filter(articles::slug.eq_any(&slugs))
+                        .select(articles::id),
+                ),
+            )
+            .filter(article_slug_history::slug.ne_all(&old)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Upserts a round of articles, returning their ids by slug.
+async fn upsert_articles(
+    conn: &mut AsyncPgConnection,
+    round: &[SiteArticle],
+) -> QueryResult<HashMap<String, i64>> {
+    let rows: Vec<_> = round
+        .iter()
+        .map(|article| {
+            (
+                articles::slug.eq(&article.slug),
+                articles::title.eq(&article.title),
+                articles::summary.eq(&article.summary),
+                articles::body.eq(&article.body_markdown),
+                articles::status.eq(&article.status),
+                articles::published_at.eq(article.published_at),
+            )
+        })
+        .collect();
+    let ids: HashMap<String, i64> = diesel::insert_into(articles::table)
+        .values(&rows)
+        .on_conflict(articles::slug)
+        .do_update()
+        .set((
+            articles::title.eq(excluded(articles::title)),
+            articles::summary.eq(excluded(articles::summary)),
+            articles::body.eq(excluded(articles::body)),
+            articles::status.eq(excluded(articles::status)),
+            articles::published_at.eq(excluded(articles::published_at)),
+            articles::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning((articles::slug, articles::id))
+        .load::<(String, i64)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    // A second statement because ON CONFLICT cannot tell a timestamp the
+    // document gave from a column default: absent ones keep the row's own.
+    let dated: Vec<&SiteArticle> = round
+        .iter()
+        .filter(|a| a.created_at.is_some() || a.updated_at.is_some())
+        .collect();
+    if !dated.is_empty() {
+        let ids_of_dated: Vec<i64> = dated
+            .iter()
+            .filter_map(|a| ids.get(&a.slug).copied())
+            .collect();
+        let created: Vec<Option<DateTime<Utc>>> = dated.iter().map(|a| a.created_at).collect();
+        let updated: Vec<Option<DateTime<Utc>>> = dated.iter().map(|a| a.updated_at).collect();
+        diesel::sql_query(
+            "UPDATE articles \
+             SET created_at = COALESCE(given.created_at, articles.created_at), \
+                 updated_at = COALESCE(given.updated_at, articles.updated_at) \
+             FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) \
+                  AS given (id, created_at, updated_at) \
+             WHERE articles.id = given.id",
+        )
+        .bind::<Array<BigInt>, _>(ids_of_dated)
+        .bind::<Array<Nullable<Timestamptz>>, _>(created)
+        .bind::<Array<Nullable<Timestamptz>>, _>(updated)
+        .execute(conn)
+        .await?;
+    }
+    Ok(ids)
+}
+
+async fn write_article_tags(
+    conn: &mut AsyncPgConnection,
+    round: &[(i64, &SiteArticle)],
+    tag_ids: &HashMap<String, i64>,
+    progress: &mut dyn Progress,
+) -> Result<(), SiteError> {
+    let ids: Vec<i64> = round.iter().map(|(id, _)| *id).collect();
+    diesel::delete(article_tags::table.filter(article_tags::article_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    let mut rows = Vec::new();
+    for (id, article) in round {
+        let unique: BTreeSet<&String> = article.tags.iter().collect();
+        for slug in unique {
+            let tag_id = tag_ids.get(slug).copied().ok_or_else(|| {
+                invalid(
+                    "article",
+                    &article.slug,
+                    format!("tag `{slug}` was not written"),
+                )
+            })?;
+            rows.push((
+                article_tags::article_id.eq(*id),
+                article_tags::tag_id.eq(tag_id),
+            ));
+        }
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(article_tags::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    let named: usize = round.iter().map(|(_, a)| a.tags.len()).sum();
+    progress.advance("tags", named);
+    Ok(())
+}
+
+/// Replaces a round of articles' excerpts and roundups; returns how many
+/// excerpts, roundups and links were written.
+async fn write_children(
+    conn: &mut AsyncPgConnection,
+    round: &[(i64, &SiteArticle)],
+    outlet_ids: &HashMap<String, i64>,
+    progress: &mut dyn Progress,
+) -> Result<(usize, usize, usize), SiteError> {
+    let ids: Vec<i64> = round.iter().map(|(id, _)| *id).collect();
+    diesel::delete(excerpts::table.filter(excerpts::article_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    // Their links go with them (ON DELETE CASCADE).
+    diesel::delete(roundups::table.filter(roundups::article_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    let outlet_id = |article: &SiteArticle, what: String, slug: &str| {
+        outlet_ids.get(slug).copied().ok_or_else(|| {
+            invalid(
+                "article",
+                &article.slug,
+                format!("{what} cites unknown outlet `{slug}`"),
+            )
+        })
+    };
+
+    let mut excerpt_rows = Vec::new();
+    let mut roundup_rows = Vec::new();
+    for (id, article) in round {
+        for (index, excerpt) in article.excerpts.iter().enumerate() {
+            let what = format!("excerpt {}", index + 1);
+            excerpt_rows.push((
+                excerpts::article_id.eq(*id),
+                excerpts::position.eq(position(index)),
+                excerpts::headline.eq(&excerpt.headline),
+                excerpts::bylines.eq(&excerpt.bylines),
+                excerpts::outlet_id.eq(outlet_id(article, what, &excerpt.outlet)?),
+                excerpts::source_published_on.eq(excerpt.source_published_on),
+                excerpts::source_url.eq(&excerpt.source_url),
+                excerpts::call_to_action.eq(&excerpt.call_to_action),
+                excerpts::body.eq(&excerpt.body_markdown),
+            ));
+        }
+        for (index, roundup) in article.roundups.iter().enumerate() {
+            roundup_rows.push((
+                roundups::article_id.eq(*id),
+                roundups::position.eq(position(index)),
+                roundups::title.eq(&roundup.title),
+            ));
+        }
+    }
+    for chunk in excerpt_rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(excerpts::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+        progress.advance("excerpts", chunk.len());
+    }
+    let mut roundup_ids: HashMap<(i64, i32), i64> = HashMap::new();
+    for chunk in roundup_rows.chunks(ROWS_PER_STATEMENT) {
+        let written: Vec<(i64, i32, i64)> = diesel::insert_into(roundups::table)
+            .values(chunk)
+            .returning((roundups::article_id, roundups::position, roundups::id))
+            .load(conn)
+            .await?;
+        roundup_ids.extend(written.into_iter().map(|(a, p, id)| ((a, p), id)));
+        progress.advance("roundups", chunk.len());
     }
 
-    load_views(conn, site, &article_ids, &mut loaded).await?;
-    Ok(loaded)
+    let mut link_rows = Vec::new();
+    for (id, article) in round {
+        for (index, roundup) in article.roundups.iter().enumerate() {
+            let roundup_id = roundup_ids
+                .get(&(*id, position(index)))
+                .copied()
+                .ok_or_else(|| {
+                    invalid(
+                        "article",
+                        &article.slug,
+                        format!("roundup {} was not written", index + 1),
+                    )
+                })?;
+            for (link_index, link) in roundup.links.iter().enumerate() {
+                let what = format!("roundup {} link {}", index + 1, link_index + 1);
+                link_rows.push((
+                    roundup_links::roundup_id.eq(roundup_id),
+                    roundup_links::position.eq(position(link_index)),
+                    roundup_links::headline.eq(&link.headline),
+                    roundup_links::outlet_id.eq(outlet_id(article, what, &link.outlet)?),
+                    roundup_links::url.eq(&link.url),
+                ));
+            }
+        }
+    }
+    for chunk in link_rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(roundup_links::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+        progress.advance("links", chunk.len());
+    }
+    Ok((excerpt_rows.len(), roundup_rows.len(), link_rows.len()))
+}
+
+/// Position `index + 1`; a document has far fewer than 2^31 items per list.
+fn position(index: usize) -> i32 {
+    i32::try_from(index + 1).unwrap_or(i32::MAX)
+}
+
+/// Writes the document's old slugs, after every article exists. An old slug
+/// that another article held moves to the one the document names.
+async fn write_old_slugs(
+    conn: &mut AsyncPgConnection,
+    site: &Site,
+    article_ids: &HashMap<&str, i64>,
+    progress: &mut dyn Progress,
+) -> Result<usize, SiteError> {
+    let mut rows = Vec::new();
+    for article in &site.articles {
+        let Some(id) = article_ids.get(article.slug.as_str()) else {
+            continue;
+        };
+        for old in &article.old_slugs {
+            rows.push((
+                article_slug_history::slug.eq(old),
+                article_slug_history::article_id.eq(*id),
+            ));
+        }
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(article_slug_history::table)
+            .values(chunk)
+            .on_conflict(article_slug_history::slug)
+            .do_update()
+            .set(article_slug_history::article_id.eq(excluded(article_slug_history::article_id)))
+            .execute(conn)
+            .await?;
+        progress.advance("old slugs", chunk.len());
+    }
+    Ok(rows.len())
+}
+
+/// Replaces the view counts of every article the document counts views for;
+/// returns how many buckets were written.
+async fn write_views(
+    conn: &mut AsyncPgConnection,
+    site: &Site,
+    this_hour: DateTime<Utc>,
+    article_ids: &HashMap<&str, i64>,
+    progress: &mut dyn Progress,
+) -> Result<usize, SiteError> {
+    if site.views.is_empty() {
+        return Ok(0);
+    }
+    // Views may count for articles loaded before, outside this document.
+    let elsewhere: BTreeSet<&str> = site
+        .views
+        .iter()
+        .map(|v| v.article.as_str())
+        .filter(|slug| !article_ids.contains_key(slug))
+        .collect();
+    let elsewhere: HashMap<String, i64> = if elsewhere.is_empty() {
+        HashMap::new()
+    } else {
+        articles::table
+            .filter(articles::slug.eq_any(elsewhere.into_iter().collect::<Vec<_>>()))
+            .select((articles::slug, articles::id))
+            .load::<(String, i64)>(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut buckets: HashMap<(i64, Granularity, DateTime<Utc>), i64> = HashMap::new();
+    for entry in &site.views {
+        let at = |problem: String| invalid("views of article", &entry.article, problem);
+        let id = article_ids
+            .get(entry.article.as_str())
+            .or_else(|| elsewhere.get(&entry.article))
+            .copied()
+            .ok_or_else(|| at("no such article".into()))?;
+        let (granularity, start) = entry.bucket(this_hour).map_err(at)?;
+        let count = buckets.entry((id, granularity, start)).or_default();
+        *count = count
+            .checked_add(entry.views)
+            .ok_or_else(|| at("the views of one bucket add up past 2^63".into()))?;
+    }
+    let ids: BTreeSet<i64> = buckets.keys().map(|(id, _, _)| *id).collect();
+    diesel::delete(view_counts::table.filter(view_counts::article_id.eq_any(ids)))
+        .execute(conn)
+        .await?;
+    let rows: Vec<_> = buckets
+        .into_iter()
+        .map(|((id, granularity, start), views)| {
+            (
+                view_counts::article_id.eq(id),
+                view_counts::granularity.eq(granularity.as_str()),
+                view_counts::bucket_start.eq(start),
+                view_counts::views.eq(views),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        diesel::insert_into(view_counts::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    progress.advance("views", site.views.len());
+    Ok(rows.len())
 }
 
 /// Replaces an article's tags, creating tags that do not exist yet (named
@@ -346,85 +1254,4 @@ pub async fn replace_children(
         }
     }
     Ok((article.excerpts.len(), links))
-}
-
-async fn upsert_article(
-    conn: &mut AsyncPgConnection,
-    article: &SiteArticle,
-) -> Result<i64, SiteError> {
-    let values = (
-        articles::slug.eq(&article.slug),
-        articles::title.eq(&article.title),
-        articles::summary.eq(&article.summary),
-        articles::body.eq(&article.body_markdown),
-        articles::status.eq(&article.status),
-        articles::published_at.eq(article.published_at),
-    );
-    Ok(diesel::insert_into(articles::table)
-        .values(values)
-        .on_conflict(articles::slug)
-        .do_update()
-        .set((
-            articles::title.eq(excluded(articles::title)),
-            articles::summary.eq(excluded(articles::summary)),
-            articles::body.eq(excluded(articles::body)),
-            articles::status.eq(excluded(articles::status)),
-            articles::published_at.eq(excluded(articles::published_at)),
-            articles::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(articles::id)
-        .get_result(conn)
-        .await?)
-}
-
-async fn load_views(
-    conn: &mut AsyncPgConnection,
-    site: &Site,
-    loaded_ids: &HashMap<&str, i64>,
-    loaded: &mut Loaded,
-) -> Result<(), SiteError> {
-    if site.views.is_empty() {
-        return Ok(());
-    }
-    let this_hour = Utc::now()
-        .duration_trunc(Duration::hours(1))
-        .map_err(|e| SiteError::Invalid(e.to_string()))?;
-    let mut buckets: HashMap<(i64, DateTime<Utc>), i64> = HashMap::new();
-    for entry in &site.views {
-        let id = match loaded_ids.get(entry.article.as_str()) {
-            Some(id) => *id,
-            None => articles::table
-                .filter(articles::slug.eq(&entry.article))
-                .select(articles::id)
-                .first(conn)
-                .await
-                .optional()?
-                .ok_or_else(|| {
-                    SiteError::Invalid(format!("views for unknown article `{}`", entry.article))
-                })?,
-        };
-        let bucket = this_hour - Duration::hours(i64::from(entry.hours_ago));
-        *buckets.entry((id, bucket)).or_default() += entry.views;
-    }
-    let ids: HashSet<i64> = buckets.keys().map(|(id, _)| *id).collect();
-    diesel::delete(view_counts::table.filter(view_counts::article_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
-    let rows: Vec<_> = buckets
-        .into_iter()
-        .map(|((id, bucket), views)| {
-            (
-                view_counts::article_id.eq(id),
-                view_counts::granularity.eq("hour"),
-                view_counts::bucket_start.eq(bucket),
-                view_counts::views.eq(views),
-            )
-        })
-        .collect();
-    loaded.view_buckets = rows.len();
-    diesel::insert_into(view_counts::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

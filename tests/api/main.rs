@@ -17,3 +17,4 @@ mod outlets;
 mod rankings;
 mod roundups;
 mod tags;
+mod transfer;
