@@ -11,6 +11,7 @@ mod demo;
 mod errors;
 mod excerpts;
 mod health;
+mod keys_cli;
 mod migrations;
 mod openapi;
 mod outlets;
