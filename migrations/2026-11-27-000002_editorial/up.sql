@@ -28,6 +28,10 @@ CREATE INDEX article_slug_history_article_idx ON article_slug_history (article_i
 CREATE FUNCTION refuse_slug_of_another_article() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Writers of one slug take turns, so that each check below sees what the
+    -- other committed: without this, a create and a concurrent rename could
+    -- both pass their check and one slug would end up in both tables.
+    PERFORM pg_advisory_xact_lock(hashtext('broadsheet.slug'), hashtext(NEW.slug));
     IF TG_TABLE_NAME = 'articles' THEN
         IF EXISTS (SELECT 1 FROM article_slug_history h
                    WHERE h.slug = NEW.slug AND h.article_id <> NEW.id) THEN

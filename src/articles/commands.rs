@@ -108,6 +108,7 @@ pub async fn parse_new_article(
     problems.finish()?;
 
     let mut document = body.clone();
+    drop_nulls(&mut document);
     let status = status.unwrap_or_else(|| "draft".into());
     // Publishing without a date means publishing now.
     if status == PUBLISHED && published_at.is_none() {
@@ -116,6 +117,18 @@ pub async fn parse_new_article(
     document["status"] = Value::String(status);
     serde_json::from_value(document)
         .map_err(|e| AppError::Unprocessable(vec![InvalidInput::field("", e.to_string())]))
+}
+
+/// Removes `null` members at every depth: on creation, `null` means absent.
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(members) => {
+            members.retain(|_, member| !member.is_null());
+            members.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// A JSON merge patch (RFC 7396) of an article's own fields. Excerpts and
@@ -143,6 +156,17 @@ const OWN_FIELDS: [&str; 7] = [
 ];
 
 impl ArticlePatch {
+    /// True when the patch changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.slug.is_none()
+            && self.title.is_none()
+            && self.summary.is_none()
+            && self.body_markdown.is_none()
+            && self.status.is_none()
+            && self.published_at.is_none()
+            && self.tags.is_none()
+    }
+
     pub fn parse(body: &Value) -> Result<Self, AppError> {
         let mut problems = Problems::new();
         let mut patch = Self::default();

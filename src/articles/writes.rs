@@ -96,6 +96,10 @@ pub async fn update(
     editor: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    // An empty patch is not an edit: no revision, no new `updated_at`.
+    if patch.is_empty() {
+        return Ok(());
+    }
     let snapshot = serde_json::to_value(Snapshot::of(row, tags))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     diesel::insert_into(article_revisions::table)
