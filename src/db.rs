@@ -169,6 +169,11 @@ pub async fn connect(database_url: &str) -> Result<AsyncPgConnection, SetupError
     .await
     {
         Ok(Ok(conn)) => Ok(conn),
+        // The server answered: the fix is not to start it.
+        Ok(Err(e)) if e.to_string().contains("does not exist") => Err(SetupError::Failed(format!(
+            "{target}: {}; `broadsheet migrate` creates the database",
+            e.to_string().lines().next().unwrap_or_default()
+        ))),
         Ok(Err(e)) => Err(SetupError::Unreachable {
             target,
             cause: e.to_string().lines().next().unwrap_or_default().to_string(),
