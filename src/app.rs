@@ -2,6 +2,7 @@
 //! cross-cutting behaviour (errors, logging, docs) is wired in `build`.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Service;
@@ -19,6 +20,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
+use crate::popularity::Popularity;
 use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.
@@ -37,6 +39,8 @@ pub fn api(config: &mut ServiceConfig) {
 pub struct Application {
     port: u16,
     server: Server,
+    pool: DbPool,
+    popularity: Arc<Popularity>,
 }
 
 impl Application {
@@ -45,19 +49,26 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)?;
         let port = listener.local_addr()?.port();
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
-        let pool = web::Data::new(pool);
-        let body_limits = web::Data::new(config.body_limits);
-        let mut server =
-            HttpServer::new(move || build(pool.clone(), routes.clone(), body_limits.clone()))
-                .listen(listener)?
-                .client_request_timeout(Duration::from_secs(10))
-                .shutdown_timeout(10);
+        let popularity = Arc::new(Popularity::new(&config.popularity));
+        popularity.start(pool.clone(), &config.popularity);
+        let shared = Shared {
+            pool: web::Data::new(pool.clone()),
+            routes,
+            body_limits: web::Data::new(config.body_limits),
+            popularity: web::Data::from(popularity.clone()),
+        };
+        let mut server = HttpServer::new(move || build(shared.clone()))
+            .listen(listener)?
+            .client_request_timeout(Duration::from_secs(10))
+            .shutdown_timeout(10);
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
         Ok(Self {
             port,
             server: server.run(),
+            pool,
+            popularity,
         })
     }
 
@@ -65,16 +76,38 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    /// The popularity engine this server counts views into and ranks from.
+    pub fn popularity(&self) -> Arc<Popularity> {
+        self.popularity.clone()
+    }
+
+    /// The server's connection pool.
+    pub fn pool(&self) -> DbPool {
+        self.pool.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, drains in-flight requests, then
+    /// writes the views they counted: nothing answered 202 is lost on a clean stop.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if !self.popularity.counter.flush(&self.pool).await {
+            log::error!("views pending at shutdown could not be written");
+        }
+        served
     }
 }
 
-fn build(
+/// What every worker's app shares.
+#[derive(Clone)]
+struct Shared {
     pool: web::Data<DbPool>,
     routes: web::Data<RouteTable>,
     body_limits: web::Data<BodyLimits>,
+    popularity: web::Data<Popularity>,
+}
+
+fn build(
+    shared: Shared,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -85,9 +118,12 @@ fn build(
     >,
 > {
     let (app, document) = App::new()
-        .app_data(pool)
-        .app_data(routes)
-        .app_data(body_limits)
+        .app_data(shared.pool)
+        .app_data(shared.routes)
+        .app_data(shared.body_limits)
+        .app_data(shared.popularity)
+        // The beacon body is ignored; keep it small.
+        .app_data(web::PayloadConfig::new(4096))
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

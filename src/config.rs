@@ -8,6 +8,10 @@
 //! | `BROADSHEET_POOL_TIMEOUT_MS` | `5000` | how long a request waits for a free connection before a 503 |
 //! | `BROADSHEET_STATEMENT_TIMEOUT_MS` | `5000` | PostgreSQL `statement_timeout` on every connection |
 //! | `BROADSHEET_WORKERS` | number of CPUs | HTTP worker threads |
+//! | `BROADSHEET_FLUSH_INTERVAL_MS` | `1000` | how often counted views are written (one statement per flush) |
+//! | `BROADSHEET_SNAPSHOT_INTERVAL_MS` | `10000` | how often rankings are recomputed |
+//! | `BROADSHEET_MAX_PENDING_VIEWS` | `100000` | (article, hour) counts kept while the database is away; beyond, views are dropped and counted |
+//! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses whose `Forwarded`/`X-Forwarded-For` name the client |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
@@ -15,6 +19,7 @@
 use std::time::Duration;
 
 use crate::body::BodyLimits;
+use crate::popularity::PopularitySettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -28,6 +33,7 @@ pub struct Config {
     pub statement_timeout: Duration,
     pub workers: Option<usize>,
     pub body_limits: BodyLimits,
+    pub popularity: PopularitySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +58,18 @@ impl Config {
                 number("BROADSHEET_STATEMENT_TIMEOUT_MS", 1..=3_600_000)?.unwrap_or(5000) as u64,
             ),
             workers: number("BROADSHEET_WORKERS", 1..=1024)?,
+            popularity: PopularitySettings {
+                flush_interval: Duration::from_millis(
+                    number("BROADSHEET_FLUSH_INTERVAL_MS", 10..=600_000)?.unwrap_or(1000) as u64,
+                ),
+                snapshot_interval: Duration::from_millis(
+                    number("BROADSHEET_SNAPSHOT_INTERVAL_MS", 10..=3_600_000)?.unwrap_or(10_000)
+                        as u64,
+                ),
+                max_pending: number("BROADSHEET_MAX_PENDING_VIEWS", 1..=100_000_000)?
+                    .unwrap_or(100_000),
+                trusted_proxies: addresses("BROADSHEET_TRUSTED_PROXIES")?,
+            },
             body_limits: BodyLimits {
                 max_bytes: number("BROADSHEET_BODY_LIMIT_BYTES", 1..=1 << 30)?.unwrap_or(1 << 20),
                 timeout: Duration::from_millis(
@@ -71,6 +89,7 @@ impl Config {
             statement_timeout: Duration::from_secs(5),
             workers: None,
             body_limits: BodyLimits::default(),
+            popularity: PopularitySettings::default(),
         }
     }
 }
@@ -94,4 +113,20 @@ fn number(
             value,
         }),
     }
+}
+
+fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    let Some(value) = var(variable) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(|part| {
+            part.trim().parse().map_err(|_| ConfigError {
+                variable,
+                expected: "a comma-separated list of IP addresses".into(),
+                value: value.clone(),
+            })
+        })
+        .collect()
 }

@@ -1,9 +1,114 @@
-//! Popularity: rankings of published articles by their stored view counts.
+//! Popularity: counting views (the beacon), and rankings of published
+//! articles by them (popular, trending, per-article stats).
 //!
-//! This module reads counts; it never writes them.
+//! Views are counted in memory and written in batches (`counter`); visitors
+//! are recognised without storing anything about them (`visitors`); rankings
+//! are computed on an interval and served from memory (`snapshot`).
 
+pub mod counter;
+pub mod directory;
 pub mod queries;
+pub mod snapshot;
 pub mod views;
+pub mod visitors;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{post, HttpRequest, HttpResponse};
+
+use crate::representation::Audience;
+use counter::Counter;
+use directory::Directory;
+use snapshot::Rankings;
+use visitors::Visitors;
+
+/// How often pending views are written, and rankings recomputed.
+#[derive(Debug, Clone)]
+pub struct PopularitySettings {
+    pub flush_interval: Duration,
+    pub snapshot_interval: Duration,
+    /// Pending (article, hour) counts kept while the database is away.
+    pub max_pending: usize,
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` name the real client.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for PopularitySettings {
+    fn default() -> Self {
+        Self {
+            flush_interval: Duration::from_secs(1),
+            snapshot_interval: Duration::from_secs(10),
+            max_pending: 100_000,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Everything the popularity engine keeps in memory, shared by all workers.
+pub struct Popularity {
+    pub counter: Counter,
+    pub visitors: Visitors,
+    pub directory: Directory,
+    pub rankings: Rankings,
+    bots: isbot::Bots,
+}
+
+impl Popularity {
+    pub fn new(settings: &PopularitySettings) -> Self {
+        Self {
+            counter: Counter::new(settings.max_pending),
+            visitors: Visitors::new(settings.trusted_proxies.clone()),
+            directory: Directory::default(),
+            rankings: Rankings::default(),
+            bots: isbot::Bots::default(),
+        }
+    }
+
+    /// Starts the flusher, the ranking refresher and the hourly roll-up.
+    pub fn start(self: &Arc<Self>, pool: DbPool, settings: &PopularitySettings) {
+        let (engine, flush_pool, every) = (self.clone(), pool.clone(), settings.flush_interval);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                engine.counter.flush(&flush_pool).await;
+            }
+        });
+        let (engine, every) = (self.clone(), settings.snapshot_interval);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_roll_up: Option<std::time::Instant> = None;
+            loop {
+                ticks.tick().await;
+                if let Err(error) = engine.rankings.refresh(&pool).await {
+                    log::warn!("rankings not refreshed: {error}");
+                }
+                engine.visitors.prune();
+                if last_roll_up.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+                    match counter::roll_up(&pool, chrono::TimeDelta::days(ROLL_UP_AFTER_DAYS)).await
+                    {
+                        Ok(rows) => {
+                            last_roll_up = Some(std::time::Instant::now());
+                            if rows > 0 {
+                                log::info!("rolled {rows} hourly view buckets into days");
+                            }
+                        }
+                        Err(error) => log::warn!("view roll-up failed: {error}"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Hourly buckets older than this many days are rolled into daily ones; the
+/// 24-hour window always has hourly resolution.
+pub const ROLL_UP_AFTER_DAYS: i64 = 8;
 
 use actix_web::{get, web};
 use chrono::Utc;
@@ -18,7 +123,62 @@ use crate::params::{self, Checker};
 use views::{Ranking, Window};
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_popular);
+    config
+        .service(record_view)
+        .service(list_popular)
+        .service(list_trending)
+        .service(article_stats);
+}
+
+/// Record a view
+///
+/// The beacon a page fires on every view (`navigator.sendBeacon` works: an
+/// empty, `text/plain` or JSON body is accepted and ignored, JSON may carry a
+/// `referrer`). Answers 202 at once; the view is written with others in the
+/// next batch. What counts: not requests whose `User-Agent` is a known bot or
+/// crawler, and one view per visitor per article per 30 minutes. A visitor is
+/// a keyed hash of client address and user agent whose key lives only in
+/// memory and changes daily: nothing personal is stored. Unknown, draft and
+/// scheduled slugs answer 404 and count nothing.
+#[utoipa::path(
+    tag = "rankings",
+    params(("slug" = String, Path, description = "The viewed article's slug")),
+    request_body(content = Option<String>, description = "Ignored: empty, text/plain or JSON `{\"referrer\": …}`", content_type = "text/plain"),
+    responses(
+        (status = 202, description = "Accepted (whether or not it counted)"),
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security(()),
+)]
+#[post("/v1/articles/{slug}/views")]
+pub async fn record_view(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    engine: web::Data<Popularity>,
+    slug: web::Path<String>,
+    _body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let slug = params::path_slug("published article", &slug)?;
+    let now = Utc::now();
+    let article = engine
+        .directory
+        .public_id(&pool, slug, now)
+        .await?
+        .ok_or_else(|| AppError::not_found("published article", slug))?;
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !engine.bots.is_bot(user_agent)
+        && engine
+            .visitors
+            .first_view(engine.visitors.client_address(&req), user_agent, article)
+    {
+        engine.counter.add(article, now);
+    }
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Query parameters of `GET /v1/rankings/popular`.
@@ -53,9 +213,11 @@ pub struct PopularQuery {
 )]
 #[get("/v1/rankings/popular")]
 pub async fn list_popular(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    engine: web::Data<Popularity>,
     query: web::Query<PopularQuery>,
-) -> Result<web::Json<Ranking>, AppError> {
+) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
     let window = checker.check(match query.window.as_deref() {
         None => Ok(Window::Week),
@@ -73,15 +235,124 @@ pub async fn list_popular(
     checker.finish()?;
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 
+    let ranking = engine.rankings.popular(&pool, window, tag, limit).await?;
+    Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
+}
+
+/// Query parameters of `GET /v1/rankings/trending`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendingQuery {
+    /// How many articles to rank.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50, default = 10)]
+    limit: Option<String>,
+}
+
+/// List trending articles
+///
+/// Articles gaining fastest: views in the last 24 hours against their own
+/// daily average over the 7 days before. Articles with fewer than
+/// `min_views_24h` views in the last day do not trend.
+#[utoipa::path(
+    tag = "rankings",
+    params(TrendingQuery),
+    responses(
+        (status = 200, description = "The trending articles", body = views::Trending,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        responses::BadRequest,
+        responses::Unavailable,
+    ),
+    security(()),
+)]
+#[get("/v1/rankings/trending")]
+pub async fn list_trending(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    engine: web::Data<Popularity>,
+    query: web::Query<TrendingQuery>,
+) -> Result<HttpResponse, AppError> {
+    let limit = params::limit(query.limit.as_deref(), 10, 50)
+        .map_err(|e| AppError::InvalidInputs(vec![e]))?;
+    let ranking = engine.rankings.trending(&pool, limit).await?;
+    Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
+}
+
+/// Query parameters of `GET /v1/articles/{slug}/stats`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// How many days, ending today (UTC).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 365, default = 30)]
+    days: Option<String>,
+}
+
+/// Get an article's daily views
+///
+/// Views per UTC day, oldest first, ending today; days without views are 0.
+/// For charts.
+#[utoipa::path(
+    tag = "rankings",
+    params(("slug" = String, Path, description = "The article's slug"), StatsQuery),
+    responses(
+        (status = 200, description = "The daily series", body = views::ArticleStats),
+        responses::BadRequest,
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security(()),
+)]
+#[get("/v1/articles/{slug}/stats")]
+pub async fn article_stats(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    slug: web::Path<String>,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let slug = params::path_slug("published article", &slug)?;
+    let days = match query.days.as_deref() {
+        None => 30,
+        Some(value) => match value.parse::<u32>() {
+            Ok(days) if (1..=365).contains(&days) => days,
+            _ => {
+                return Err(AppError::invalid(
+                    "days",
+                    "must be a whole number from 1 to 365",
+                ))
+            }
+        },
+    };
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::top(&mut conn, window.since(now), tag.as_deref(), limit, now).await?;
-    let (rows, views): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
-    let summaries = articles::summarize(&mut conn, rows, now).await?;
-    Ok(web::Json(Ranking {
-        window,
-        tag,
-        generated_at: now,
-        data: views::rank(summaries.into_iter().zip(views).collect()),
-    }))
+    let article = articles::queries::find(&mut conn, slug, crate::visibility::Viewer::Public(now))
+        .await?
+        .ok_or_else(|| AppError::not_found("published article", slug))?;
+    let today = now.date_naive();
+    let first = today - chrono::Days::new(u64::from(days) - 1);
+    let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let counted: std::collections::HashMap<chrono::NaiveDate, i64> =
+        queries::daily(&mut conn, article.id, since)
+            .await?
+            .into_iter()
+            .map(|row| (row.day, row.views))
+            .collect();
+    let series = first
+        .iter_days()
+        .take(days as usize)
+        .map(|day| views::DayViews {
+            date: day,
+            views: counted.get(&day).copied().unwrap_or(0),
+        })
+        .collect();
+    let stats = views::ArticleStats {
+        slug: article.slug,
+        days: series,
+    };
+    Ok(crate::representation::Representation::of(&stats)?.respond(
+        &req,
+        StatusCode::OK,
+        Audience::Public,
+    ))
 }

@@ -120,6 +120,10 @@ async fn create_template(name: &str) {
 /// A running Broadsheet on its own database.
 pub struct TestApp {
     pub address: String,
+    /// The server's popularity engine, to flush views and refresh rankings
+    /// at the moments a test chooses rather than on the server's intervals.
+    pub engine: std::sync::Arc<broadsheet::popularity::Popularity>,
+    pub pool: broadsheet::db::DbPool,
     pub client: reqwest::Client,
     pub database_url: String,
     database: String,
@@ -168,9 +172,12 @@ impl TestApp {
             .expect("database ready");
         let app = Application::build(&config, pool).expect("server binds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let (engine, pool) = (app.popularity(), app.pool());
         tokio::spawn(app.run());
         Self {
             address,
+            engine,
+            pool,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -192,6 +199,21 @@ impl TestApp {
         let site = site::Site::parse(&site.to_string()).expect("valid site document");
         let mut conn = db::connect(&self.database_url).await.expect("connect");
         site::load(&mut conn, &site).await.expect("site loads");
+        self.refresh_rankings().await;
+    }
+
+    /// Recomputes the rankings now, as the server's refresher would.
+    pub async fn refresh_rankings(&self) {
+        self.engine
+            .rankings
+            .refresh(&self.pool)
+            .await
+            .expect("rankings refresh");
+    }
+
+    /// Writes counted views now, as the server's flusher would.
+    pub async fn flush_views(&self) {
+        assert!(self.engine.counter.flush(&self.pool).await, "views flushed");
     }
 
     /// A new API key with this role (`editor` or `admin`), as a client would hold it.
@@ -224,6 +246,7 @@ impl TestApp {
         execute(&self.database_url, statement)
             .await
             .expect("fixture SQL");
+        self.refresh_rankings().await;
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -19,3 +19,4 @@ mod rankings;
 mod roundups;
 mod tags;
 mod transfer;
+mod views;

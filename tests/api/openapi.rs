@@ -64,8 +64,8 @@ fn every_operation_is_documented_with_a_client_error_and_its_security() {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if method == "get" {
-                // Reads are public, except the editors' own (revisions).
+            if method == "get" || path.ends_with("/views") {
+                // Reads and the view beacon are public, except the editors' own reads (revisions).
                 let public = schemes.contains(&serde_json::json!({}));
                 assert!(public || path.ends_with("/revisions"), "{name} is public");
             } else {

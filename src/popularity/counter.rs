@@ -1,0 +1,195 @@
+//! Counting views at line rate: views are added up in memory and written in
+//! one additive upsert per flush interval, never one statement per view.
+//!
+//! Because every write adds to what is stored, any number of instances can
+//! flush into one database and the totals are exact sums. A flush that fails
+//! because the database is away puts its counts back, to be written when it
+//! returns; past a bound, new counts are dropped and the drop is counted and
+//! logged rather than growing memory without limit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use diesel::sql_types::{Array, BigInt, Timestamptz};
+use diesel_async::RunQueryDsl as _;
+
+use crate::db::DbPool;
+
+/// Pending counts, by article and hour.
+pub struct Counter {
+    pending: Mutex<HashMap<(i64, DateTime<Utc>), i64>>,
+    max_keys: usize,
+    dropped: AtomicU64,
+    written: AtomicU64,
+}
+
+impl Counter {
+    pub fn new(max_keys: usize) -> Self {
+        Self {
+            pending: Mutex::new(HashMap::new()),
+            max_keys,
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one view of the article in the current hour.
+    pub fn add(&self, article_id: i64, at: DateTime<Utc>) {
+        let hour = at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at);
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let len = pending.len();
+        match pending.get_mut(&(article_id, hour)) {
+            Some(views) => *views += 1,
+            None if len < self.max_keys => {
+                pending.insert((article_id, hour), 1);
+            }
+            None => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Views that could not be kept because the pending bound was reached.
+    pub fn dropped(&self) -> u64 {
+        AtomicU64::load(&self.dropped, Ordering::Relaxed)
+    }
+
+    /// Views written to the database so far by this instance.
+    pub fn written(&self) -> u64 {
+        AtomicU64::load(&self.written, Ordering::Relaxed)
+    }
+
+    /// Writes everything pending in one statement. On a connection failure
+    /// the counts go back to pending; on any other failure they are dropped
+    /// (and logged), since retrying a statement the database refuses cannot help.
+    pub async fn flush(&self, pool: &DbPool) -> bool {
+        let batch: Vec<((i64, DateTime<Utc>), i64)> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.is_empty() {
+                return true;
+            }
+            std::mem::take(&mut *pending).into_iter().collect()
+        };
+        let total: i64 = batch.iter().map(|(_, views)| views).sum();
+        match write(pool, &batch).await {
+            Ok(()) => {
+                self.written.fetch_add(total as u64, Ordering::Relaxed);
+                true
+            }
+            Err(Failure::Unavailable(cause)) => {
+                log::warn!("views not written yet, keeping {total} for the next flush: {cause}");
+                self.restore(batch);
+                false
+            }
+            Err(Failure::Refused(cause)) => {
+                log::error!("dropping {total} views the database refused: {cause}");
+                self.dropped.fetch_add(total as u64, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    fn restore(&self, batch: Vec<((i64, DateTime<Utc>), i64)>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lost = 0;
+        for (key, views) in batch {
+            let len = pending.len();
+            match pending.get_mut(&key) {
+                Some(existing) => *existing += views,
+                None if len < self.max_keys => {
+                    pending.insert(key, views);
+                }
+                None => lost += views,
+            }
+        }
+        if lost > 0 {
+            let dropped = self.dropped.fetch_add(lost as u64, Ordering::Relaxed) + lost as u64;
+            log::error!(
+                "pending views over the bound of {} keys: dropped {lost} ({dropped} in all)",
+                self.max_keys
+            );
+        }
+    }
+}
+
+enum Failure {
+    Unavailable(String),
+    Refused(String),
+}
+
+async fn write(pool: &DbPool, batch: &[((i64, DateTime<Utc>), i64)]) -> Result<(), Failure> {
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| Failure::Unavailable(e.to_string()))?;
+    let articles: Vec<i64> = batch.iter().map(|((id, _), _)| *id).collect();
+    let hours: Vec<DateTime<Utc>> = batch.iter().map(|((_, hour), _)| *hour).collect();
+    let views: Vec<i64> = batch.iter().map(|(_, views)| *views).collect();
+    // The join drops counts of articles deleted since they were viewed,
+    // which would otherwise fail the whole batch on the foreign key.
+    diesel::sql_query(
+        "INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
+         SELECT t.article_id, 'hour', t.bucket_start, t.views \
+         FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS t(article_id, bucket_start, views) \
+         JOIN articles ON articles.id = t.article_id \
+         ON CONFLICT (article_id, granularity, bucket_start) \
+         DO UPDATE SET views = view_counts.views + EXCLUDED.views",
+    )
+    .bind::<Array<BigInt>, _>(articles)
+    .bind::<Array<Timestamptz>, _>(hours)
+    .bind::<Array<BigInt>, _>(views)
+    .execute(&mut conn)
+    .await
+    .map(drop)
+    .map_err(|e| match crate::error::AppError::from(e) {
+        crate::error::AppError::Unavailable(cause) => Failure::Unavailable(cause),
+        other => Failure::Refused(other.to_string()),
+    })
+}
+
+/// Rolls hourly buckets older than `keep_hours_for` into daily ones, so that
+/// storage grows with days rather than views. Additive, so safe to run from
+/// several instances at once: each hourly row is deleted exactly once.
+pub async fn roll_up(
+    pool: &DbPool,
+    keep_hours_for: TimeDelta,
+) -> Result<usize, crate::error::AppError> {
+    let mut conn = pool.get().await?;
+    let cutoff = (Utc::now() - keep_hours_for)
+        .duration_trunc(TimeDelta::days(1))
+        .unwrap_or_else(|_| Utc::now() - keep_hours_for);
+    let moved = diesel::sql_query(
+        "WITH moved AS ( \
+             DELETE FROM view_counts WHERE granularity = 'hour' AND bucket_start < $1 \
+             RETURNING article_id, date_trunc('day', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, views) \
+         INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
+         SELECT article_id, 'day', day, SUM(views) FROM moved GROUP BY article_id, day \
+         ON CONFLICT (article_id, granularity, bucket_start) \
+         DO UPDATE SET views = view_counts.views + EXCLUDED.views",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .execute(&mut conn)
+    .await?;
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_add_up_per_article_and_hour_and_the_bound_drops_new_keys() {
+        let counter = Counter::new(2);
+        let now = Utc::now();
+        counter.add(1, now);
+        counter.add(1, now);
+        counter.add(2, now);
+        counter.add(3, now);
+        let pending = counter.pending.lock().unwrap();
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending.values().sum::<i64>(), 3);
+        assert_eq!(counter.dropped(), 1);
+    }
+}

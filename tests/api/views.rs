@@ -1,0 +1,124 @@
+//! The view beacon: what counts, what does not, and when counts show.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+
+async fn beacon(app: &TestApp, slug: &str, user_agent: &str) -> u16 {
+    app.client
+        .post(format!("{}/v1/articles/{slug}/views", app.address))
+        .header("user-agent", user_agent)
+        .header("content-type", "text/plain")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn stored_views(app: &TestApp, slug: &str) -> i64 {
+    app.flush_views().await;
+    app.refresh_rankings().await;
+    let (_, body) = app
+        .get_json("/v1/rankings/popular?window=24h&limit=50")
+        .await;
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["article"]["slug"] == slug)
+        .map(|entry| entry["views"].as_i64().unwrap())
+        .unwrap_or(0)
+}
+
+fn one_article() -> serde_json::Value {
+    site_with(
+        vec![
+            published("read-me", Utc::now() - Duration::days(1)),
+            draft("not-yet"),
+            published("later", Utc::now() + Duration::days(1)),
+        ],
+        vec![],
+    )
+}
+
+#[tokio::test]
+async fn a_beacon_is_accepted_at_once_and_counts_after_a_flush() {
+    let app = TestApp::with_site(one_article()).await;
+    assert_eq!(beacon(&app, "read-me", BROWSER).await, 202);
+    assert_eq!(stored_views(&app, "read-me").await, 1);
+}
+
+#[tokio::test]
+async fn the_same_visitor_counts_once_per_half_hour_but_another_browser_counts() {
+    let app = TestApp::with_site(one_article()).await;
+    for _ in 0..5 {
+        assert_eq!(beacon(&app, "read-me", BROWSER).await, 202);
+    }
+    assert_eq!(
+        beacon(&app, "read-me", "Mozilla/5.0 (Macintosh) Safari/605.1.15").await,
+        202
+    );
+    assert_eq!(stored_views(&app, "read-me").await, 2);
+}
+
+#[tokio::test]
+async fn bots_and_crawlers_count_nothing() {
+    let app = TestApp::with_site(one_article()).await;
+    for bot in [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "curl/8.5.0",
+        "python-requests/2.31.0",
+        "facebookexternalhit/1.1",
+    ] {
+        assert_eq!(beacon(&app, "read-me", bot).await, 202, "{bot}");
+    }
+    assert_eq!(stored_views(&app, "read-me").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_draft_and_scheduled_slugs_are_404_and_count_nothing() {
+    let app = TestApp::with_site(one_article()).await;
+    for slug in ["no-such-article", "not-yet", "later"] {
+        let response = app
+            .client
+            .post(format!("{}/v1/articles/{slug}/views", app.address))
+            .header("user-agent", BROWSER)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 404).await;
+    }
+    app.flush_views().await;
+    let key = app.key("editor").await;
+    let (_, body) = app.get_json("/v1/rankings/popular?window=all").await;
+    assert_eq!(body["data"], json!([]), "{body} ({key})");
+}
+
+#[tokio::test]
+async fn json_and_empty_beacon_bodies_are_accepted() {
+    let app = TestApp::with_site(one_article()).await;
+    let json = app
+        .client
+        .post(format!("{}/v1/articles/read-me/views", app.address))
+        .header("user-agent", BROWSER)
+        .json(&json!({"referrer": "https://news.example/"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 202);
+    let empty = app
+        .client
+        .post(format!("{}/v1/articles/read-me/views", app.address))
+        .header("user-agent", "Mozilla/5.0 (Windows NT 10.0) Chrome/126.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 202);
+    assert_eq!(stored_views(&app, "read-me").await, 2);
+}
