@@ -411,7 +411,29 @@ impl Site {
     }
 }
 
+/// An article's own columns, as written on insert.
+pub type ArticleColumns<'a> = (
+    diesel::dsl::Eq<articles::slug, &'a String>,
+    diesel::dsl::Eq<articles::title, &'a String>,
+    diesel::dsl::Eq<articles::summary, &'a Option<String>>,
+    diesel::dsl::Eq<articles::body, &'a String>,
+    diesel::dsl::Eq<articles::status, &'a String>,
+    diesel::dsl::Eq<articles::published_at, Option<DateTime<Utc>>>,
+);
+
 impl SiteArticle {
+    /// The article's own columns, for an insert of it.
+    pub fn columns(&self) -> ArticleColumns<'_> {
+        (
+            articles::slug.eq(&self.slug),
+            articles::title.eq(&self.title),
+            articles::summary.eq(&self.summary),
+            articles::body.eq(&self.body_markdown),
+            articles::status.eq(&self.status),
+            articles::published_at.eq(self.published_at),
+        )
+    }
+
     fn validate<'a>(
         &'a self,
         old_slug_owners: &mut HashMap<&'a str, &'a str>,
@@ -820,19 +842,7 @@ async fn upsert_articles(
     conn: &mut AsyncPgConnection,
     round: &[SiteArticle],
 ) -> QueryResult<HashMap<String, i64>> {
-    let rows: Vec<_> = round
-        .iter()
-        .map(|article| {
-            (
-                articles::slug.eq(&article.slug),
-                articles::title.eq(&article.title),
-                articles::summary.eq(&article.summary),
-                articles::body.eq(&article.body_markdown),
-                articles::status.eq(&article.status),
-                articles::published_at.eq(article.published_at),
-            )
-        })
-        .collect();
+    let rows: Vec<_> = round.iter().map(SiteArticle::columns).collect();
     let ids: HashMap<String, i64> = diesel::insert_into(articles::table)
         .values(&rows)
         .on_conflict(articles::slug)

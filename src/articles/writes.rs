@@ -16,14 +16,7 @@ use crate::visibility::PUBLISHED;
 /// Inserts a new article with its tags, excerpts and roundups; returns its id.
 pub async fn create(conn: &mut AsyncPgConnection, article: &SiteArticle) -> Result<i64, AppError> {
     let id: i64 = diesel::insert_into(articles::table)
-        .values((
-            articles::slug.eq(&article.slug),
-            articles::title.eq(&article.title),
-            articles::summary.eq(&article.summary),
-            articles::body.eq(&article.body_markdown),
-            articles::status.eq(&article.status),
-            articles::published_at.eq(article.published_at),
-        ))
+        .values(article.columns())
         .returning(articles::id)
         .get_result(conn)
         .await?;

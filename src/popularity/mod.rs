@@ -205,7 +205,9 @@ pub struct PopularQuery {
     tag = "rankings",
     params(PopularQuery),
     responses(
-        (status = 200, description = "The ranking", body = Ranking),
+        (status = 200, description = "The ranking", body = Ranking,
+            headers(("ETag" = String, description = "Strong entity tag"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
         responses::BadRequest,
         responses::Unavailable,
     ),
