@@ -15,6 +15,7 @@ mod keys_cli;
 mod migrations;
 mod openapi;
 mod outlets;
+mod popularity;
 mod rankings;
 mod roundups;
 mod tags;
