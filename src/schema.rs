@@ -160,3 +160,10 @@ diesel::joinable!(article_revisions -> articles (article_id));
 diesel::joinable!(idempotent_requests -> api_keys (api_key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(articles, article_slug_history, article_revisions);
+
+diesel::table! {
+    view_flushes (batch) {
+        batch -> Text,
+        flushed_at -> Timestamptz,
+    }
+}

@@ -17,9 +17,15 @@ use diesel_async::RunQueryDsl as _;
 
 use crate::db::DbPool;
 
+type Batch = Vec<((i64, DateTime<Utc>), i64)>;
+
 /// Pending counts, by article and hour.
 pub struct Counter {
     pending: Mutex<HashMap<(i64, DateTime<Utc>), i64>>,
+    /// A batch sent whose outcome is unknown, with its id, to retry as it is.
+    in_doubt: Mutex<Option<(String, Batch)>>,
+    /// One flush at a time, so that a batch in doubt is never sent twice at once.
+    flushing: tokio::sync::Mutex<()>,
     max_keys: usize,
     dropped: AtomicU64,
     written: AtomicU64,
@@ -29,6 +35,8 @@ impl Counter {
     pub fn new(max_keys: usize) -> Self {
         Self {
             pending: Mutex::new(HashMap::new()),
+            in_doubt: Mutex::new(None),
+            flushing: tokio::sync::Mutex::new(()),
             max_keys,
             dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
@@ -61,26 +69,42 @@ impl Counter {
         AtomicU64::load(&self.written, Ordering::Relaxed)
     }
 
-    /// Writes everything pending in one statement. On a connection failure
-    /// the counts go back to pending; on any other failure they are dropped
-    /// (and logged), since retrying a statement the database refuses cannot help.
+    /// Writes everything pending in one statement (after retrying a batch in
+    /// doubt, if any). On a connection failure the batch is kept in doubt; on
+    /// any other failure it is dropped (and logged), since retrying a
+    /// statement the database refuses cannot help. True when nothing is left.
     pub async fn flush(&self, pool: &DbPool) -> bool {
-        let batch: Vec<((i64, DateTime<Utc>), i64)> = {
+        let _one_at_a_time = self.flushing.lock().await;
+        let retry = self
+            .in_doubt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((id, batch)) = retry {
+            if !self.send(pool, id, batch).await {
+                return false;
+            }
+        }
+        let batch: Batch = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if pending.is_empty() {
                 return true;
             }
             std::mem::take(&mut *pending).into_iter().collect()
         };
+        self.send(pool, batch_id(), batch).await
+    }
+
+    async fn send(&self, pool: &DbPool, id: String, batch: Batch) -> bool {
         let total: i64 = batch.iter().map(|(_, views)| views).sum();
-        match write(pool, &batch).await {
+        match write(pool, &id, &batch).await {
             Ok(()) => {
                 self.written.fetch_add(total as u64, Ordering::Relaxed);
                 true
             }
             Err(Failure::Unavailable(cause)) => {
                 log::warn!("views not written yet, keeping {total} for the next flush: {cause}");
-                self.restore(batch);
+                *self.in_doubt.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, batch));
                 false
             }
             Err(Failure::Refused(cause)) => {
@@ -90,28 +114,6 @@ impl Counter {
             }
         }
     }
-
-    fn restore(&self, batch: Vec<((i64, DateTime<Utc>), i64)>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let mut lost = 0;
-        for (key, views) in batch {
-            let len = pending.len();
-            match pending.get_mut(&key) {
-                Some(existing) => *existing += views,
-                None if len < self.max_keys => {
-                    pending.insert(key, views);
-                }
-                None => lost += views,
-            }
-        }
-        if lost > 0 {
-            let dropped = self.dropped.fetch_add(lost as u64, Ordering::Relaxed) + lost as u64;
-            log::error!(
-                "pending views over the bound of {} keys: dropped {lost} ({dropped} in all)",
-                self.max_keys
-            );
-        }
-    }
 }
 
 enum Failure {
@@ -119,7 +121,22 @@ enum Failure {
     Refused(String),
 }
 
-async fn write(pool: &DbPool, batch: &[((i64, DateTime<Utc>), i64)]) -> Result<(), Failure> {
+/// A batch id unique across instances and restarts.
+fn batch_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without randomness, time and address still make a collision unlikely.
+        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn write(
+    pool: &DbPool,
+    id: &str,
+    batch: &[((i64, DateTime<Utc>), i64)],
+) -> Result<(), Failure> {
     let mut conn = pool
         .get()
         .await
@@ -127,19 +144,24 @@ async fn write(pool: &DbPool, batch: &[((i64, DateTime<Utc>), i64)]) -> Result<(
     let articles: Vec<i64> = batch.iter().map(|((id, _), _)| *id).collect();
     let hours: Vec<DateTime<Utc>> = batch.iter().map(|((_, hour), _)| *hour).collect();
     let views: Vec<i64> = batch.iter().map(|(_, views)| *views).collect();
-    // The join drops counts of articles deleted since they were viewed,
-    // which would otherwise fail the whole batch on the foreign key.
+    // One statement: the batch id is claimed and the counts added together,
+    // so a retried batch that already committed adds nothing. The join drops
+    // counts of articles deleted since they were viewed, which would
+    // otherwise fail the whole batch on the foreign key.
     diesel::sql_query(
-        "INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
+        "WITH claimed AS (INSERT INTO view_flushes (batch) VALUES ($4) ON CONFLICT DO NOTHING RETURNING batch) \
+         INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
          SELECT t.article_id, 'hour', t.bucket_start, t.views \
          FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS t(article_id, bucket_start, views) \
          JOIN articles ON articles.id = t.article_id \
+         WHERE EXISTS (SELECT 1 FROM claimed) \
          ON CONFLICT (article_id, granularity, bucket_start) \
          DO UPDATE SET views = view_counts.views + EXCLUDED.views",
     )
     .bind::<Array<BigInt>, _>(articles)
     .bind::<Array<Timestamptz>, _>(hours)
     .bind::<Array<BigInt>, _>(views)
+    .bind::<diesel::sql_types::Text, _>(id)
     .execute(&mut conn)
     .await
     .map(drop)
@@ -172,6 +194,10 @@ pub async fn roll_up(
     .bind::<Timestamptz, _>(cutoff)
     .execute(&mut conn)
     .await?;
+    // A batch is retried within seconds; a day of ids is ample.
+    diesel::sql_query("DELETE FROM view_flushes WHERE flushed_at < now() - interval '1 day'")
+        .execute(&mut conn)
+        .await?;
     Ok(moved)
 }
 
