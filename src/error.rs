@@ -222,9 +222,10 @@ impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => Self::NotFound("no such resource".into()),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Self::Conflict(conflict_detail(info.constraint_name()))
-            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
+                info,
+            ) => Self::Conflict(conflict_detail(info.constraint_name())),
             DieselError::DatabaseError(
                 DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
                 _,
@@ -256,6 +257,10 @@ fn conflict_detail(constraint: Option<&str>) -> String {
             "this slug is an old slug of another article; an admin can release it".into()
         }
         Some("outlets_slug_key") => "another outlet has this slug".into(),
+        Some("excerpts_outlet_id_fkey" | "roundup_links_outlet_id_fkey") => {
+            "an outlet this write names was deleted meanwhile, or one it deletes is still cited"
+                .into()
+        }
         Some("tags_slug_key") => "another tag has this slug".into(),
         Some("api_keys_name_key") => "a key with this name exists".into(),
         _ => "the write conflicts with stored content".into(),

@@ -6,6 +6,8 @@
 //! API docs; each resource lives in its own module (`articles`, `excerpts`,
 //! `roundups`, `outlets`, `tags`, `popularity`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
+//! `editing` is what every editorial write shares: locking and `If-Match`,
+//! merge patches, creates with `Idempotency-Key`, and positions.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -15,6 +17,7 @@ pub mod body;
 pub mod citations;
 pub mod config;
 pub mod db;
+pub mod editing;
 pub mod error;
 pub mod excerpts;
 pub mod health;

@@ -5,27 +5,29 @@
 //! checks `If-Match` against that representation's ETag before changing
 //! anything, so two editors holding the same ETag cannot both win.
 
-use actix_web::http::{header, StatusCode};
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
 use diesel_async::scoped_futures::ScopedFutureExt;
-use diesel_async::AsyncConnection;
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::commands::{self, ArticlePatch};
+use super::load_view;
+use super::queries::{self, ArticleRow};
 use super::views::{api_url, Article};
 use super::writes::{self, RevisionRow, Snapshot};
-use super::{load_view, queries};
 use crate::body::JsonBody;
 use crate::db::DbPool;
+use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError};
-use crate::idempotency::{self, IdempotencyKey};
+use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::pagination::{Page, Position, Scope};
 use crate::params::{self, Checker};
-use crate::representation::{Audience, IfMatch, Representation};
+use crate::representation::{Audience, Representation};
 use crate::visibility::Viewer;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -73,66 +75,70 @@ pub async fn create_article(
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
-    let fingerprint = idempotency::fingerprint("POST", req.path(), &body.bytes);
-    let outcome = conn
-        .transaction::<_, AppError, _>(|conn| {
-            async move {
-                if let Some(key) = &key.0 {
-                    if let Some(first) =
-                        idempotency::claim(conn, caller.key_id, key, &fingerprint).await?
-                    {
-                        return Ok(Err(first));
-                    }
-                }
-                writes::create(conn, &article).await?;
-                let representation = editor_view(conn, &article.slug, now).await?;
-                let location = api_url(&article.slug);
-                if let Some(key) = &key.0 {
-                    let headers = [
-                        ("Location", location.as_str()),
-                        ("ETag", representation.etag.as_str()),
-                    ];
-                    idempotency::record(
-                        conn,
-                        caller.key_id,
-                        key,
-                        StatusCode::CREATED,
-                        &headers,
-                        &representation.body,
-                    )
-                    .await?;
-                }
-                Ok(Ok((representation, location)))
-            }
-            .scope_boxed()
-        })
-        .await?;
-    Ok(match outcome {
-        Err(first) => first.replay(),
-        Ok((representation, location)) => {
-            let mut response = representation.respond(&req, StatusCode::CREATED, Audience::Private);
-            if let Ok(location) = header::HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            response
+    editing::create(&req, &mut conn, &caller, key, &body, |conn| {
+        async move {
+            writes::create(conn, &article).await?;
+            let representation = editor_view(conn, &article.slug, now).await?;
+            Ok(Created {
+                representation,
+                location: api_url(&article.slug),
+            })
         }
+        .scope_boxed()
     })
+    .await
+}
+
+/// The article as editors see it.
+async fn editor_article(
+    conn: &mut AsyncPgConnection,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> Result<Article, AppError> {
+    let row = queries::find(conn, slug, Viewer::Editor)
+        .await?
+        .ok_or_else(|| editing::vanished("article", slug))?;
+    Ok(load_view(conn, row, Viewer::Editor, now).await?)
 }
 
 /// The article as editors see it, serialized with its ETag.
 async fn editor_view(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut AsyncPgConnection,
     slug: &str,
     now: DateTime<Utc>,
 ) -> Result<Representation, AppError> {
-    let row = queries::find(conn, slug, Viewer::Editor)
-        .await?
-        .ok_or_else(|| {
-            AppError::Internal(format!(
-                "article {slug} vanished inside its own transaction"
-            ))
-        })?;
-    Representation::of(&load_view(conn, row, Viewer::Editor, now).await?)
+    Representation::of(&editor_article(conn, slug, now).await?)
+}
+
+/// Writes lock the article by its slug and check `If-Match` against the
+/// article as editors see it.
+impl Guarded for ArticleRow {
+    type Key = String;
+    type View = Article;
+    const WHAT: &'static str = "article";
+
+    async fn lock(conn: &mut AsyncPgConnection, slug: &String) -> QueryResult<Option<Self>> {
+        writes::lock(conn, slug).await
+    }
+
+    async fn view(
+        &self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> Result<Article, AppError> {
+        editor_article(conn, &self.slug, now).await
+    }
+}
+
+/// An article holds its excerpts and roundups.
+impl Parent for ArticleRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn article_id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// What an update does: apply a patch, or go back to a kept revision.
@@ -149,39 +155,29 @@ async fn change_article(
     slug: &str,
     change: Change,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
-    let if_match = IfMatch::of(req);
-    let mut conn = pool.get().await?;
-    let representation = conn
-        .transaction::<_, AppError, _>(|conn| {
-            async move {
-                let row = writes::lock(conn, slug)
-                    .await?
-                    .ok_or_else(|| AppError::not_found("article", slug))?;
-                let current = load_view(conn, row.clone(), Viewer::Editor, now).await?;
-                if_match.check(&Representation::of(&current)?.etag)?;
-                let patch = match change {
-                    Change::Patch(patch) => patch,
-                    Change::Restore(id) => {
-                        let revision = writes::revision(conn, row.id, id)
-                            .await?
-                            .ok_or_else(|| AppError::not_found("revision of this article", id))?;
-                        serde_json::from_value::<Snapshot>(revision.snapshot)
-                            .map_err(|e| {
-                                AppError::Internal(format!("revision {id} is unreadable: {e}"))
-                            })?
-                            .into_patch()
-                    }
-                };
-                let slug = patch.slug.clone().unwrap_or_else(|| row.slug.clone());
-                let tags = current.tags.iter().map(|tag| tag.slug.clone()).collect();
-                writes::update(conn, &row, tags, patch, &caller.name, now).await?;
-                editor_view(conn, &slug, now).await
-            }
-            .scope_boxed()
-        })
-        .await?;
-    Ok(representation.respond(req, StatusCode::OK, Audience::Private))
+    editing::update::<ArticleRow, _>(req, pool, slug.to_owned(), |conn, row, current, now| {
+        async move {
+            let patch = match change {
+                Change::Patch(patch) => patch,
+                Change::Restore(id) => {
+                    let revision = writes::revision(conn, row.id, id)
+                        .await?
+                        .ok_or_else(|| AppError::not_found("revision of this article", id))?;
+                    serde_json::from_value::<Snapshot>(revision.snapshot)
+                        .map_err(|e| {
+                            AppError::Internal(format!("revision {id} is unreadable: {e}"))
+                        })?
+                        .into_patch()
+                }
+            };
+            let slug = patch.slug.clone().unwrap_or_else(|| row.slug.clone());
+            let tags = current.tags.iter().map(|tag| tag.slug.clone()).collect();
+            writes::update(conn, &row, tags, patch, &caller.name, now).await?;
+            editor_view(conn, &slug, now).await
+        }
+        .scope_boxed()
+    })
+    .await
 }
 
 /// Update an article
@@ -255,21 +251,8 @@ pub async fn delete_article(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin)?;
     let slug = params::path_slug("article", &slug)?;
-    let if_match = IfMatch::of(&req);
-    let mut conn = pool.get().await?;
-    let now = Utc::now();
-    conn.transaction::<_, AppError, _>(|conn| {
-        async move {
-            let row = writes::lock(conn, slug)
-                .await?
-                .ok_or_else(|| AppError::not_found("article", slug))?;
-            let id = row.id;
-            let current = load_view(conn, row, Viewer::Editor, now).await?;
-            if_match.check(&Representation::of(&current)?.etag)?;
-            writes::delete(conn, id).await?;
-            Ok(())
-        }
-        .scope_boxed()
+    editing::guarded::<ArticleRow, _, _>(&req, &pool, slug.to_owned(), |conn, row, _, _| {
+        async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

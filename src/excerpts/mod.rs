@@ -1,17 +1,23 @@
 //! Excerpts: passages quoted from source articles, served on their own.
 
+pub mod commands;
+pub mod editor;
 pub mod queries;
 pub mod views;
+pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::citations::CitationQuery;
 use crate::db::DbPool;
+use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::keys::MaybeCaller;
 use crate::pagination::{Page, Position};
-use crate::params;
 use crate::representation::Audience;
 use crate::visibility::Viewer;
 use queries::ExcerptSelection;
@@ -19,6 +25,22 @@ use views::Excerpt;
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(list_excerpts).service(find_excerpt);
+    editor::configure(config);
+}
+
+impl Positioned for Excerpt {
+    const KIND: Kind = Kind::Excerpt;
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        viewer: Viewer,
+    ) -> QueryResult<Option<Self>> {
+        Ok(queries::load(conn, ExcerptSelection::One(id), viewer)
+            .await?
+            .pop()
+            .map(Excerpt::from))
+    }
 }
 
 /// List excerpts
@@ -62,32 +84,30 @@ pub async fn list_excerpts(
 
 /// Get an excerpt
 ///
-/// One excerpt of a published article, with its source attribution and the article quoting it.
+/// One excerpt of a published article, with its source attribution and the
+/// article quoting it. With an API key, excerpts of drafts and scheduled
+/// posts too (never cached by shared caches). The `ETag` is strong;
+/// `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "excerpts",
     params(("id" = i64, Path, minimum = 1, description = "The excerpt's id", example = 1)),
     responses(
-        (status = 200, description = "The excerpt", body = Excerpt),
+        (status = 200, description = "The excerpt", body = Excerpt,
+            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
         responses::BadRequest,
+        responses::Unauthorized,
         responses::NotFound,
         responses::Unavailable,
     ),
-    security(()),
+    security((), ("api_key" = [])),
 )]
 #[get("/v1/excerpts/{id}")]
 pub async fn find_excerpt(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    caller: MaybeCaller,
     id: web::Path<String>,
-) -> Result<web::Json<Excerpt>, AppError> {
-    let id = params::id("id", &id)?;
-    let mut conn = pool.get().await?;
-    let record = queries::load(
-        &mut conn,
-        ExcerptSelection::One(id),
-        Viewer::Public(Utc::now()),
-    )
-    .await?
-    .pop()
-    .ok_or_else(|| AppError::not_found("excerpt of a published article", id))?;
-    Ok(web::Json(record.into()))
+) -> Result<HttpResponse, AppError> {
+    editing::read::<Excerpt>(&req, &pool, &caller, &id).await
 }

@@ -1,21 +1,27 @@
 //! Outlets: the publications that excerpts quote and roundups link to.
 
+pub mod commands;
+pub mod editor;
 pub mod queries;
 pub mod views;
+pub mod writes;
 
+use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
+use crate::keys::MaybeCaller;
 use crate::pagination::{Page, Position, SlugPageQuery};
 use crate::params;
-use crate::representation::Audience;
+use crate::representation::{Audience, Representation};
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(list_outlets).service(find_outlet);
+    editor::configure(config);
 }
 
 /// List outlets
@@ -54,26 +60,32 @@ pub async fn list_outlets(
 
 /// Get an outlet
 ///
-/// One outlet with how many excerpts and press links of published articles cite it.
+/// One outlet with how many excerpts and press links of published articles
+/// cite it. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "outlets",
     params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg")),
     responses(
-        (status = 200, description = "The outlet", body = Outlet),
+        (status = 200, description = "The outlet", body = Outlet,
+            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        responses::Unauthorized,
         responses::NotFound,
         responses::Unavailable,
     ),
-    security(()),
+    security((), ("api_key" = [])),
 )]
 #[get("/v1/outlets/{slug}")]
 pub async fn find_outlet(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    caller: MaybeCaller,
     slug: web::Path<String>,
-) -> Result<web::Json<Outlet>, AppError> {
+) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("outlet", &slug)?;
     let mut conn = pool.get().await?;
     let row = queries::find(&mut conn, slug, Utc::now())
         .await?
         .ok_or_else(|| AppError::not_found("outlet", slug))?;
-    Ok(web::Json(Outlet::from(row)))
+    Ok(Representation::of(&Outlet::from(row))?.respond(&req, StatusCode::OK, caller.audience()))
 }

@@ -1,24 +1,64 @@
 //! Press roundups ("From Pakistan Press") and their links, served on their own.
 
+pub mod commands;
+pub mod editor;
 pub mod queries;
 pub mod views;
+pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::citations::CitationQuery;
 use crate::db::DbPool;
+use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::keys::MaybeCaller;
 use crate::pagination::{Page, Position};
-use crate::params;
 use crate::representation::Audience;
 use crate::visibility::Viewer;
 use queries::{LinkSelection, RoundupSelection};
 use views::{ListedLink, Roundup};
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_roundup_links).service(find_roundup);
+    config
+        .service(list_roundup_links)
+        .service(find_roundup)
+        .service(find_roundup_link);
+    editor::configure(config);
+}
+
+impl Positioned for Roundup {
+    const KIND: Kind = Kind::Roundup;
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        viewer: Viewer,
+    ) -> QueryResult<Option<Self>> {
+        let selection = RoundupSelection::One(id);
+        let roundups = queries::load_roundups(conn, selection, viewer).await?;
+        let links = queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
+        Ok(views::assemble(roundups, links).pop())
+    }
+}
+
+impl Positioned for ListedLink {
+    const KIND: Kind = Kind::Link;
+
+    async fn find(
+        conn: &mut AsyncPgConnection,
+        id: i64,
+        viewer: Viewer,
+    ) -> QueryResult<Option<Self>> {
+        Ok(queries::load_links(conn, LinkSelection::One(id), viewer)
+            .await?
+            .pop()
+            .map(ListedLink::from))
+    }
 }
 
 /// List press links
@@ -62,31 +102,59 @@ pub async fn list_roundup_links(
 
 /// Get a roundup
 ///
-/// One press roundup of a published article, with its links in order.
+/// One press roundup of a published article, with its links in order. With
+/// an API key, roundups of drafts and scheduled posts too (never cached by
+/// shared caches). The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "roundups",
     params(("id" = i64, Path, minimum = 1, description = "The roundup's id", example = 1)),
     responses(
-        (status = 200, description = "The roundup", body = Roundup),
+        (status = 200, description = "The roundup", body = Roundup,
+            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
         responses::BadRequest,
+        responses::Unauthorized,
         responses::NotFound,
         responses::Unavailable,
     ),
-    security(()),
+    security((), ("api_key" = [])),
 )]
 #[get("/v1/roundups/{id}")]
 pub async fn find_roundup(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    caller: MaybeCaller,
     id: web::Path<String>,
-) -> Result<web::Json<Roundup>, AppError> {
-    let id = params::id("id", &id)?;
-    let viewer = Viewer::Public(Utc::now());
-    let mut conn = pool.get().await?;
-    let selection = RoundupSelection::One(id);
-    let roundups = queries::load_roundups(&mut conn, selection, viewer).await?;
-    let links = queries::load_links(&mut conn, LinkSelection::Of(selection), viewer).await?;
-    views::assemble(roundups, links)
-        .pop()
-        .map(web::Json)
-        .ok_or_else(|| AppError::not_found("roundup of a published article", id))
+) -> Result<HttpResponse, AppError> {
+    editing::read::<Roundup>(&req, &pool, &caller, &id).await
+}
+
+/// Get a press link
+///
+/// One link from a press roundup of a published article, saying which
+/// roundup and article it belongs to. With an API key, links of drafts and
+/// scheduled posts too (never cached by shared caches). The `ETag` is
+/// strong; `If-None-Match` gets 304.
+#[utoipa::path(
+    tag = "roundups",
+    params(("id" = i64, Path, minimum = 1, description = "The link's id", example = 1)),
+    responses(
+        (status = 200, description = "The press link", body = ListedLink,
+            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+        (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::NotFound,
+        responses::Unavailable,
+    ),
+    security((), ("api_key" = [])),
+)]
+#[get("/v1/roundup-links/{id}")]
+pub async fn find_roundup_link(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    caller: MaybeCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    editing::read::<ListedLink>(&req, &pool, &caller, &id).await
 }

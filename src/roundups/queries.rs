@@ -45,6 +45,8 @@ pub enum RoundupSelection {
 pub enum LinkSelection<'a> {
     /// The links of the selected roundups, by roundup then link position.
     Of(RoundupSelection),
+    /// One link by id.
+    One(i64),
     /// A page of the public list, by ascending id; `limit + 1` rows.
     Page(&'a CitationFilter),
 }
@@ -100,6 +102,7 @@ pub async fn load_links(
             }
             .order((roundups::position, roundup_links::position));
         }
+        LinkSelection::One(id) => query = query.filter(roundup_links::id.eq(id)),
         LinkSelection::Page(filter) => {
             if let Some(outlet) = &filter.outlet {
                 query = query.filter(outlets::slug.eq(outlet.clone()));

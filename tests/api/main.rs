@@ -7,6 +7,7 @@ mod helpers;
 mod article_writes;
 mod articles;
 mod bodies;
+mod citation_writes;
 mod demo;
 mod errors;
 mod excerpts;

@@ -1,0 +1,101 @@
+//! Excerpt writes. Each runs inside the caller's transaction; none commits.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use super::commands;
+use super::views::Excerpt;
+use crate::articles::commands::check_excerpt;
+use crate::articles::queries::ArticleRow;
+use crate::editing::{self, Added, Check, Guarded, Locked, Patchable};
+use crate::error::AppError;
+use crate::schema::excerpts;
+use crate::site::SiteExcerpt;
+
+/// The columns an excerpt's body sets.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = excerpts, treat_none_as_null = true)]
+struct Columns<'a> {
+    headline: &'a str,
+    bylines: &'a [String],
+    outlet_id: i64,
+    source_published_on: Option<NaiveDate>,
+    source_url: &'a str,
+    call_to_action: Option<&'a str>,
+    body: &'a str,
+}
+
+impl<'a> Columns<'a> {
+    async fn of(
+        conn: &mut AsyncPgConnection,
+        excerpt: &'a SiteExcerpt,
+    ) -> Result<Columns<'a>, AppError> {
+        Ok(Self {
+            headline: &excerpt.headline,
+            bylines: &excerpt.bylines,
+            outlet_id: editing::outlet_id(conn, &excerpt.outlet).await?,
+            source_published_on: excerpt.source_published_on,
+            source_url: &excerpt.source_url,
+            call_to_action: excerpt.call_to_action.as_deref(),
+            body: &excerpt.body_markdown,
+        })
+    }
+}
+
+/// An article quotes its excerpts; a new one is written at its position.
+impl Added for Excerpt {
+    type Parent = ArticleRow;
+    type Members = SiteExcerpt;
+    const FIELDS: &'static [&'static str] = &commands::FIELDS;
+    const CHECK: Check = check_excerpt;
+
+    async fn insert(
+        conn: &mut AsyncPgConnection,
+        article_id: i64,
+        position: i32,
+        excerpt: &SiteExcerpt,
+    ) -> Result<i64, AppError> {
+        let columns = Columns::of(conn, excerpt).await?;
+        Ok(diesel::insert_into(excerpts::table)
+            .values((
+                excerpts::article_id.eq(article_id),
+                excerpts::position.eq(position),
+                columns,
+            ))
+            .returning(excerpts::id)
+            .get_result(conn)
+            .await?)
+    }
+
+    fn location(id: i64) -> String {
+        format!("/v1/excerpts/{id}")
+    }
+}
+
+/// A patch replaces the excerpt's members.
+impl Patchable for Locked<Excerpt> {
+    type Members = SiteExcerpt;
+    const FIELDS: &'static [&'static str] = &commands::FIELDS;
+    const CHECK: Check = check_excerpt;
+
+    fn members(current: &Excerpt) -> Result<Value, AppError> {
+        commands::document(current)
+    }
+
+    async fn write(
+        &self,
+        conn: &mut AsyncPgConnection,
+        excerpt: SiteExcerpt,
+        now: DateTime<Utc>,
+    ) -> Result<Excerpt, AppError> {
+        let columns = Columns::of(conn, &excerpt).await?;
+        diesel::update(excerpts::table.find(self.0.id))
+            .set((columns, excerpts::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+        editing::touch_article(conn, self.0.article_id, now).await?;
+        self.view(conn, now).await
+    }
+}
