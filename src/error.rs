@@ -239,6 +239,10 @@ impl From<DieselError> for AppError {
                     "the database is too busy to answer in time; retry shortly".into(),
                 )
             }
+            DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                log::warn!("write aborted by a deadlock: {error}");
+                Self::Unavailable("concurrent writes collided; retry shortly".into())
+            }
             DieselError::DatabaseError(_, info)
                 if info.message().contains("invalid byte sequence") =>
             {

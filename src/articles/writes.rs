@@ -105,6 +105,19 @@ pub async fn update(
         .await?;
 
     if let Some(slug) = patch.slug.as_deref().filter(|slug| *slug != row.slug) {
+        // Take both slugs' locks (in one order) before touching either, as the
+        // slug triggers do for one: otherwise a create of the old slug can hold
+        // its lock while waiting on our row, and we on its lock.
+        let mut slugs = [row.slug.as_str(), slug];
+        slugs.sort_unstable();
+        for locked in slugs {
+            diesel::sql_query(
+                "SELECT pg_advisory_xact_lock(hashtext('broadsheet.slug'), hashtext($1))",
+            )
+            .bind::<diesel::sql_types::Text, _>(locked)
+            .execute(conn)
+            .await?;
+        }
         // Renaming back to one of its own old slugs takes it out of the history.
         diesel::delete(
             article_slug_history::table
