@@ -15,17 +15,7 @@ const TITLE_MAX: usize = 500;
 const SUMMARY_MAX: usize = 2000;
 const BODY_MAX: usize = 500_000;
 
-const EXCERPT_FIELDS: [&str; 7] = [
-    "headline",
-    "bylines",
-    "outlet",
-    "source_published_on",
-    "source_url",
-    "call_to_action",
-    "body_markdown",
-];
 const ROUNDUP_FIELDS: [&str; 2] = ["title", "links"];
-const LINK_FIELDS: [&str; 3] = ["headline", "outlet", "url"];
 
 /// Checks the members an excerpt has, as on creation.
 pub fn check_excerpt(fields: &mut Fields<'_>, outlets: &mut Vec<(String, String)>) {
@@ -94,14 +84,18 @@ pub async fn parse_new_article(
         status = fields.choice("status", false, &STATUSES);
         published_at = fields.timestamp("published_at");
         fields.strings("tags", 100, true);
-        fields.objects("excerpts", &EXCERPT_FIELDS, |mut excerpt| {
-            check_excerpt(&mut excerpt, &mut outlets)
-        });
+        fields.objects(
+            "excerpts",
+            &crate::excerpts::commands::FIELDS,
+            |mut excerpt| check_excerpt(&mut excerpt, &mut outlets),
+        );
         fields.objects("roundups", &ROUNDUP_FIELDS, |mut roundup| {
             roundup.text("title", true, true, TITLE_MAX);
-            roundup.objects("links", &LINK_FIELDS, |mut link| {
-                check_link(&mut link, &mut outlets)
-            });
+            roundup.objects(
+                "links",
+                &crate::roundups::commands::LINK_FIELDS,
+                |mut link| check_link(&mut link, &mut outlets),
+            );
         });
     }
     check_outlets(conn, &outlets, &mut problems).await?;
