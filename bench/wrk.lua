@@ -1,0 +1,57 @@
+-- wrk script for bench/run. One file for every phase, chosen by BENCH_MODE:
+--   get           plain GET of the URL given to wrk (healthz, rankings)
+--   beacon        POST, empty text/plain body, one fixed browser User-Agent:
+--                 every request after the first is a repeat view of the same
+--                 visitor, so it runs the whole beacon path (slug check,
+--                 directory, bot filter, visitor hash, repeat lookup) but not
+--                 the counter
+--   beacon-new    the same, but each request carries its own User-Agent, so
+--                 each is a new visitor whose view is counted and flushed
+--                 (a Lua call per request: costs wrk a little CPU)
+-- done() prints one machine-readable RESULT line that bench/run parses.
+
+local mode = os.getenv("BENCH_MODE") or "get"
+local tag = os.getenv("BENCH_TAG") or "run"
+local browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+local threads = {}
+local next_id = 1
+
+function setup(thread)
+   thread:set("id", next_id)
+   next_id = next_id + 1
+   table.insert(threads, thread)
+end
+
+if mode ~= "get" then
+   wrk.method = "POST"
+   wrk.body = ""
+   wrk.headers["Content-Type"] = "text/plain"
+   wrk.headers["User-Agent"] = browser
+end
+
+if mode == "beacon-new" then
+   local counter = 0
+   local prefix = nil
+   function request()
+      if prefix == nil then
+         -- `id` is set by setup() in this thread's own Lua state.
+         prefix = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 Build/"
+            .. tag .. "." .. tostring(id) .. "."
+      end
+      counter = counter + 1
+      wrk.headers["User-Agent"] = prefix .. counter
+      return wrk.format()
+   end
+end
+
+function done(summary, latency, requests)
+   local errors = summary.errors
+   io.write(string.format(
+      "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p99_us=%d " ..
+      "status_errors=%d socket_errors=%d\n",
+      summary.requests, summary.duration,
+      summary.requests / (summary.duration / 1e6),
+      latency:percentile(50), latency:percentile(99),
+      errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end
