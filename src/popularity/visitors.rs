@@ -69,7 +69,7 @@ impl Visitors {
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= MAX_REMEMBERED {
-            seen.retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+            make_room(&mut seen, now, MAX_REMEMBERED);
         }
         match seen.get(&(visitor, article_id)) {
             Some(at) if now.duration_since(*at) < REPEAT_WINDOW => false,
@@ -87,6 +87,23 @@ impl Visitors {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+    }
+}
+
+/// Forgets pairs older than the repeat window and, while more than half of
+/// `max` are left, the oldest ones. Forgetting only the expired could free
+/// nothing, leaving every later view to scan the whole map under the lock
+/// (and the map to grow past `max`); down to half, the next clean-up is
+/// `max / 2` new pairs away.
+fn make_room(seen: &mut HashMap<(u64, i64), Instant>, now: Instant, max: usize) {
+    seen.retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+    let keep = max / 2;
+    if seen.len() > keep {
+        let mut times: Vec<Instant> = seen.values().copied().collect();
+        let oldest_kept = times.len() - keep;
+        let (_, cutoff, _) = times.select_nth_unstable(oldest_kept - 1);
+        let cutoff = *cutoff;
+        seen.retain(|_, at| *at > cutoff);
     }
 }
 
@@ -135,5 +152,21 @@ mod tests {
             "another browser is another visitor"
         );
         assert!(visitors.first_view(Some("203.0.113.8".parse().unwrap()), "Firefox", 1));
+    }
+
+    #[test]
+    fn a_full_memory_forgets_the_oldest_down_to_half() {
+        let start = Instant::now();
+        let mut seen: HashMap<(u64, i64), Instant> = (0..10u64)
+            .map(|n| ((n, 1), start + Duration::from_millis(n)))
+            .collect();
+        make_room(&mut seen, start + Duration::from_secs(1), 10);
+        let mut kept: Vec<u64> = seen.keys().map(|(visitor, _)| *visitor).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [5, 6, 7, 8, 9]);
+
+        let later = start + REPEAT_WINDOW + Duration::from_millis(7);
+        make_room(&mut seen, later, 10);
+        assert_eq!(seen.len(), 2, "expired pairs go first");
     }
 }
