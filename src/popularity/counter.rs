@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use diesel::sql_types::{Array, BigInt, Timestamptz};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
+use diesel::QueryResult;
 use diesel_async::RunQueryDsl as _;
 
 use crate::db::DbPool;
@@ -141,27 +144,14 @@ async fn write(
         .get()
         .await
         .map_err(|e| Failure::Unavailable(e.to_string()))?;
-    let articles: Vec<i64> = batch.iter().map(|((id, _), _)| *id).collect();
-    let hours: Vec<DateTime<Utc>> = batch.iter().map(|((_, hour), _)| *hour).collect();
-    let views: Vec<i64> = batch.iter().map(|(_, views)| *views).collect();
     // One statement: the batch id is claimed and the counts added together,
-    // so a retried batch that already committed adds nothing. The join drops
-    // counts of articles deleted since they were viewed, which would
-    // otherwise fail the whole batch on the foreign key.
-    diesel::sql_query(
-        "WITH claimed AS (INSERT INTO view_flushes (batch) VALUES ($4) ON CONFLICT DO NOTHING RETURNING batch) \
-         INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
-         SELECT t.article_id, 'hour', t.bucket_start, t.views \
-         FROM unnest($1::int8[], $2::timestamptz[], $3::int8[]) AS t(article_id, bucket_start, views) \
-         JOIN articles ON articles.id = t.article_id \
-         WHERE EXISTS (SELECT 1 FROM claimed) \
-         ON CONFLICT (article_id, granularity, bucket_start) \
-         DO UPDATE SET views = view_counts.views + EXCLUDED.views",
-    )
-    .bind::<Array<BigInt>, _>(articles)
-    .bind::<Array<Timestamptz>, _>(hours)
-    .bind::<Array<BigInt>, _>(views)
-    .bind::<diesel::sql_types::Text, _>(id)
+    // so a retried batch that already committed adds nothing.
+    AddViews {
+        batch: id,
+        articles: batch.iter().map(|((id, _), _)| *id).collect(),
+        hours: batch.iter().map(|((_, hour), _)| *hour).collect(),
+        views: batch.iter().map(|(_, views)| *views).collect(),
+    }
     .execute(&mut conn)
     .await
     .map(drop)
@@ -169,6 +159,49 @@ async fn write(
         crate::error::AppError::Unavailable(cause) => Failure::Unavailable(cause),
         other => Failure::Refused(other.to_string()),
     })
+}
+
+/// The flush statement as a query type of its own, so that each connection
+/// prepares it once. diesel never keeps a `sql_query` prepared: every flush
+/// would be prepared again first, two round trips and two transactions
+/// instead of one.
+struct AddViews<'a> {
+    batch: &'a str,
+    articles: Vec<i64>,
+    hours: Vec<DateTime<Utc>>,
+    views: Vec<i64>,
+}
+
+impl QueryId for AddViews<'_> {
+    type QueryId = AddViews<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for AddViews<'_> {
+    // The join drops counts of articles deleted since they were viewed,
+    // which would otherwise fail the whole batch on the foreign key.
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH claimed AS (INSERT INTO view_flushes (batch) VALUES (");
+        out.push_bind_param::<Text, _>(self.batch)?;
+        out.push_sql(
+            ") ON CONFLICT DO NOTHING RETURNING batch) \
+             INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
+             SELECT t.article_id, 'hour', t.bucket_start, t.views FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.articles)?;
+        out.push_sql("::int8[], ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.hours)?;
+        out.push_sql("::timestamptz[], ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.views)?;
+        out.push_sql(
+            "::int8[]) AS t(article_id, bucket_start, views) \
+             JOIN articles ON articles.id = t.article_id \
+             WHERE EXISTS (SELECT 1 FROM claimed) \
+             ON CONFLICT (article_id, granularity, bucket_start) \
+             DO UPDATE SET views = view_counts.views + EXCLUDED.views",
+        );
+        Ok(())
+    }
 }
 
 /// Rolls hourly buckets older than `keep_hours_for` into daily ones, so that
