@@ -69,6 +69,7 @@ impl Config {
                 max_pending: number("BROADSHEET_MAX_PENDING_VIEWS", 1..=100_000_000)?
                     .unwrap_or(100_000),
                 trusted_proxies: addresses("BROADSHEET_TRUSTED_PROXIES")?,
+                ..PopularitySettings::default()
             },
             body_limits: BodyLimits {
                 max_bytes: number("BROADSHEET_BODY_LIMIT_BYTES", 1..=1 << 30)?.unwrap_or(1 << 20),

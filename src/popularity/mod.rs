@@ -34,6 +34,9 @@ pub struct PopularitySettings {
     pub max_pending: usize,
     /// Proxies whose `Forwarded`/`X-Forwarded-For` name the real client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// How often old hourly buckets are rolled into days (first at start);
+    /// `None` leaves it to another instance or to an explicit call.
+    pub roll_up_interval: Option<Duration>,
 }
 
 impl Default for PopularitySettings {
@@ -43,6 +46,7 @@ impl Default for PopularitySettings {
             snapshot_interval: Duration::from_secs(10),
             max_pending: 100_000,
             trusted_proxies: Vec::new(),
+            roll_up_interval: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -78,7 +82,11 @@ impl Popularity {
                 engine.counter.flush(&flush_pool).await;
             }
         });
-        let (engine, every) = (self.clone(), settings.snapshot_interval);
+        let (engine, every, roll_up_every) = (
+            self.clone(),
+            settings.snapshot_interval,
+            settings.roll_up_interval,
+        );
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -89,7 +97,9 @@ impl Popularity {
                     log::warn!("rankings not refreshed: {error}");
                 }
                 engine.visitors.prune();
-                if last_roll_up.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+                let due = roll_up_every
+                    .is_some_and(|every| last_roll_up.is_none_or(|at| at.elapsed() > every));
+                if due {
                     match counter::roll_up(&pool, chrono::TimeDelta::days(ROLL_UP_AFTER_DAYS)).await
                     {
                         Ok(rows) => {

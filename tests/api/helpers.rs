@@ -166,6 +166,9 @@ impl TestApp {
         config.listen = "127.0.0.1:0".into();
         config.pool_size = 4;
         config.workers = Some(1);
+        // A roll-up in the background would change stored buckets under a
+        // test's feet; tests that want one call it.
+        config.popularity.roll_up_interval = None;
         adjust(&mut config);
         let pool = prepare_database(&config, false)
             .await
