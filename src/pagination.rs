@@ -182,13 +182,6 @@ impl<T> Page<T> {
             next_cursor,
         }
     }
-
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            data: self.data.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
-    }
 }
 
 impl<T: Serialize> Page<T> {

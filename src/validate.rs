@@ -67,10 +67,6 @@ impl<'a> Fields<'a> {
         })
     }
 
-    pub fn has(&self, name: &str) -> bool {
-        self.object.contains_key(name)
-    }
-
     /// The JSON pointer of one of this object's members.
     pub fn pointer_of(&self, name: &str) -> String {
         self.pointer(name)
