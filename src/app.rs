@@ -24,15 +24,21 @@ use crate::popularity::Popularity;
 use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.
+///
+/// actix-web tries routes in the order they are registered, running the
+/// pattern of each dynamic one (`/v1/articles/{slug}/…`) until one matches,
+/// so the routes called on every page view come first: probes, the view
+/// beacon and the rankings. No two patterns overlap, so order changes speed
+/// only, never which handler answers.
 pub fn api(config: &mut ServiceConfig) {
     config
+        .configure(health::configure)
+        .configure(popularity::configure)
         .configure(articles::configure)
         .configure(excerpts::configure)
         .configure(roundups::configure)
         .configure(outlets::configure)
-        .configure(tags::configure)
-        .configure(popularity::configure)
-        .configure(health::configure);
+        .configure(tags::configure);
 }
 
 /// A running server, bound to its port.

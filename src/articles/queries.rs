@@ -12,7 +12,7 @@ use crate::schema::{
 use crate::visibility::{is_public, Viewer, PUBLISHED};
 
 /// The fields of a list item: everything but the bodies.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = articles, check_for_backend(Pg))]
 pub struct ArticleSummaryRow {
     pub id: i64,

@@ -215,8 +215,11 @@ pub async fn roll_up(
     let cutoff = (Utc::now() - keep_hours_for)
         .duration_trunc(TimeDelta::days(1))
         .unwrap_or_else(|_| Utc::now() - keep_hours_for);
+    // One statement; the unreferenced `forgotten` runs all the same, and
+    // forgets batch ids: a batch is retried within seconds, a day is ample.
     let moved = diesel::sql_query(
-        "WITH moved AS ( \
+        "WITH forgotten AS (DELETE FROM view_flushes WHERE flushed_at < now() - interval '1 day'), \
+         moved AS ( \
              DELETE FROM view_counts WHERE granularity = 'hour' AND bucket_start < $1 \
              RETURNING article_id, date_trunc('day', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, views) \
          INSERT INTO view_counts (article_id, granularity, bucket_start, views) \
@@ -227,10 +230,6 @@ pub async fn roll_up(
     .bind::<Timestamptz, _>(cutoff)
     .execute(&mut conn)
     .await?;
-    // A batch is retried within seconds; a day of ids is ample.
-    diesel::sql_query("DELETE FROM view_flushes WHERE flushed_at < now() - interval '1 day'")
-        .execute(&mut conn)
-        .await?;
     Ok(moved)
 }
 

@@ -8,6 +8,7 @@
 pub mod counter;
 pub mod directory;
 pub mod queries;
+pub mod schedule;
 pub mod snapshot;
 pub mod views;
 pub mod visitors;
@@ -22,6 +23,7 @@ use actix_web::{post, HttpRequest, HttpResponse};
 use crate::representation::Audience;
 use counter::Counter;
 use directory::Directory;
+use schedule::{Job, Schedule};
 use snapshot::Rankings;
 use visitors::Visitors;
 
@@ -71,48 +73,38 @@ impl Popularity {
         }
     }
 
-    /// Starts the flusher, the ranking refresher and the hourly roll-up.
+    /// Starts the engine's clock (see `schedule`): the flush of counted
+    /// views, the ranking refresh and the roll-up of old hours, one a tick.
     pub fn start(self: &Arc<Self>, pool: DbPool, settings: &PopularitySettings) {
-        let (engine, flush_pool, every) = (self.clone(), pool.clone(), settings.flush_interval);
+        let engine = self.clone();
+        let mut schedule = Schedule::new(settings);
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
+            let mut ticks = tokio::time::interval(schedule.tick());
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
-                engine.counter.flush(&flush_pool).await;
-            }
-        });
-        let (engine, every, roll_up_every) = (
-            self.clone(),
-            settings.snapshot_interval,
-            settings.roll_up_interval,
-        );
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_roll_up: Option<std::time::Instant> = None;
-            loop {
-                ticks.tick().await;
-                if let Err(error) = engine.rankings.refresh(&pool).await {
-                    log::warn!("rankings not refreshed: {error}");
-                }
-                engine.visitors.prune();
-                let due = roll_up_every
-                    .is_some_and(|every| last_roll_up.is_none_or(|at| at.elapsed() > every));
-                if due {
-                    match counter::roll_up(&pool, chrono::TimeDelta::days(ROLL_UP_AFTER_DAYS)).await
-                    {
-                        Ok(rows) => {
-                            last_roll_up = Some(std::time::Instant::now());
-                            if rows > 0 {
-                                log::info!("rolled {rows} hourly view buckets into days");
-                            }
-                        }
-                        Err(error) => log::warn!("view roll-up failed: {error}"),
+                let now = ticks.tick().await.into_std();
+                match schedule.next(now) {
+                    Job::Flush => {
+                        engine.counter.flush(&pool).await;
                     }
+                    Job::Refresh => {
+                        if let Err(error) = engine.rankings.refresh(&pool).await {
+                            log::warn!("rankings not refreshed: {error}");
+                        }
+                        engine.visitors.prune();
+                    }
+                    Job::RollUp => engine.roll_up(&pool).await,
                 }
             }
         });
+    }
+
+    async fn roll_up(&self, pool: &DbPool) {
+        match counter::roll_up(pool, chrono::TimeDelta::days(ROLL_UP_AFTER_DAYS)).await {
+            Ok(0) => {}
+            Ok(rows) => log::info!("rolled {rows} hourly view buckets into days"),
+            Err(error) => log::warn!("view roll-up failed: {error}"),
+        }
     }
 }
 

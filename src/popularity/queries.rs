@@ -1,98 +1,202 @@
 //! Ranking queries over the stored view counts.
 
-use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::views::Window;
 use crate::articles::queries::ArticleSummaryRow;
-use crate::schema::{article_tags, articles, tags, view_counts};
-use crate::visibility::is_public;
+use crate::visibility::PUBLISHED;
 
-/// The most viewed public articles with views in (`since`, `until`] (open
-/// ends when `None`), most viewed first; ties go to the newer article.
-pub async fn top(
-    conn: &mut AsyncPgConnection,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    tag: Option<&str>,
-    limit: u32,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<(ArticleSummaryRow, i64)>> {
-    let mut query = view_counts::table
-        .inner_join(articles::table)
-        .filter(is_public(now))
-        .group_by(articles::id)
-        .select((
-            ArticleSummaryRow::as_select(),
-            sql::<BigInt>("SUM(view_counts.views)::int8"),
-        ))
-        .order((
-            sql::<BigInt>("SUM(view_counts.views)").desc(),
-            articles::published_at.desc(),
-            articles::id.desc(),
-        ))
-        .limit(i64::from(limit))
-        .into_boxed();
-    if let Some(since) = since {
-        query = query.filter(view_counts::bucket_start.gt(since));
-    }
-    if let Some(until) = until {
-        query = query.filter(view_counts::bucket_start.le(until));
-    }
-    if let Some(tag) = tag {
-        query = query.filter(
-            articles::id.eq_any(
-                article_tags::table
-                    .inner_join(tags::table)
-                    .filter(tags::slug.eq(tag.to_owned()))
-                    .select(article_tags::article_id),
-            ),
-        );
-    }
-    query.load(conn).await
-}
+/// Trending compares the views of this span…
+pub const TREND_RECENT: TimeDelta = TimeDelta::hours(24);
+/// …with the daily average over this span before it.
+pub const TREND_BASE: TimeDelta = TimeDelta::days(7);
 
-/// Views in the last day and in the seven days before it, for articles with
-/// at least `floor` views in the last day.
+/// One entry of a ranking, with the article it ranks.
 #[derive(Debug, QueryableByName)]
-pub struct TrendRow {
+pub struct RankingRow {
+    /// A window's name (`24h`, `7d`, `30d`, `all`) or `trending`.
+    #[diesel(sql_type = Text)]
+    pub ranking: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub tag: Option<String>,
+    /// Competition rank in the window ("1224"); for trending, the place.
     #[diesel(sql_type = BigInt)]
-    pub article_id: i64,
+    pub rank: i64,
+    /// Competition rank in the previous window of the same length, if ranked there.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub previous_rank: Option<i64>,
+    /// Views in the window (for trending, in the last 24 hours).
     #[diesel(sql_type = BigInt)]
-    pub recent: i64,
+    pub views: i64,
+    /// For trending: views in the 7 days before the last 24 hours.
     #[diesel(sql_type = BigInt)]
     pub before: i64,
+    #[diesel(embed)]
+    pub article: ArticleSummaryRow,
+    /// The article's tag slugs, in order, and their names alongside.
+    #[diesel(sql_type = Array<Text>)]
+    pub tag_slugs: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    pub tag_names: Vec<String>,
 }
 
-/// Articles gaining fastest: views in the last 24 hours against their own
-/// daily average over the 7 days before, highest ratio first.
-pub async fn trending(
+/// Every ranking at once, in one statement: the popular ranking of each
+/// window (untagged when `untagged`, and within each of `tags`) with ranks in
+/// the previous window of the same length, and trending (with `untagged`).
+/// At most `limit` entries each; rows come ordered by ranking, tag (untagged
+/// first) and place.
+pub async fn rankings(
     conn: &mut AsyncPgConnection,
-    floor: i64,
-    limit: u32,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<TrendRow>> {
-    diesel::sql_query(
-        "SELECT v.article_id, \
-                COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > $1 - interval '24 hours'), 0)::int8 AS recent, \
-                COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start <= $1 - interval '24 hours'), 0)::int8 AS before \
-         FROM view_counts v JOIN articles a ON a.id = v.article_id \
-         WHERE v.bucket_start > $1 - interval '8 days' \
-           AND a.status = 'published' AND a.published_at <= $1 \
-         GROUP BY v.article_id \
-         HAVING COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > $1 - interval '24 hours'), 0) >= $2 \
-         ORDER BY COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > $1 - interval '24 hours'), 0)::float8 \
-                  / GREATEST(COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start <= $1 - interval '24 hours'), 0) / 7.0, 1.0) DESC, \
-                  v.article_id DESC \
-         LIMIT $3",
-    )
-    .bind::<Timestamptz, _>(now)
-    .bind::<BigInt, _>(floor)
-    .bind::<BigInt, _>(i64::from(limit))
+    tags: &[String],
+    untagged: bool,
+    limit: u32,
+    trending_floor: i64,
+) -> QueryResult<Vec<RankingRow>> {
+    let start = |window: Window, lengths: i32| window.length().map(|length| now - length * lengths);
+    AllRankings {
+        now,
+        bounds: Window::ALL.map(|window| (start(window, 1), start(window, 2))),
+        trending_since: now - TREND_RECENT,
+        trending_base_since: now - TREND_RECENT - TREND_BASE,
+        tags,
+        untagged,
+        limit: i64::from(limit),
+        trending_floor,
+    }
     .load(conn)
     .await
+}
+
+/// Where a window starts; `None` for all time.
+type Since = Option<DateTime<Utc>>;
+
+/// The ranking statement as a query type of its own, so that each connection
+/// prepares it once (diesel never keeps a `sql_query` prepared).
+struct AllRankings<'a> {
+    now: DateTime<Utc>,
+    /// For each of `Window::ALL`: where it starts, and where the window of
+    /// the same length before it starts.
+    bounds: [(Since, Since); 4],
+    trending_since: DateTime<Utc>,
+    trending_base_since: DateTime<Utc>,
+    tags: &'a [String],
+    untagged: bool,
+    limit: i64,
+    trending_floor: i64,
+}
+
+impl QueryId for AllRankings<'_> {
+    type QueryId = AllRankings<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for AllRankings<'_> {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for AllRankings<'_> {
+    // One pass over the view counts sums every window of every public
+    // article; each ranking is then a window function over those sums.
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH sums AS (SELECT a.id AS article_id, a.published_at");
+        for (window, (current, previous)) in Window::ALL.iter().zip(&self.bounds) {
+            let column = window.column();
+            out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > COALESCE(");
+            out.push_bind_param::<Nullable<Timestamptz>, _>(current)?;
+            out.push_sql(&format!(", '-infinity')), 0)::int8 AS {column}"));
+            out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ");
+            out.push_bind_param::<Nullable<Timestamptz>, _>(previous)?;
+            out.push_sql(" AND v.bucket_start <= ");
+            out.push_bind_param::<Nullable<Timestamptz>, _>(current)?;
+            out.push_sql(&format!("), 0)::int8 AS {column}_before"));
+        }
+        out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ");
+        out.push_bind_param::<Timestamptz, _>(&self.trending_since)?;
+        out.push_sql(
+            "), 0)::int8 AS trend_recent, \
+             COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.trending_base_since)?;
+        out.push_sql(" AND v.bucket_start <= ");
+        out.push_bind_param::<Timestamptz, _>(&self.trending_since)?;
+        out.push_sql(
+            "), 0)::int8 AS trend_base \
+             FROM view_counts v JOIN articles a ON a.id = v.article_id \
+             WHERE a.status = ",
+        );
+        out.push_bind_param::<Text, _>(PUBLISHED)?;
+        out.push_sql(" AND a.published_at <= ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(
+            " GROUP BY a.id), scoped AS (SELECT NULL::text AS tag, s.* FROM sums s WHERE ",
+        );
+        out.push_bind_param::<Bool, _>(&self.untagged)?;
+        out.push_sql(
+            " UNION ALL SELECT t.slug, s.* FROM sums s \
+             JOIN article_tags at ON at.article_id = s.article_id \
+             JOIN tags t ON t.id = at.tag_id WHERE t.slug = ANY(",
+        );
+        out.push_bind_param::<Array<Text>, _>(self.tags)?;
+        out.push_sql(
+            ")), windowed AS (SELECT sc.tag, sc.article_id, sc.published_at, w.* \
+             FROM scoped sc CROSS JOIN LATERAL (VALUES ",
+        );
+        for (index, window) in Window::ALL.iter().enumerate() {
+            let (name, column) = (window.name(), window.column());
+            let separator = if index == 0 { "" } else { ", " };
+            out.push_sql(&format!(
+                "{separator}('{name}', sc.{column}, sc.{column}_before)"
+            ));
+        }
+        // Ties share a competition rank; within one, the newer article comes
+        // first. The previous rank is taken among articles seen then.
+        out.push_sql(
+            ") AS w(ranking, views, before)), \
+             ranked AS (SELECT ranking, tag, article_id, views, before, \
+                row_number() OVER (PARTITION BY ranking, tag \
+                    ORDER BY views DESC, published_at DESC, article_id DESC) AS place, \
+                rank() OVER (PARTITION BY ranking, tag ORDER BY views DESC) AS rank, \
+                rank() OVER (PARTITION BY ranking, tag, before > 0 ORDER BY before DESC) AS previous_rank \
+             FROM windowed WHERE views > 0 OR before > 0), \
+             trending AS (SELECT article_id, trend_recent, trend_base, \
+                row_number() OVER (ORDER BY trend_recent::float8 / GREATEST(trend_base / ",
+        );
+        out.push_sql(&format!("{}.0", TREND_BASE.num_days()));
+        out.push_sql(", 1.0) DESC, article_id DESC) AS place FROM sums WHERE ");
+        out.push_bind_param::<Bool, _>(&self.untagged)?;
+        out.push_sql(" AND trend_recent >= ");
+        out.push_bind_param::<BigInt, _>(&self.trending_floor)?;
+        out.push_sql(
+            "), entries AS (\
+                SELECT ranking, tag, place, rank, \
+                    CASE WHEN before > 0 THEN previous_rank END AS previous_rank, \
+                    views, before, article_id \
+                FROM ranked WHERE views > 0 AND place <= ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            " UNION ALL SELECT 'trending', NULL, place, place, NULL, trend_recent, trend_base, article_id \
+                FROM trending WHERE place <= ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(
+            ") SELECT e.ranking, e.tag, e.rank, e.previous_rank, e.views, e.before, \
+                a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, \
+                ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
+                ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_names \
+             FROM entries e JOIN articles a ON a.id = e.article_id \
+             ORDER BY e.ranking, e.tag NULLS FIRST, e.place",
+        );
+        Ok(())
+    }
 }
 
 /// One day of an article's views.

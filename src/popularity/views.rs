@@ -33,14 +33,23 @@ impl Window {
         }
     }
 
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "24h" => Some(Self::Day),
-            "7d" => Some(Self::Week),
-            "30d" => Some(Self::Month),
-            "all" => Some(Self::All),
-            _ => None,
+    /// The window's name on the wire.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// A SQL column name for the window's views.
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+            Self::All => "all_time",
         }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|window| window.name() == value)
     }
 
     /// Views in buckets starting after this instant count; `None` counts all.
@@ -77,21 +86,6 @@ pub struct Ranking {
     /// When this ranking was computed.
     pub generated_at: DateTime<Utc>,
     pub data: Vec<RankedArticle>,
-}
-
-/// Competition ranks ("1224"): equal views share a rank, the next rank skips.
-pub fn rank(rows: Vec<(ArticleSummary, i64)>) -> Vec<RankedArticle> {
-    let views: Vec<i64> = rows.iter().map(|(_, views)| *views).collect();
-    rows.into_iter()
-        .zip(super::snapshot::competition_ranks(&views))
-        .map(|((article, views), rank)| RankedArticle {
-            rank,
-            views,
-            previous_rank: None,
-            rank_change: None,
-            article,
-        })
-        .collect()
 }
 
 /// An article gaining views faster than usual.
