@@ -173,10 +173,13 @@ pub async fn record_view(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !engine.bots.is_bot(user_agent)
-        && engine
-            .visitors
-            .first_view(engine.visitors.client_address(&req), user_agent, article)
+    // A repeat counts nothing whoever sends it, so the bot patterns (the
+    // dearer test) run on first views only.
+    let address = engine.visitors.client_address(&req);
+    if engine
+        .visitors
+        .first_view(address, user_agent, article, now)
+        && !engine.bots.is_bot(user_agent)
     {
         engine.counter.add(article, now);
     }

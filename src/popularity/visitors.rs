@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// Views of one article by one visitor within this window count once.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(30 * 60);
@@ -55,10 +55,16 @@ impl Visitors {
 
     /// True when this is the visitor's first view of the article within the
     /// repeat window; later views inside it return false.
-    pub fn first_view(&self, address: Option<IpAddr>, user_agent: &str, article_id: i64) -> bool {
+    pub fn first_view(
+        &self,
+        address: Option<IpAddr>,
+        user_agent: &str,
+        article_id: i64,
+        now: DateTime<Utc>,
+    ) -> bool {
         let visitor = {
             let mut key = self.key.lock().unwrap_or_else(|e| e.into_inner());
-            let today = Utc::now().date_naive();
+            let today = now.date_naive();
             if key.0 != today {
                 *key = (today, RandomState::new());
                 // Yesterday's hashes mean nothing under the new key.
@@ -144,14 +150,19 @@ mod tests {
     fn a_repeat_within_the_window_counts_once_and_other_articles_count() {
         let visitors = Visitors::new(Vec::new());
         let me = Some("203.0.113.7".parse().unwrap());
-        assert!(visitors.first_view(me, "Firefox", 1));
-        assert!(!visitors.first_view(me, "Firefox", 1));
-        assert!(visitors.first_view(me, "Firefox", 2));
+        assert!(visitors.first_view(me, "Firefox", 1, Utc::now()));
+        assert!(!visitors.first_view(me, "Firefox", 1, Utc::now()));
+        assert!(visitors.first_view(me, "Firefox", 2, Utc::now()));
         assert!(
-            visitors.first_view(me, "Chrome", 1),
+            visitors.first_view(me, "Chrome", 1, Utc::now()),
             "another browser is another visitor"
         );
-        assert!(visitors.first_view(Some("203.0.113.8".parse().unwrap()), "Firefox", 1));
+        assert!(visitors.first_view(
+            Some("203.0.113.8".parse().unwrap()),
+            "Firefox",
+            1,
+            Utc::now()
+        ));
     }
 
     #[test]
