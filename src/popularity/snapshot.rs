@@ -5,7 +5,7 @@
 //! Each instance refreshes its own copy from the shared database, so
 //! instances agree to within one interval and share no state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -22,10 +22,13 @@ use crate::tags::queries::TagRow;
 pub const MAX_LIMIT: u32 = 50;
 /// A tag's ranking stops being refreshed when nobody asked for it this long.
 const TAG_IDLE: Duration = Duration::from_secs(600);
+/// At most this many tags' rankings are held (and refreshed).
+const MAX_TAGS: usize = 1000;
 /// Fewer views than this in the last day cannot trend: one stray view is not a trend.
 pub const TRENDING_FLOOR: i64 = 10;
 
-/// One computed ranking, serialized for every limit from 1 to `MAX_LIMIT`.
+/// One computed ranking, serialized for every limit from 1 to `MAX_LIMIT`
+/// (or to its length, when shorter).
 struct Computed {
     bodies: Vec<Representation>,
     /// When the computation started; an older one never replaces a newer one.
@@ -86,13 +89,13 @@ impl Rankings {
     pub async fn refresh(&self, pool: &DbPool) -> Result<(), AppError> {
         let tags: Vec<String> = {
             let mut held = self.popular.write().unwrap_or_else(|e| e.into_inner());
-            held.retain(|(_, tag), computed| {
-                tag.is_none() || computed.last_asked.elapsed() < TAG_IDLE
-            });
-            let mut tags: Vec<String> = held.keys().filter_map(|(_, tag)| tag.clone()).collect();
-            tags.sort_unstable();
-            tags.dedup();
-            tags
+            let tags = tags_to_keep(
+                held.iter()
+                    .filter_map(|((_, tag), computed)| Some((tag.as_ref()?, computed.last_asked))),
+                Instant::now(),
+            );
+            held.retain(|(_, tag), _| tag.as_ref().is_none_or(|tag| tags.contains(tag)));
+            tags.into_iter().collect::<Vec<_>>()
         };
         self.compute(pool, &tags, true).await
     }
@@ -149,7 +152,7 @@ impl Rankings {
             }
         }
         for ((window, tag), ranked) in popular {
-            let bodies = serialize_all(|limit| Ranking {
+            let bodies = serialize_all(ranked.len(), |limit| Ranking {
                 window,
                 tag: tag.clone(),
                 generated_at: now,
@@ -163,7 +166,7 @@ impl Rankings {
             self.keep((window, tag), computed);
         }
         if untagged {
-            let bodies = serialize_all(|limit| Trending {
+            let bodies = serialize_all(trending.len(), |limit| Trending {
                 generated_at: now,
                 min_views_24h: TRENDING_FLOOR,
                 data: trending.iter().take(limit).cloned().collect(),
@@ -195,6 +198,26 @@ impl Rankings {
     }
 }
 
+/// The tags whose rankings stay held: those asked for lately, the most
+/// recently asked first, at most `MAX_TAGS` (any client can name any tag).
+fn tags_to_keep<'a>(
+    asked: impl Iterator<Item = (&'a String, Instant)>,
+    now: Instant,
+) -> BTreeSet<String> {
+    let mut latest: HashMap<&String, Instant> = HashMap::new();
+    for (tag, at) in asked.filter(|(_, at)| now.saturating_duration_since(*at) < TAG_IDLE) {
+        let entry = latest.entry(tag).or_insert(at);
+        *entry = (*entry).max(at);
+    }
+    let mut latest: Vec<(&String, Instant)> = latest.into_iter().collect();
+    latest.sort_unstable_by_key(|(_, at)| std::cmp::Reverse(*at));
+    latest
+        .into_iter()
+        .take(MAX_TAGS)
+        .map(|(tag, _)| tag.clone())
+        .collect()
+}
+
 fn pick(bodies: &[Representation], limit: u32) -> Representation {
     let index = (limit.clamp(1, MAX_LIMIT) - 1) as usize;
     let body = &bodies[index.min(bodies.len() - 1)];
@@ -204,11 +227,40 @@ fn pick(bodies: &[Representation], limit: u32) -> Representation {
     }
 }
 
-/// Serializes `make(limit)` for every limit.
+/// Serializes `make(limit)` for every limit up to `entries`: beyond it the
+/// answer is the same, and `pick` serves the last one.
 fn serialize_all<T: serde::Serialize>(
+    entries: usize,
     make: impl Fn(usize) -> T,
 ) -> Result<Vec<Representation>, AppError> {
-    (1..=MAX_LIMIT as usize)
+    (1..=entries.clamp(1, MAX_LIMIT as usize))
         .map(|limit| Representation::of(&make(limit)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_recently_asked_tags_stay_and_idle_ones_go() {
+        // Far enough ahead that every time below is a valid Instant.
+        let now = Instant::now() + 2 * TAG_IDLE;
+        let names: Vec<String> = (0..MAX_TAGS + 10).map(|n| format!("tag-{n}")).collect();
+        // tag-n was last asked n milliseconds ago; one more was asked too long ago.
+        let mut asked: Vec<(&String, Instant)> = names
+            .iter()
+            .enumerate()
+            .map(|(n, tag)| (tag, now - Duration::from_millis(n as u64)))
+            .collect();
+        let idle = "idle".to_string();
+        asked.push((&idle, now - TAG_IDLE - Duration::from_secs(1)));
+        // A tag held for several windows counts by its latest request.
+        asked.push((&names[MAX_TAGS + 5], now));
+        let kept = tags_to_keep(asked.into_iter(), now);
+        assert_eq!(kept.len(), MAX_TAGS);
+        assert!(kept.contains("tag-0") && kept.contains(&names[MAX_TAGS + 5]));
+        assert!(!kept.contains("idle"));
+        assert!(!kept.contains(&names[MAX_TAGS + 9]));
+    }
 }
