@@ -1,12 +1,14 @@
-//! Which slugs a beacon may count, without a query per view: public articles
-//! are looked up once and remembered briefly; slugs that name nothing public
-//! are remembered too, so a flood of bad slugs costs one query per slug. An
-//! entry that expires under load is looked up once, not once per request in
-//! flight: the others go on with what was known until the lookup lands.
+//! Which slugs a beacon may count, without a query per view.
+//!
+//! A slug is looked up at its first view and remembered. The engine's clock
+//! re-reads every remembered public article in one statement (`revalidate`),
+//! so that a steady stream of views costs no statement of its own however
+//! many articles it touches; slugs that named nothing public are forgotten
+//! then, and looked up again at their next view (a flood of bad slugs costs
+//! one query per slug per interval).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -17,26 +19,18 @@ use crate::error::AppError;
 use crate::schema::articles;
 use crate::visibility::PUBLISHED;
 
-/// How long a lookup is trusted. An unpublished article may be counted for up
-/// to this long after it disappears (and while the lookup replacing the entry
-/// runs); a new one is found at its first view.
-const FOUND_FOR: Duration = Duration::from_secs(60);
-const MISSING_FOR: Duration = Duration::from_secs(5);
+/// More remembered slugs than this and the directory starts again empty.
 const MAX_ENTRIES: usize = 200_000;
 
-type Entry = (Option<(i64, DateTime<Utc>)>, Instant);
+/// A published article's id and publication time (which may be ahead: a
+/// scheduled article counts from the moment it appears), or `None` for a
+/// slug that names nothing published.
+type Entry = Option<(i64, DateTime<Utc>)>;
 
 #[derive(Default)]
 pub struct Directory {
     entries: RwLock<HashMap<String, Entry>>,
-    /// Held while an expired entry is looked up again (by slug, in stripes):
-    /// under load an entry expires with many requests for it in flight, and
-    /// those that find the lookup under way go on with what was known rather
-    /// than each sending the same query.
-    refreshing: [tokio::sync::Mutex<()>; STRIPES],
 }
-
-const STRIPES: usize = 16;
 
 impl Directory {
     /// The id of the article with this slug if it is public at `now`.
@@ -46,27 +40,14 @@ impl Directory {
         slug: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, AppError> {
-        let cached = self
+        let known = self
             .entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(slug)
             .copied();
-        let found = match cached {
-            Some((found, at))
-                if at.elapsed()
-                    < if found.is_some() {
-                        FOUND_FOR
-                    } else {
-                        MISSING_FOR
-                    } =>
-            {
-                found
-            }
-            Some((known, _)) => match self.refreshing[stripe(slug)].try_lock() {
-                Ok(_refreshing) => self.look_up(pool, slug).await?,
-                Err(_) => known,
-            },
+        let found = match known {
+            Some(entry) => entry,
             None => self.look_up(pool, slug).await?,
         };
         Ok(found
@@ -74,14 +55,8 @@ impl Directory {
             .map(|(id, _)| id))
     }
 
-    async fn look_up(
-        &self,
-        pool: &DbPool,
-        slug: &str,
-    ) -> Result<Option<(i64, DateTime<Utc>)>, AppError> {
+    async fn look_up(&self, pool: &DbPool, slug: &str) -> Result<Entry, AppError> {
         let mut conn = pool.get().await?;
-        // Scheduled articles are kept with their time, so that they
-        // count from the moment they appear.
         let found: Option<(i64, Option<DateTime<Utc>>)> = articles::table
             .filter(articles::slug.eq(slug))
             .filter(articles::status.eq(PUBLISHED))
@@ -94,13 +69,39 @@ impl Directory {
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(slug.to_string(), (found, Instant::now()));
+        entries.insert(slug.to_string(), found);
         Ok(found)
     }
-}
 
-fn stripe(slug: &str) -> usize {
-    slug.bytes().fold(0usize, |hash, byte| {
-        hash.wrapping_mul(31).wrapping_add(usize::from(byte))
-    }) % STRIPES
+    /// Re-reads every remembered public article in one statement: one
+    /// unpublished, deleted or renamed since is forgotten, as are the slugs
+    /// that named nothing (to be looked up again at their next view).
+    pub async fn revalidate(&self, pool: &DbPool) -> Result<(), AppError> {
+        let slugs: Vec<String> = {
+            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+            let found = entries.iter().filter(|(_, entry)| entry.is_some());
+            found.map(|(slug, _)| slug.clone()).collect()
+        };
+        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> = if slugs.is_empty() {
+            Vec::new()
+        } else {
+            let mut conn = pool.get().await?;
+            articles::table
+                .filter(articles::slug.eq_any(&slugs))
+                .filter(articles::status.eq(PUBLISHED))
+                .select((articles::slug, articles::id, articles::published_at))
+                .load(&mut conn)
+                .await?
+        };
+        let fresh: HashMap<String, Entry> = rows
+            .into_iter()
+            .filter_map(|(slug, id, at)| Some((slug, Some((id, at?)))))
+            .collect();
+        // Slugs first found while the statement ran stay as they were found.
+        let revalidated: HashSet<String> = slugs.into_iter().collect();
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|slug, entry| entry.is_some() && !revalidated.contains(slug));
+        entries.extend(fresh);
+        Ok(())
+    }
 }

@@ -74,7 +74,8 @@ impl Popularity {
     }
 
     /// Starts the engine's clock (see `schedule`): the flush of counted
-    /// views, the ranking refresh and the roll-up of old hours, one a tick.
+    /// views, the ranking refresh, the directory's re-reading and the roll-up
+    /// of old hours, one a tick.
     pub fn start(self: &Arc<Self>, pool: DbPool, settings: &PopularitySettings) {
         let engine = self.clone();
         let mut schedule = Schedule::new(settings);
@@ -92,6 +93,11 @@ impl Popularity {
                             log::warn!("rankings not refreshed: {error}");
                         }
                         engine.visitors.prune();
+                    }
+                    Job::Revalidate => {
+                        if let Err(error) = engine.directory.revalidate(&pool).await {
+                            log::warn!("beacon directory not re-read: {error}");
+                        }
                     }
                     Job::RollUp => engine.roll_up(&pool).await,
                 }

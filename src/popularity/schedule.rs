@@ -2,9 +2,11 @@
 //!
 //! A tick sends at most one statement, so an instance costs the database at
 //! most one statement per flush interval, whatever the traffic. Usually that
-//! is the flush of pending views; when the rankings are due, their refresh
-//! takes the tick instead, and when the roll-up is due, the roll-up. Two such
-//! ticks never follow each other, so counted views wait one extra tick at most.
+//! is the flush of pending views; a periodic job that is due (the ranking
+//! refresh, the re-reading of the beacon's directory, the roll-up) takes the
+//! tick instead. Two such ticks never follow each other, so counted views wait
+//! one extra tick at most, and when several are due the one that waited
+//! longest goes first.
 
 use std::time::{Duration, Instant};
 
@@ -13,28 +15,44 @@ use super::PopularitySettings;
 /// The work of one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
+    /// Write the pending views.
     Flush,
+    /// Recompute the rankings.
     Refresh,
+    /// Re-read the articles the beacon's directory remembers.
+    Revalidate,
+    /// Roll old hourly buckets into days.
     RollUp,
+}
+
+struct Periodic {
+    job: Job,
+    every: Duration,
+    last: Option<Instant>,
 }
 
 pub struct Schedule {
     tick: Duration,
-    refresh_every: Duration,
-    roll_up_every: Option<Duration>,
-    refreshed: Option<Instant>,
-    rolled_up: Option<Instant>,
+    periodic: Vec<Periodic>,
     last: Job,
 }
 
 impl Schedule {
     pub fn new(settings: &PopularitySettings) -> Self {
+        let every = |job, every| Periodic {
+            job,
+            every,
+            last: None,
+        };
+        let mut periodic = vec![
+            every(Job::Refresh, settings.snapshot_interval),
+            // What the engine reads is at most one snapshot interval old.
+            every(Job::Revalidate, settings.snapshot_interval),
+        ];
+        periodic.extend(settings.roll_up_interval.map(|at| every(Job::RollUp, at)));
         Self {
             tick: settings.flush_interval,
-            refresh_every: settings.snapshot_interval,
-            roll_up_every: settings.roll_up_interval,
-            refreshed: None,
-            rolled_up: None,
+            periodic,
             last: Job::Flush,
         }
     }
@@ -44,28 +62,25 @@ impl Schedule {
         self.tick
     }
 
-    /// The job of the tick at `now`: the first tick refreshes the rankings.
+    /// The job of the tick at `now`; the first tick refreshes the rankings.
     pub fn next(&mut self, now: Instant) -> Job {
         // Ticks come a little late, never early: allow half a tick.
         let slack = self.tick / 2;
-        let due = |last: Option<Instant>, every: Duration| {
-            last.is_none_or(|at| now.saturating_duration_since(at) + slack >= every)
-        };
-        let refresh = due(self.refreshed, self.refresh_every);
-        let roll_up = self
-            .roll_up_every
-            .is_some_and(|every| due(self.rolled_up, every));
-        // Both due: take turns, so that neither waits for ever.
-        let job = if self.last != Job::Flush {
-            Job::Flush
-        } else if roll_up && (!refresh || self.refreshed > self.rolled_up) {
-            self.rolled_up = Some(now);
-            Job::RollUp
-        } else if refresh {
-            self.refreshed = Some(now);
-            Job::Refresh
-        } else {
-            Job::Flush
+        let due = self
+            .periodic
+            .iter_mut()
+            .filter(|p| {
+                p.last
+                    .is_none_or(|at| now.saturating_duration_since(at) + slack >= p.every)
+            })
+            // `None` (never run) sorts first; ties go to the earlier listed.
+            .min_by_key(|p| p.last);
+        let job = match due {
+            Some(periodic) if self.last == Job::Flush => {
+                periodic.last = Some(now);
+                periodic.job
+            }
+            _ => Job::Flush,
         };
         self.last = job;
         job
@@ -85,15 +100,27 @@ mod tests {
             .collect()
     }
 
+    fn count(jobs: &[Job], job: Job) -> usize {
+        jobs.iter().filter(|j| **j == job).count()
+    }
+
     #[test]
-    fn by_default_one_tick_in_ten_refreshes_and_the_roll_up_comes_hourly() {
-        let settings = PopularitySettings::default();
-        let jobs = run(&settings, 7200);
-        let count = |job| jobs.iter().filter(|j| **j == job).count();
-        assert_eq!(jobs[..3], [Job::Refresh, Job::Flush, Job::RollUp]);
-        assert_eq!(count(Job::Refresh), 720);
-        assert_eq!(count(Job::RollUp), 2);
-        assert_eq!(count(Job::Flush), 7200 - 722);
+    fn by_default_one_tick_in_ten_refreshes_one_revalidates_and_the_roll_up_is_hourly() {
+        let jobs = run(&PopularitySettings::default(), 7200);
+        assert_eq!(
+            jobs[..5],
+            [
+                Job::Refresh,
+                Job::Flush,
+                Job::Revalidate,
+                Job::Flush,
+                Job::RollUp
+            ]
+        );
+        assert_eq!(count(&jobs, Job::Refresh), 720);
+        assert_eq!(count(&jobs, Job::Revalidate), 720);
+        assert_eq!(count(&jobs, Job::RollUp), 2);
+        assert_eq!(count(&jobs, Job::Flush), 7200 - 1442);
         let refreshes: Vec<usize> = (0..jobs.len())
             .filter(|&i| jobs[i] == Job::Refresh)
             .collect();
@@ -104,15 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn views_never_wait_two_ticks_even_when_everything_is_due_every_tick() {
+    fn views_never_wait_two_ticks_and_every_job_gets_its_turn() {
         let settings = PopularitySettings {
             snapshot_interval: Duration::from_millis(1),
             roll_up_interval: Some(Duration::from_millis(1)),
             ..PopularitySettings::default()
         };
-        let jobs = run(&settings, 100);
+        let jobs = run(&settings, 120);
         assert!(jobs.windows(2).all(|w| w.contains(&Job::Flush)), "{jobs:?}");
-        assert!(jobs.contains(&Job::RollUp));
+        for job in [Job::Refresh, Job::Revalidate, Job::RollUp] {
+            assert_eq!(count(&jobs, job), 20, "{job:?}");
+        }
     }
 
     #[test]

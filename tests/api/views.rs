@@ -122,3 +122,35 @@ async fn json_and_empty_beacon_bodies_are_accepted() {
     assert_eq!(empty.status(), 202);
     assert_eq!(stored_views(&app, "read-me").await, 2);
 }
+
+#[tokio::test]
+async fn an_article_unpublished_or_renamed_stops_counting_once_the_directory_is_reread() {
+    let a_day_ago = Utc::now() - Duration::days(1);
+    let site = site_with(
+        vec![
+            published("read-me", a_day_ago),
+            published("old-name", a_day_ago),
+        ],
+        vec![],
+    );
+    let app = TestApp::with_site(site).await;
+    assert_eq!(beacon(&app, "read-me", BROWSER).await, 202);
+    assert_eq!(beacon(&app, "old-name", BROWSER).await, 202);
+
+    app.sql("UPDATE articles SET status = 'draft' WHERE slug = 'read-me'")
+        .await;
+    app.sql("UPDATE articles SET slug = 'new-name' WHERE slug = 'old-name'")
+        .await;
+    // As the engine's clock does once per snapshot interval.
+    app.engine
+        .directory
+        .revalidate(&app.pool)
+        .await
+        .expect("directory re-read");
+
+    let safari = "Mozilla/5.0 (Macintosh) Safari/605.1.15";
+    assert_eq!(beacon(&app, "read-me", safari).await, 404);
+    assert_eq!(beacon(&app, "old-name", safari).await, 404);
+    assert_eq!(beacon(&app, "new-name", safari).await, 202);
+    assert_eq!(stored_views(&app, "new-name").await, 2);
+}
