@@ -138,7 +138,7 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
-    let document_json = web::Data::new(crate::openapi::document_json());
+    let document_json = web::Data::new(web::Bytes::from(crate::openapi::document_json()));
     app.app_data(document_json)
         .route("/openapi.json", web::get().to(serve_document))
         .route("/docs", web::get().to(redirect_to_docs))
@@ -163,7 +163,7 @@ fn build(
         )
 }
 
-async fn serve_document(document: web::Data<String>) -> HttpResponse {
+async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document.get_ref().clone())

@@ -7,6 +7,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,14 +25,18 @@ pub enum Audience {
 }
 
 /// A serialized representation and its strong entity tag.
+#[derive(Debug, Clone)]
 pub struct Representation {
-    pub body: Vec<u8>,
+    /// Shared, so that a representation held in memory is served without a copy.
+    pub body: Bytes,
     pub etag: String,
 }
 
 impl Representation {
     pub fn of<T: Serialize>(value: &T) -> Result<Self, AppError> {
-        let body = serde_json::to_vec(value).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body: Bytes = serde_json::to_vec(value)
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .into();
         let etag = etag_of(&body);
         Ok(Self { body, etag })
     }
@@ -43,14 +48,14 @@ impl Representation {
         status: StatusCode,
         audience: Audience,
     ) -> HttpResponse {
+        let not_modified = status == StatusCode::OK
+            && matches_any(req.headers().get(header::IF_NONE_MATCH), &self.etag);
         let mut response = HttpResponse::build(status);
-        response.insert_header((header::ETAG, self.etag.clone()));
+        response.insert_header((header::ETAG, self.etag));
         if audience == Audience::Private {
             response.insert_header((header::CACHE_CONTROL, "private, no-store"));
         }
-        if status == StatusCode::OK
-            && matches_any(req.headers().get(header::IF_NONE_MATCH), &self.etag)
-        {
+        if not_modified {
             return response.status(StatusCode::NOT_MODIFIED).finish();
         }
         response.content_type("application/json").body(self.body)

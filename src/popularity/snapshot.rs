@@ -220,11 +220,7 @@ fn tags_to_keep<'a>(
 
 fn pick(bodies: &[Representation], limit: u32) -> Representation {
     let index = (limit.clamp(1, MAX_LIMIT) - 1) as usize;
-    let body = &bodies[index.min(bodies.len() - 1)];
-    Representation {
-        body: body.body.clone(),
-        etag: body.etag.clone(),
-    }
+    bodies[index.min(bodies.len() - 1)].clone()
 }
 
 /// Serializes `make(limit)` for every limit up to `entries`: beyond it the
