@@ -63,6 +63,12 @@ impl Rankings {
     }
 
     fn held(&self, key: &(Window, Option<String>), limit: u32) -> Option<Representation> {
+        if key.1.is_none() {
+            // Untagged rankings are always held, so nobody needs to know
+            // when they were last asked for: a shared lock will do.
+            let held = self.popular.read().unwrap_or_else(|e| e.into_inner());
+            return held.get(key).map(|computed| pick(&computed.bodies, limit));
+        }
         let mut held = self.popular.write().unwrap_or_else(|e| e.into_inner());
         let computed = held.get_mut(key)?;
         computed.last_asked = Instant::now();
