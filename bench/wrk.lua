@@ -5,9 +5,13 @@
 --                 visitor, so it runs the whole beacon path (slug check,
 --                 directory, bot filter, visitor hash, repeat lookup) but not
 --                 the counter
---   beacon-new    the same, but each request carries its own User-Agent, so
---                 each is a new visitor whose view is counted and flushed
---                 (a Lua call per request: costs wrk a little CPU)
+--   beacon-addr   the same browser, but each request comes from its own client
+--                 address (X-Forwarded-For, the server trusting 127.0.0.1 as
+--                 its proxy), as new visitors do: each view is counted and
+--                 flushed (a Lua call per request: costs wrk a little CPU)
+--   beacon-new    each request carries its own User-Agent: new visitors whose
+--                 browsers are all unknown, so every request runs the bot
+--                 patterns (the worst case for the beacon)
 -- done() prints one machine-readable RESULT line that bench/run parses.
 
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -28,6 +32,17 @@ if mode ~= "get" then
    wrk.body = ""
    wrk.headers["Content-Type"] = "text/plain"
    wrk.headers["User-Agent"] = browser
+end
+
+if mode == "beacon-addr" then
+   local counter = 0
+   function request()
+      -- 10.<thread>.x.y: a distinct address per request, per thread.
+      counter = counter + 1
+      wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d",
+         id % 256, math.floor(counter / 256) % 256, counter % 256)
+      return wrk.format()
+   end
 end
 
 if mode == "beacon-new" then

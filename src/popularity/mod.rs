@@ -5,6 +5,7 @@
 //! are recognised without storing anything about them (`visitors`); rankings
 //! are computed on an interval and served from memory (`snapshot`).
 
+pub mod bots;
 pub mod counter;
 pub mod directory;
 pub mod queries;
@@ -21,6 +22,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{post, HttpRequest, HttpResponse};
 
 use crate::representation::Audience;
+use bots::Bots;
 use counter::Counter;
 use directory::Directory;
 use schedule::{Job, Schedule};
@@ -59,7 +61,7 @@ pub struct Popularity {
     pub visitors: Visitors,
     pub directory: Directory,
     pub rankings: Rankings,
-    bots: isbot::Bots,
+    bots: Bots,
 }
 
 impl Popularity {
@@ -69,7 +71,7 @@ impl Popularity {
             visitors: Visitors::new(settings.trusted_proxies.clone()),
             directory: Directory::default(),
             rankings: Rankings::default(),
-            bots: isbot::Bots::default(),
+            bots: Bots::default(),
         }
     }
 
@@ -179,8 +181,8 @@ pub async fn record_view(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    // A repeat counts nothing whoever sends it, so the bot patterns (the
-    // dearer test) run on first views only.
+    // A repeat counts nothing whoever sends it, so bots are looked for on
+    // first views only.
     let address = engine.visitors.client_address(&req);
     if engine
         .visitors
