@@ -30,7 +30,13 @@ type Entry = Option<(i64, DateTime<Utc>)>;
 #[derive(Default)]
 pub struct Directory {
     entries: RwLock<HashMap<String, Entry>>,
+    /// Held while a slug is looked up (by slug, in stripes), so that the
+    /// views of a slug not yet known that arrive together (every connection
+    /// of a busy client at start, say) send one lookup, not one each.
+    looking_up: [tokio::sync::Mutex<()>; STRIPES],
 }
+
+const STRIPES: usize = 16;
 
 impl Directory {
     /// The id of the article with this slug if it is public at `now`.
@@ -40,19 +46,24 @@ impl Directory {
         slug: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>, AppError> {
-        let known = self
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(slug)
-            .copied();
-        let found = match known {
+        let found = match self.known(slug) {
             Some(entry) => entry,
-            None => self.look_up(pool, slug).await?,
+            None => {
+                let _one_lookup = self.looking_up[stripe(slug)].lock().await;
+                match self.known(slug) {
+                    Some(entry) => entry,
+                    None => self.look_up(pool, slug).await?,
+                }
+            }
         };
         Ok(found
             .filter(|(_, published_at)| *published_at <= now)
             .map(|(id, _)| id))
+    }
+
+    fn known(&self, slug: &str) -> Option<Entry> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(slug).copied()
     }
 
     async fn look_up(&self, pool: &DbPool, slug: &str) -> Result<Entry, AppError> {
@@ -104,4 +115,10 @@ impl Directory {
         entries.extend(fresh);
         Ok(())
     }
+}
+
+fn stripe(slug: &str) -> usize {
+    slug.bytes().fold(0usize, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(usize::from(byte))
+    }) % STRIPES
 }
