@@ -35,12 +35,15 @@ if mode ~= "get" then
 end
 
 if mode == "beacon-addr" then
+   -- fd00:<run>:<thread>::<n>: a distinct address per request, per thread and
+   -- per wrk run (BENCH_RUN, random), so no address repeats within a server's life.
+   local run = tonumber(os.getenv("BENCH_RUN") or "0")
    local counter = 0
    function request()
-      -- 10.<thread>.x.y: a distinct address per request, per thread.
       counter = counter + 1
-      wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d",
-         id % 256, math.floor(counter / 256) % 256, counter % 256)
+      wrk.headers["X-Forwarded-For"] = string.format("fd00:%x:%x:%x::%x:%x",
+         math.floor(run / 65536) % 65536, run % 65536, id,
+         math.floor(counter / 65536) % 65536, counter % 65536)
       return wrk.format()
    end
 end
