@@ -190,15 +190,3 @@ pub async fn current_slug(
     }
     query.first(conn).await.optional()
 }
-
-/// Summary rows of these articles, in no particular order.
-pub async fn summaries_by_id(
-    conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> QueryResult<Vec<ArticleSummaryRow>> {
-    articles::table
-        .filter(articles::id.eq_any(ids))
-        .select(ArticleSummaryRow::as_select())
-        .load(conn)
-        .await
-}
