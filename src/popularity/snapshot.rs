@@ -157,20 +157,24 @@ impl Rankings {
                 }
             }
         }
-        for ((window, tag), ranked) in popular {
-            let bodies = serialize_all(ranked.len(), |limit| Ranking {
-                window,
-                tag: tag.clone(),
-                generated_at: now,
-                data: ranked.iter().take(limit).cloned().collect(),
-            })?;
-            let computed = Computed {
-                bodies,
-                as_of: now,
-                last_asked: Instant::now(),
-            };
-            self.keep((window, tag), computed);
-        }
+        let computed = popular
+            .into_iter()
+            .map(|((window, tag), ranked)| {
+                let bodies = serialize_all(ranked.len(), |limit| Ranking {
+                    window,
+                    tag: tag.clone(),
+                    generated_at: now,
+                    data: ranked.iter().take(limit).cloned().collect(),
+                })?;
+                let computed = Computed {
+                    bodies,
+                    as_of: now,
+                    last_asked: Instant::now(),
+                };
+                Ok(((window, tag), computed))
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        self.keep(computed);
         if untagged {
             let bodies = serialize_all(trending.len(), |limit| Trending {
                 generated_at: now,
@@ -182,16 +186,19 @@ impl Rankings {
         Ok(())
     }
 
-    /// Stores a ranking unless a newer computation of it got there first.
-    fn keep(&self, key: (Window, Option<String>), mut computed: Computed) {
+    /// Stores rankings, each unless a newer computation of it got there
+    /// first, under one hold of the lock that ranking requests read under.
+    fn keep(&self, computed: Vec<((Window, Option<String>), Computed)>) {
         let mut held = self.popular.write().unwrap_or_else(|e| e.into_inner());
-        match held.get(&key) {
-            Some(old) if old.as_of > computed.as_of => {}
-            old => {
-                if let Some(old) = old {
-                    computed.last_asked = computed.last_asked.max(old.last_asked);
+        for (key, mut computed) in computed {
+            match held.get(&key) {
+                Some(old) if old.as_of > computed.as_of => {}
+                old => {
+                    if let Some(old) = old {
+                        computed.last_asked = computed.last_asked.max(old.last_asked);
+                    }
+                    held.insert(key, computed);
                 }
-                held.insert(key, computed);
             }
         }
     }
