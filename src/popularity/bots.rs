@@ -13,18 +13,10 @@ const MAX_REMEMBERED: usize = 10_000;
 /// memory at about 5 MB).
 const MAX_REMEMBERED_LENGTH: usize = 512;
 
+#[derive(Default)]
 pub struct Bots {
     patterns: isbot::Bots,
     verdicts: RwLock<HashMap<Box<str>, bool>>,
-}
-
-impl Default for Bots {
-    fn default() -> Self {
-        Self {
-            patterns: isbot::Bots::default(),
-            verdicts: RwLock::new(HashMap::new()),
-        }
-    }
 }
 
 impl Bots {

@@ -7,7 +7,7 @@
 //! then, and looked up again at their next view (a flood of bad slugs costs
 //! one query per slug per interval).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
@@ -109,9 +109,11 @@ impl Directory {
             .filter_map(|(slug, id, at)| Some((slug, Some((id, at?)))))
             .collect();
         // Slugs first found while the statement ran stay as they were found.
-        let revalidated: HashSet<String> = slugs.into_iter().collect();
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|slug, entry| entry.is_some() && !revalidated.contains(slug));
+        entries.retain(|_, entry| entry.is_some());
+        for slug in &slugs {
+            entries.remove(slug);
+        }
         entries.extend(fresh);
         Ok(())
     }
