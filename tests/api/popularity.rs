@@ -47,10 +47,14 @@ impl Endpoint {
     }
 
     fn at(address: String) -> Self {
-        Self {
-            address,
-            client: reqwest::Client::new(),
-        }
+        // A bound on every request: a beacon to a server that is going away
+        // must end as unanswered rather than wait on a dead connection for
+        // ever. A live server answers in milliseconds.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("HTTP client");
+        Self { address, client }
     }
 
     /// One view of `slug` by `visitor`, who is told apart by the address a
