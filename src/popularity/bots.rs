@@ -4,8 +4,9 @@
 //! running the patterns (one regex of some 350 alternatives over a lowercased
 //! copy). The memory is bounded: full, it starts again empty.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
+
+use super::FastMap;
 
 /// More distinct user agents than this and the remembered verdicts are dropped.
 const MAX_REMEMBERED: usize = 10_000;
@@ -16,7 +17,7 @@ const MAX_REMEMBERED_LENGTH: usize = 512;
 #[derive(Default)]
 pub struct Bots {
     patterns: isbot::Bots,
-    verdicts: RwLock<HashMap<Box<str>, bool>>,
+    verdicts: RwLock<FastMap<Box<str>, bool>>,
 }
 
 impl Bots {

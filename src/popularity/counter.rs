@@ -7,7 +7,6 @@
 //! returns; past a bound, new counts are dropped and the drop is counted and
 //! logged rather than growing memory without limit.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -18,13 +17,14 @@ use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
 use diesel::QueryResult;
 use diesel_async::RunQueryDsl as _;
 
+use super::FastMap;
 use crate::db::DbPool;
 
 type Batch = Vec<((i64, DateTime<Utc>), i64)>;
 
 /// Pending counts, by article and hour.
 pub struct Counter {
-    pending: Mutex<HashMap<(i64, DateTime<Utc>), i64>>,
+    pending: Mutex<FastMap<(i64, DateTime<Utc>), i64>>,
     /// A batch sent whose outcome is unknown, with its id, to retry as it is.
     in_doubt: Mutex<Option<(String, Batch)>>,
     /// One flush at a time, so that a batch in doubt is never sent twice at once.
@@ -37,7 +37,7 @@ pub struct Counter {
 impl Counter {
     pub fn new(max_keys: usize) -> Self {
         Self {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(FastMap::default()),
             in_doubt: Mutex::new(None),
             flushing: tokio::sync::Mutex::new(()),
             max_keys,

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::FastMap;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::schema::articles;
@@ -29,7 +30,7 @@ type Entry = Option<(i64, DateTime<Utc>)>;
 
 #[derive(Default)]
 pub struct Directory {
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<FastMap<String, Entry>>,
     /// Held while a slug is looked up (by slug, in stripes), so that the
     /// views of a slug not yet known that arrive together (every connection
     /// of a busy client at start, say) send one lookup, not one each.

@@ -10,16 +10,17 @@
 //! spreads one visitor over several instances, a repeat may count once per
 //! instance it reaches.
 
-use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
 use std::hash::BuildHasher;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName};
 use actix_web::HttpRequest;
 use chrono::{DateTime, NaiveDate, Utc};
+
+use super::FastMap;
 
 /// Views of one article by one visitor within this window count once.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(30 * 60);
@@ -29,16 +30,27 @@ pub const REPEAT_WINDOW: Duration = Duration::from_secs(30 * 60);
 const MAX_REMEMBERED: usize = 1_000_000;
 
 pub struct Visitors {
-    key: Mutex<(NaiveDate, RandomState)>,
-    seen: Mutex<HashMap<(u64, i64), Instant>>,
+    /// The key and the pairs seen under it, behind one lock: a view takes
+    /// it once.
+    memory: Mutex<Memory>,
     trusted_proxies: Vec<IpAddr>,
+}
+
+struct Memory {
+    day: NaiveDate,
+    key: RandomState,
+    /// When each (visitor, article) pair was last counted.
+    seen: FastMap<(u64, i64), Instant>,
 }
 
 impl Visitors {
     pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
         Self {
-            key: Mutex::new((Utc::now().date_naive(), RandomState::new())),
-            seen: Mutex::new(HashMap::new()),
+            memory: Mutex::new(Memory {
+                day: Utc::now().date_naive(),
+                key: RandomState::new(),
+                seen: FastMap::default(),
+            }),
             trusted_proxies,
         }
     }
@@ -62,25 +74,27 @@ impl Visitors {
         article_id: i64,
         now: DateTime<Utc>,
     ) -> bool {
-        let visitor = {
-            let mut key = self.key.lock().unwrap_or_else(|e| e.into_inner());
-            let today = now.date_naive();
-            if key.0 != today {
-                *key = (today, RandomState::new());
-                // Yesterday's hashes mean nothing under the new key.
-                self.seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
-            }
-            key.1.hash_one((address, user_agent))
-        };
-        let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= MAX_REMEMBERED {
-            make_room(&mut seen, now, MAX_REMEMBERED);
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        let today = now.date_naive();
+        if memory.day != today {
+            memory.day = today;
+            memory.key = RandomState::new();
+            // Yesterday's hashes mean nothing under the new key.
+            memory.seen.clear();
         }
-        match seen.get(&(visitor, article_id)) {
-            Some(at) if now.duration_since(*at) < REPEAT_WINDOW => false,
-            _ => {
-                seen.insert((visitor, article_id), now);
+        let visitor = memory.key.hash_one((address, user_agent));
+        let now = Instant::now();
+        if memory.seen.len() >= MAX_REMEMBERED {
+            make_room(&mut memory.seen, now, MAX_REMEMBERED);
+        }
+        match memory.seen.entry((visitor, article_id)) {
+            Entry::Occupied(seen) if now.duration_since(*seen.get()) < REPEAT_WINDOW => false,
+            Entry::Occupied(mut seen) => {
+                seen.insert(now);
+                true
+            }
+            Entry::Vacant(unseen) => {
+                unseen.insert(now);
                 true
             }
         }
@@ -89,9 +103,9 @@ impl Visitors {
     /// Forgets pairs older than the repeat window.
     pub fn prune(&self) {
         let now = Instant::now();
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        memory
+            .seen
             .retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
     }
 }
@@ -101,7 +115,7 @@ impl Visitors {
 /// nothing, leaving every later view to scan the whole map under the lock
 /// (and the map to grow past `max`); down to half, the next clean-up is
 /// `max / 2` new pairs away.
-fn make_room(seen: &mut HashMap<(u64, i64), Instant>, now: Instant, max: usize) {
+fn make_room(seen: &mut FastMap<(u64, i64), Instant>, now: Instant, max: usize) {
     seen.retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
     let keep = max / 2;
     if seen.len() > keep {
@@ -116,6 +130,7 @@ fn make_room(seen: &mut HashMap<(u64, i64), Instant>, now: Instant, max: usize) 
 /// The client named by `Forwarded: for=…` (RFC 7239) or else the first
 /// address of `X-Forwarded-For`.
 fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
+    static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     let headers = req.headers();
     if let Some(forwarded) = headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
         let first = forwarded.split(',').next().unwrap_or_default();
@@ -129,17 +144,28 @@ fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
                     .strip_prefix('[')
                     .and_then(|v| v.split(']').next())
                     .unwrap_or_else(|| value.split(':').next().unwrap_or(value));
-                if let Ok(ip) = host.parse() {
+                if let Some(ip) = parse_ip(host) {
                     return Some(ip);
                 }
             }
         }
     }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse().ok())
+    let first = headers
+        .get(&X_FORWARDED_FOR)?
+        .as_bytes()
+        .split(|b| *b == b',')
+        .next()?;
+    parse_ip(std::str::from_utf8(first).ok()?.trim())
+}
+
+/// Parses an address as the family its text shows (`IpAddr`'s own parser
+/// tries IPv4 first, even on IPv6 text).
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    if text.contains(':') {
+        text.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+    } else {
+        text.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+    }
 }
 
 #[cfg(test)]
@@ -166,9 +192,57 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_proxy_names_the_client_and_anyone_else_is_the_client() {
+        use actix_web::test::TestRequest;
+        let proxy = "10.0.0.1:40000".parse().unwrap();
+        let visitors = Visitors::new(vec!["10.0.0.1".parse().unwrap()]);
+        let address = |peer, name: &str, value: &str| {
+            let req = TestRequest::default().peer_addr(peer);
+            let req = if name.is_empty() {
+                req
+            } else {
+                req.insert_header((name, value))
+            };
+            visitors
+                .client_address(&req.to_http_request())
+                .map(|ip| ip.to_string())
+        };
+        let cases = [
+            ("x-forwarded-for", "203.0.113.7, 10.0.0.1", "203.0.113.7"),
+            ("x-forwarded-for", " 2001:db8::7 ", "2001:db8::7"),
+            (
+                "forwarded",
+                "for=192.0.2.60;proto=http, for=10.0.0.1",
+                "192.0.2.60",
+            ),
+            (
+                "forwarded",
+                "for=\"[2001:db8:cafe::17]:4711\"",
+                "2001:db8:cafe::17",
+            ),
+            ("forwarded", "for=192.0.2.43:47011", "192.0.2.43"),
+            ("x-forwarded-for", "unknown", "10.0.0.1"),
+            ("", "", "10.0.0.1"),
+        ];
+        for (name, value, client) in cases {
+            assert_eq!(
+                address(proxy, name, value).as_deref(),
+                Some(client),
+                "{name}: {value}"
+            );
+        }
+        let stranger = "198.51.100.9:5000".parse().unwrap();
+        assert_eq!(
+            address(stranger, "x-forwarded-for", "203.0.113.7").as_deref(),
+            Some("198.51.100.9"),
+            "an untrusted peer cannot name another client"
+        );
+    }
+
+    #[test]
     fn a_full_memory_forgets_the_oldest_down_to_half() {
         let start = Instant::now();
-        let mut seen: HashMap<(u64, i64), Instant> = (0..10u64)
+        let mut seen: FastMap<(u64, i64), Instant> = (0..10u64)
             .map(|n| ((n, 1), start + Duration::from_millis(n)))
             .collect();
         make_room(&mut seen, start + Duration::from_secs(1), 10);
