@@ -1,20 +1,26 @@
--- wrk script for bench/run. One file for every phase, chosen by BENCH_MODE:
---   get           plain GET of the URL given to wrk (healthz, rankings)
---   beacon        POST, empty text/plain body, one fixed browser User-Agent:
---                 every request after the first is a repeat view of the same
---                 visitor, so it runs the whole beacon path (slug check,
---                 directory, bot filter, visitor hash, repeat lookup) but not
---                 the counter
---   beacon-addr   the same browser, but each request comes from its own client
---                 address (X-Forwarded-For, the server trusting 127.0.0.1 as
---                 its proxy), as new visitors do: each view is counted and
---                 flushed (a Lua call per request: costs wrk a little CPU)
---   beacon-new    each request carries its own User-Agent: new visitors whose
---                 browsers are all unknown, so every request runs the bot
---                 patterns (the worst case for the beacon)
+-- wrk script for bench/run. Two settings, from the environment:
+--
+-- BENCH_METHOD   GET (default) or POST; a POST carries an empty text/plain
+--                body, as navigator.sendBeacon sends.
+-- BENCH_VISITORS who sends the requests:
+--   none     no headers beyond wrk's own (the rankings and their ceiling)
+--   repeat   one browser (a fixed Firefox User-Agent): on the beacon, every
+--            request after the first is a repeat view of the same visitor,
+--            running the whole beacon path but the counter
+--   addr     the same browser, each request from its own client address
+--            (X-Forwarded-For, the server trusting 127.0.0.1 as its proxy),
+--            as new visitors do: each view is counted and flushed
+--   ua       each request with its own User-Agent: new visitors whose
+--            browsers are all unknown, so every request runs the bot patterns
+--            (the worst case for the beacon)
+--
+-- addr and ua build each request in Lua, which costs wrk CPU on the cores it
+-- shares with the server; an endpoint is therefore always compared with the
+-- ceiling driven by the same BENCH_VISITORS, so that both pay it alike.
 -- done() prints one machine-readable RESULT line that bench/run parses.
 
-local mode = os.getenv("BENCH_MODE") or "get"
+local method = os.getenv("BENCH_METHOD") or "GET"
+local visitors = os.getenv("BENCH_VISITORS") or "none"
 local tag = os.getenv("BENCH_TAG") or "run"
 local browser = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -27,14 +33,16 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-if mode ~= "get" then
-   wrk.method = "POST"
+wrk.method = method
+if method == "POST" then
    wrk.body = ""
+end
+if visitors ~= "none" then
    wrk.headers["Content-Type"] = "text/plain"
    wrk.headers["User-Agent"] = browser
 end
 
-if mode == "beacon-addr" then
+if visitors == "addr" then
    -- fd00:<run>:<thread>::<n>: a distinct address per request, per thread and
    -- per wrk run (BENCH_RUN, random), so no address repeats within a server's life.
    local run = tonumber(os.getenv("BENCH_RUN") or "0")
@@ -48,14 +56,13 @@ if mode == "beacon-addr" then
    end
 end
 
-if mode == "beacon-new" then
+if visitors == "ua" then
    local counter = 0
    local prefix = nil
    function request()
       if prefix == nil then
          -- `id` is set by setup() in this thread's own Lua state.
-         prefix = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 Build/"
-            .. tag .. "." .. tostring(id) .. "."
+         prefix = browser .. " Build/" .. tag .. "." .. tostring(id) .. "."
       end
       counter = counter + 1
       wrk.headers["User-Agent"] = prefix .. counter

@@ -94,7 +94,6 @@ impl Popularity {
                         if let Err(error) = engine.rankings.refresh(&pool).await {
                             log::warn!("rankings not refreshed: {error}");
                         }
-                        engine.visitors.prune();
                     }
                     Job::Revalidate => {
                         if let Err(error) = engine.directory.revalidate(&pool).await {

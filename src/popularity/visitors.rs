@@ -1,17 +1,21 @@
 //! Who is viewing, without storing who anyone is.
 //!
-//! A visitor is a keyed hash of the client address and user agent. The key is
-//! random, lives only in this process's memory and is replaced every UTC day,
-//! so hashes cannot be linked across days or reversed into addresses; nothing
-//! about visitors is ever written to the database. This is the approach of
-//! privacy-first analytics tools.
+//! A visitor viewing an article is a keyed hash of the client address, user
+//! agent and article. The keys are random, live only in this process's memory
+//! and are replaced every UTC day, so hashes cannot be linked across days or
+//! reversed into addresses; nothing about visitors is ever written to the
+//! database. This is the approach of privacy-first analytics tools.
 //!
 //! Repeat views are recognised per instance: behind a load balancer that
 //! spreads one visitor over several instances, a repeat may count once per
 //! instance it reaches.
+//!
+//! The memory of recent views is a fixed table, like a CPU cache: a hash
+//! picks a bucket of four slots, and a new pair takes an empty or expired slot
+//! or else the oldest. A view costs one bucket, whatever the traffic; nothing
+//! grows, and nothing ever has to be swept.
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,37 +24,62 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::HttpRequest;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::FastMap;
-
 /// Views of one article by one visitor within this window count once.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(30 * 60);
 
-/// At most this many recent (visitor, article) pairs are remembered; past it,
-/// the oldest are forgotten first (a repeat may then count again).
-const MAX_REMEMBERED: usize = 1_000_000;
+/// The table is split in shards, each behind its own lock, so that workers
+/// counting views at once seldom wait for each other.
+const SHARDS: usize = 64;
+/// Buckets per shard: 64 × 4,096 buckets × 4 slots remember 1,048,576 pairs
+/// in 16 MiB, allocated shard by shard as views reach them. Past about half
+/// of that within the window, pairs start being forgotten before their time
+/// (the oldest in a full bucket first), and a repeat may then count again.
+const BUCKETS: usize = 4096;
+const WAYS: usize = 4;
 
 pub struct Visitors {
-    /// The key and the pairs seen under it, behind one lock: a view takes
-    /// it once.
-    memory: Mutex<Memory>,
+    shards: Box<[Mutex<Shard>]>,
+    /// Picks a visitor's shard; the shard's own key makes the hash it keeps.
+    pick: foldhash::fast::RandomState,
+    /// Slots store seconds since this instant.
+    started: Instant,
     trusted_proxies: Vec<IpAddr>,
 }
 
-struct Memory {
+struct Shard {
     day: NaiveDate,
     key: RandomState,
-    /// When each (visitor, article) pair was last counted.
-    seen: FastMap<(u64, i64), Instant>,
+    buckets: Vec<Bucket>,
+}
+
+/// Four slots in one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Bucket([Slot; WAYS]);
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    /// The keyed hash of (address, user agent, article).
+    pair: u64,
+    /// When it last counted, in seconds since `started`, plus one; 0: empty.
+    at: u32,
 }
 
 impl Visitors {
     pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+        let today = Utc::now().date_naive();
         Self {
-            memory: Mutex::new(Memory {
-                day: Utc::now().date_naive(),
-                key: RandomState::new(),
-                seen: FastMap::default(),
-            }),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        day: today,
+                        key: RandomState::new(),
+                        buckets: Vec::new(),
+                    })
+                })
+                .collect(),
+            pick: foldhash::fast::RandomState::default(),
+            started: Instant::now(),
             trusted_proxies,
         }
     }
@@ -74,56 +103,49 @@ impl Visitors {
         article_id: i64,
         now: DateTime<Utc>,
     ) -> bool {
-        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        let visitor = (address, user_agent, article_id);
+        let shard = &self.shards[self.pick.hash_one(visitor) as usize % SHARDS];
+        let at = u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX - 1) + 1;
+        let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let today = now.date_naive();
-        if memory.day != today {
-            memory.day = today;
-            memory.key = RandomState::new();
-            // Yesterday's hashes mean nothing under the new key.
-            memory.seen.clear();
+        if shard.day != today {
+            // Yesterday's pairs stay until their slots are reused: nothing
+            // hashed under the new key can match them.
+            shard.day = today;
+            shard.key = RandomState::new();
         }
-        let visitor = memory.key.hash_one((address, user_agent));
-        let now = Instant::now();
-        if memory.seen.len() >= MAX_REMEMBERED {
-            make_room(&mut memory.seen, now, MAX_REMEMBERED);
-        }
-        match memory.seen.entry((visitor, article_id)) {
-            Entry::Occupied(seen) if now.duration_since(*seen.get()) < REPEAT_WINDOW => false,
-            Entry::Occupied(mut seen) => {
-                seen.insert(now);
-                true
-            }
-            Entry::Vacant(unseen) => {
-                unseen.insert(now);
-                true
-            }
-        }
-    }
-
-    /// Forgets pairs older than the repeat window.
-    pub fn prune(&self) {
-        let now = Instant::now();
-        let mut memory = self.memory.lock().unwrap_or_else(|e| e.into_inner());
-        memory
-            .seen
-            .retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
+        let pair = shard.key.hash_one(visitor);
+        shard.remember(pair, at)
     }
 }
 
-/// Forgets pairs older than the repeat window and, while more than half of
-/// `max` are left, the oldest ones. Forgetting only the expired could free
-/// nothing, leaving every later view to scan the whole map under the lock
-/// (and the map to grow past `max`); down to half, the next clean-up is
-/// `max / 2` new pairs away.
-fn make_room(seen: &mut FastMap<(u64, i64), Instant>, now: Instant, max: usize) {
-    seen.retain(|_, at| now.duration_since(*at) < REPEAT_WINDOW);
-    let keep = max / 2;
-    if seen.len() > keep {
-        let mut times: Vec<Instant> = seen.values().copied().collect();
-        let oldest_kept = times.len() - keep;
-        let (_, cutoff, _) = times.select_nth_unstable(oldest_kept - 1);
-        let cutoff = *cutoff;
-        seen.retain(|_, at| *at > cutoff);
+impl Shard {
+    /// Records that `pair` counts at `at` unless it counted within the
+    /// window; true when it counts.
+    fn remember(&mut self, pair: u64, at: u32) -> bool {
+        if self.buckets.is_empty() {
+            self.buckets = vec![Bucket::default(); BUCKETS];
+        }
+        let window = REPEAT_WINDOW.as_secs() as u32;
+        let live = |slot: &Slot| slot.at != 0 && at.saturating_sub(slot.at) < window;
+        let Bucket(slots) = &mut self.buckets[pair as usize % BUCKETS];
+        if let Some(slot) = slots
+            .iter_mut()
+            .find(|slot| slot.pair == pair && slot.at != 0)
+        {
+            if live(slot) {
+                return false;
+            }
+            slot.at = at;
+            return true;
+        }
+        // An empty or expired slot, else the one that counted longest ago.
+        let slot = slots
+            .iter_mut()
+            .min_by_key(|slot| if live(slot) { slot.at } else { 0 })
+            .expect("a bucket has slots");
+        *slot = Slot { pair, at };
+        true
     }
 }
 
@@ -191,6 +213,43 @@ mod tests {
         ));
     }
 
+    fn shard() -> Shard {
+        Shard {
+            day: Utc::now().date_naive(),
+            key: RandomState::new(),
+            buckets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pair_counts_again_once_its_window_has_passed() {
+        let mut shard = shard();
+        let window = REPEAT_WINDOW.as_secs() as u32;
+        assert!(shard.remember(7, 1));
+        assert!(!shard.remember(7, 2));
+        assert!(!shard.remember(7, window), "still inside the window");
+        assert!(shard.remember(7, window + 1));
+        assert!(!shard.remember(7, window + 2), "the window starts again");
+    }
+
+    #[test]
+    fn a_full_bucket_forgets_the_pair_that_counted_longest_ago() {
+        let mut shard = shard();
+        // Pairs equal modulo the bucket count share a bucket.
+        let pairs: Vec<u64> = (1..=5).map(|n| n * BUCKETS as u64).collect();
+        for (n, pair) in pairs.iter().enumerate() {
+            assert!(shard.remember(*pair, n as u32 + 1));
+        }
+        assert!(shard.remember(pairs[0], 10), "the oldest was forgotten");
+        for pair in &pairs[2..] {
+            assert!(!shard.remember(*pair, 11), "the others are remembered");
+        }
+        let expired = REPEAT_WINDOW.as_secs() as u32 + 20;
+        let newcomer = 6 * BUCKETS as u64;
+        assert!(shard.remember(newcomer, expired));
+        assert!(!shard.remember(newcomer, expired + 1));
+    }
+
     #[test]
     fn a_trusted_proxy_names_the_client_and_anyone_else_is_the_client() {
         use actix_web::test::TestRequest;
@@ -237,21 +296,5 @@ mod tests {
             Some("198.51.100.9"),
             "an untrusted peer cannot name another client"
         );
-    }
-
-    #[test]
-    fn a_full_memory_forgets_the_oldest_down_to_half() {
-        let start = Instant::now();
-        let mut seen: FastMap<(u64, i64), Instant> = (0..10u64)
-            .map(|n| ((n, 1), start + Duration::from_millis(n)))
-            .collect();
-        make_room(&mut seen, start + Duration::from_secs(1), 10);
-        let mut kept: Vec<u64> = seen.keys().map(|(visitor, _)| *visitor).collect();
-        kept.sort_unstable();
-        assert_eq!(kept, [5, 6, 7, 8, 9]);
-
-        let later = start + REPEAT_WINDOW + Duration::from_millis(7);
-        make_room(&mut seen, later, 10);
-        assert_eq!(seen.len(), 2, "expired pairs go first");
     }
 }
