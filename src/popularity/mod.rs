@@ -5,6 +5,7 @@
 //! are recognised without storing anything about them (`visitors`); rankings
 //! are computed on an interval and served from memory (`snapshot`).
 
+pub mod beacon;
 pub mod bots;
 pub mod counter;
 pub mod directory;
@@ -18,8 +19,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{post, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::representation::Audience;
 use bots::Bots;
@@ -119,10 +120,10 @@ impl Popularity {
 /// 24-hour window always has hourly resolution.
 pub const ROLL_UP_AFTER_DAYS: i64 = 8;
 
-/// The maps a view passes through (directory, bot verdicts, repeat visitors,
-/// pending counts) hash with foldhash, seeded per map: SipHash, the standard
-/// library's default, costs several times more on every view. Their keys are
-/// bounded in number, and the repeat visitors' are keyed hashes already.
+/// The maps a view passes through (directory, bot verdicts, pending counts)
+/// hash with foldhash, seeded per map: SipHash, the standard library's
+/// default, costs several times more on every view. Their keys are bounded in
+/// number.
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use actix_web::{get, web};
@@ -139,68 +140,10 @@ use views::{Ranking, Window};
 
 pub fn configure(config: &mut ServiceConfig) {
     config
-        .service(record_view)
+        .service(beacon::Beacon)
         .service(list_popular)
         .service(list_trending)
         .service(article_stats);
-}
-
-/// Record a view
-///
-/// The beacon a page fires on every view (`navigator.sendBeacon` works: an
-/// empty, `text/plain` or JSON body is accepted and ignored, JSON may carry a
-/// `referrer`). Answers 202 at once; the view is written with others in the
-/// next batch. What counts: not requests whose `User-Agent` is a known bot or
-/// crawler, and one view per visitor per article per 30 minutes. A visitor is
-/// a keyed hash of client address and user agent whose key lives only in
-/// memory and changes daily: nothing personal is stored. Unknown, draft and
-/// scheduled slugs answer 404 and count nothing.
-#[utoipa::path(
-    tag = "rankings",
-    params(("slug" = String, Path, description = "The viewed article's slug")),
-    request_body(content = Option<String>, description = "Ignored: empty, text/plain or JSON `{\"referrer\": …}`", content_type = "text/plain"),
-    responses(
-        (status = 202, description = "Accepted (whether or not it counted)"),
-        responses::NotFound,
-        responses::Unavailable,
-    ),
-    security(()),
-)]
-#[post("/v1/articles/{slug}/views")]
-pub async fn record_view(req: HttpRequest, _body: web::Bytes) -> Result<HttpResponse, AppError> {
-    // Fired on every page view: the slug and the shared state are read from
-    // the request as they are, not through extractors that copy them.
-    let (Some(engine), Some(pool)) = (
-        req.app_data::<web::Data<Popularity>>(),
-        req.app_data::<web::Data<DbPool>>(),
-    ) else {
-        return Err(AppError::Internal(
-            "the popularity engine is not configured".into(),
-        ));
-    };
-    let slug = params::path_slug("published article", req.match_info().query("slug"))?;
-    let now = Utc::now();
-    let article = engine
-        .directory
-        .public_id(pool, slug, now)
-        .await?
-        .ok_or_else(|| AppError::not_found("published article", slug))?;
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // A repeat counts nothing whoever sends it, so bots are looked for on
-    // first views only.
-    let address = engine.visitors.client_address(&req);
-    if engine
-        .visitors
-        .first_view(address, user_agent, article, now)
-        && !engine.bots.is_bot(user_agent)
-    {
-        engine.counter.add(article, now);
-    }
-    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Query parameters of `GET /v1/rankings/popular`.
