@@ -29,7 +29,8 @@ pub enum Audience {
 pub struct Representation {
     /// Shared, so that a representation held in memory is served without a copy.
     pub body: Bytes,
-    pub etag: String,
+    /// Ready to send: a clone shares its bytes.
+    etag: HeaderValue,
 }
 
 impl Representation {
@@ -37,8 +38,15 @@ impl Representation {
         let body: Bytes = serde_json::to_vec(value)
             .map_err(|e| AppError::Internal(e.to_string()))?
             .into();
-        let etag = etag_of(&body);
+        let etag = HeaderValue::from_str(&etag_of(&body))
+            .map_err(|e| AppError::Internal(format!("entity tag: {e}")))?;
         Ok(Self { body, etag })
+    }
+
+    /// The strong entity tag, quotes included.
+    pub fn etag(&self) -> &str {
+        // Base64 between quotes: always visible ASCII.
+        self.etag.to_str().unwrap_or_default()
     }
 
     /// The response: 304 when the client's `If-None-Match` already names this tag.
@@ -49,7 +57,7 @@ impl Representation {
         audience: Audience,
     ) -> HttpResponse {
         let not_modified = status == StatusCode::OK
-            && matches_any(req.headers().get(header::IF_NONE_MATCH), &self.etag);
+            && matches_any(req.headers().get(header::IF_NONE_MATCH), self.etag());
         let mut response = HttpResponse::build(status);
         response.insert_header((header::ETAG, self.etag));
         if audience == Audience::Private {

@@ -111,7 +111,7 @@ where
         async move {
             let locked = G::locked(conn, &key).await?;
             let current = locked.view(conn, now).await?;
-            if_match.check(&Representation::of(&current)?.etag)?;
+            if_match.check(Representation::of(&current)?.etag())?;
             write(conn, locked, current, now).await
         }
         .scope_boxed()
@@ -350,7 +350,7 @@ where
                 if let Some(key) = &key.0 {
                     let headers = [
                         ("Location", created.location.as_str()),
-                        ("ETag", created.representation.etag.as_str()),
+                        ("ETag", created.representation.etag()),
                     ];
                     idempotency::record(
                         conn,

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::queries::{self, TREND_BASE};
 use super::views::{RankedArticle, Ranking, Trending, TrendingArticle, Window};
+use super::FastMap;
 use crate::articles::views::ArticleSummary;
 use crate::db::DbPool;
 use crate::error::AppError;
@@ -38,7 +39,7 @@ struct Computed {
 
 #[derive(Default)]
 pub struct Rankings {
-    popular: RwLock<HashMap<(Window, Option<String>), Computed>>,
+    popular: RwLock<FastMap<(Window, Option<String>), Computed>>,
     trending: RwLock<Option<(DateTime<Utc>, Vec<Representation>)>>,
 }
 
