@@ -1,46 +1,48 @@
 //! Which user agents are bots: the `isbot` crate's maintained patterns, with
 //! the verdicts remembered. Browsers send a few thousand distinct `User-Agent`
 //! strings a day, so nearly every view is answered from memory instead of
-//! running the patterns (one regex of some 350 alternatives over a lowercased
-//! copy). The memory is bounded: full, it starts again empty.
+//! running the patterns.
+//!
+//! The memory is a fixed table of atomic words, each holding a user agent's
+//! hash with its verdict in the lowest bit: no lock for workers to queue on,
+//! nothing allocated per user agent, nothing ever cleared. A user agent takes
+//! the slot its hash picks, replacing whichever was there.
 
-use std::sync::RwLock;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::FastMap;
+/// Slots in the table (128 KiB).
+const SLOTS: usize = 1 << 14;
 
-/// More distinct user agents than this and the remembered verdicts are dropped.
-const MAX_REMEMBERED: usize = 10_000;
-/// Longer user agents are judged every time, never remembered (bounding the
-/// memory at about 5 MB).
-const MAX_REMEMBERED_LENGTH: usize = 512;
-
-#[derive(Default)]
 pub struct Bots {
     patterns: isbot::Bots,
-    verdicts: RwLock<FastMap<Box<str>, bool>>,
+    hasher: foldhash::quality::RandomState,
+    verdicts: Box<[AtomicU64]>,
+}
+
+impl Default for Bots {
+    fn default() -> Self {
+        Self {
+            patterns: isbot::Bots::default(),
+            hasher: foldhash::quality::RandomState::default(),
+            verdicts: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
 }
 
 impl Bots {
     /// True when the user agent is a known bot or crawler.
     pub fn is_bot(&self, user_agent: &str) -> bool {
-        let known = self
-            .verdicts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(user_agent)
-            .copied();
-        if let Some(verdict) = known {
-            return verdict;
+        let hash = self.hasher.hash_one(user_agent);
+        // Bit 1 set, so that no tag is an empty slot's 0; bit 0 is the verdict.
+        let tag = (hash | 0b10) & !0b1;
+        let slot = &self.verdicts[(hash >> 32) as usize % SLOTS];
+        let remembered = slot.load(Ordering::Relaxed);
+        if remembered & !0b1 == tag {
+            return remembered & 0b1 == 1;
         }
         let verdict = self.patterns.is_bot(user_agent);
-        if user_agent.len() > MAX_REMEMBERED_LENGTH {
-            return verdict;
-        }
-        let mut verdicts = self.verdicts.write().unwrap_or_else(|e| e.into_inner());
-        if verdicts.len() >= MAX_REMEMBERED {
-            verdicts.clear();
-        }
-        verdicts.insert(user_agent.into(), verdict);
+        slot.store(tag | u64::from(verdict), Ordering::Relaxed);
         verdict
     }
 }
@@ -50,7 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remembered_verdicts_agree_with_the_patterns_and_memory_stays_bounded() {
+    fn remembered_verdicts_agree_with_the_patterns() {
         let bots = Bots::default();
         let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -58,10 +60,12 @@ mod tests {
             assert!(bots.is_bot(googlebot));
             assert!(!bots.is_bot(firefox));
         }
-        for n in 0..MAX_REMEMBERED + 5 {
+        // Many more user agents than slots: every verdict stays right.
+        for n in 0..4 * SLOTS {
             assert!(!bots.is_bot(&format!("{firefox} Build/{n}")));
+            assert!(bots.is_bot(&format!("ExampleCrawler/{n} (+https://example.com/bot)")));
         }
-        assert!(bots.verdicts.read().unwrap().len() <= MAX_REMEMBERED);
         assert!(bots.is_bot(googlebot));
+        assert!(!bots.is_bot(firefox));
     }
 }

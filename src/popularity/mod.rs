@@ -120,10 +120,10 @@ impl Popularity {
 /// 24-hour window always has hourly resolution.
 pub const ROLL_UP_AFTER_DAYS: i64 = 8;
 
-/// The maps a view passes through (directory, bot verdicts, pending counts)
-/// hash with foldhash, seeded per map: SipHash, the standard library's
-/// default, costs several times more on every view. Their keys are bounded in
-/// number.
+/// The maps a view or a ranking request passes through (directory, pending
+/// counts, held rankings) hash with foldhash, seeded per map: SipHash, the
+/// standard library's default, costs several times more. Their keys are
+/// bounded in number.
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use actix_web::{get, web};
