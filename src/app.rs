@@ -128,8 +128,6 @@ fn build(
         .app_data(shared.routes)
         .app_data(shared.body_limits)
         .app_data(shared.popularity)
-        // The beacon body is ignored; keep it small.
-        .app_data(web::PayloadConfig::new(4096))
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

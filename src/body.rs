@@ -52,26 +52,20 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || essence == "application/merge-patch+json"
 }
 
-async fn read(req: HttpRequest, mut payload: Payload) -> Result<JsonBody, AppError> {
-    let limits = req
-        .app_data::<web::Data<BodyLimits>>()
+/// The limits configured for the app (the defaults when none are).
+pub fn limits(req: &HttpRequest) -> BodyLimits {
+    req.app_data::<web::Data<BodyLimits>>()
         .map(|limits| *limits.get_ref())
-        .unwrap_or_default();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !is_json(content_type) {
-        return Err(AppError::UnsupportedMediaType(format!(
-            "send the body as application/json (or application/merge-patch+json), not `{}`",
-            if content_type.is_empty() {
-                "nothing"
-            } else {
-                content_type
-            }
-        )));
-    }
+        .unwrap_or_default()
+}
+
+/// Reads a whole body within `limits`: 413 past `max_bytes`, whether the
+/// client announced the length or streams it, 408 past `timeout`.
+pub async fn collect(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limits: BodyLimits,
+) -> Result<web::Bytes, AppError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -96,14 +90,33 @@ async fn read(req: HttpRequest, mut payload: Payload) -> Result<JsonBody, AppErr
         }
         Ok(body.freeze())
     };
-    let bytes = tokio::time::timeout(limits.timeout, collect)
+    tokio::time::timeout(limits.timeout, collect)
         .await
         .map_err(|_| {
             AppError::RequestTimeout(format!(
                 "the body did not arrive within {} s",
                 limits.timeout.as_secs()
             ))
-        })??;
+        })?
+}
+
+async fn read(req: HttpRequest, payload: Payload) -> Result<JsonBody, AppError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !is_json(content_type) {
+        return Err(AppError::UnsupportedMediaType(format!(
+            "send the body as application/json (or application/merge-patch+json), not `{}`",
+            if content_type.is_empty() {
+                "nothing"
+            } else {
+                content_type
+            }
+        )));
+    }
+    let bytes = collect(&req, payload, limits(&req)).await?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     if !value.is_object() {

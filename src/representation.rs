@@ -43,6 +43,18 @@ impl Representation {
         Ok(Self { body, etag })
     }
 
+    /// A copy that shares no memory with this one. A clone shares its
+    /// bytes, and with them a reference count that every thread serving a
+    /// clone writes to.
+    pub fn copied(&self) -> Self {
+        let etag =
+            HeaderValue::from_bytes(self.etag.as_bytes()).unwrap_or_else(|_| self.etag.clone());
+        Self {
+            body: Bytes::copy_from_slice(&self.body),
+            etag,
+        }
+    }
+
     /// The strong entity tag, quotes included.
     pub fn etag(&self) -> &str {
         // Base64 between quotes: always visible ASCII.

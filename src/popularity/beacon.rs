@@ -1,14 +1,13 @@
 //! The view beacon: `POST /v1/articles/{slug}/views`, fired on every page view.
 
-use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::dev::{AppService, HttpServiceFactory, Payload};
 use actix_web::http::{header, Method};
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use utoipa_actix_web::OpenApiFactory;
 
-use super::Popularity;
-use crate::db::DbPool;
-use crate::error::{responses, AppError};
+use crate::body::{self, BodyLimits};
+use crate::error::{responses, AppError, Problem};
 use crate::params;
 
 /// The beacon's route. actix-web matches a pattern with a parameter, such as
@@ -68,25 +67,26 @@ fn viewed_slug(path: &str) -> Option<&str> {
     path = "/v1/articles/{slug}/views",
     tag = "rankings",
     params(("slug" = String, Path, description = "The viewed article's slug")),
-    request_body(content = Option<String>, description = "Ignored: empty, text/plain or JSON `{\"referrer\": …}`", content_type = "text/plain"),
+    request_body(content = Option<String>, description = "Ignored: empty, text/plain or JSON `{\"referrer\": …}`, at most 4096 bytes", content_type = "text/plain"),
     responses(
         (status = 202, description = "Accepted (whether or not it counted)"),
         responses::NotFound,
+        (status = 408, description = "The body did not arrive in time", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 4096 bytes", body = Problem,
+            content_type = "application/problem+json"),
         responses::Unavailable,
     ),
     security(()),
 )]
-pub async fn record_view(req: HttpRequest, _body: web::Bytes) -> Result<HttpResponse, AppError> {
+pub async fn record_view(
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
     // Fired on every page view: the slug and the shared state are read from
     // the request as they are, not through extractors that copy them.
-    let (Some(engine), Some(pool)) = (
-        req.app_data::<web::Data<Popularity>>(),
-        req.app_data::<web::Data<DbPool>>(),
-    ) else {
-        return Err(AppError::Internal(
-            "the popularity engine is not configured".into(),
-        ));
-    };
+    let (engine, pool) = super::shared(&req)?;
+    discard(&req, payload).await?;
     let slug = viewed_slug(req.path()).unwrap_or_default();
     let slug = params::path_slug("published article", slug)?;
     let now = Utc::now();
@@ -111,6 +111,26 @@ pub async fn record_view(req: HttpRequest, _body: web::Bytes) -> Result<HttpResp
         engine.counter.add(article, now);
     }
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// The most a beacon's body may hold; it is ignored, so it need not be large.
+pub const MAX_BODY: usize = 4096;
+
+/// Reads the body to its end and drops it: a request whose body is left
+/// unread closes its connection, and the page's next beacon would pay for a
+/// new one. Bounded in size and time like every body; an empty one, what
+/// most beacons send, costs nothing.
+async fn discard(req: &HttpRequest, payload: web::Payload) -> Result<(), AppError> {
+    match payload.into_inner() {
+        Payload::None => Ok(()),
+        payload => {
+            let limits = BodyLimits {
+                max_bytes: MAX_BODY,
+                ..body::limits(req)
+            };
+            body::collect(req, payload, limits).await.map(drop)
+        }
+    }
 }
 
 #[cfg(test)]

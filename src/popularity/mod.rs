@@ -146,6 +146,21 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(article_stats);
 }
 
+/// The engine and the database pool, borrowed from the app. The beacon and
+/// the rankings do not take them as extractors: each extraction clones an
+/// `Arc`, a reference count that every worker writes on every request.
+fn shared(req: &HttpRequest) -> Result<(&Popularity, &DbPool), AppError> {
+    match (
+        req.app_data::<web::Data<Popularity>>(),
+        req.app_data::<web::Data<DbPool>>(),
+    ) {
+        (Some(engine), Some(pool)) => Ok((engine, pool)),
+        _ => Err(AppError::Internal(
+            "the popularity engine is not configured".into(),
+        )),
+    }
+}
+
 /// Query parameters of `GET /v1/rankings/popular`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -181,8 +196,6 @@ pub struct PopularQuery {
 #[get("/v1/rankings/popular")]
 pub async fn list_popular(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
-    engine: web::Data<Popularity>,
     query: web::Query<PopularQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
@@ -202,7 +215,8 @@ pub async fn list_popular(
     checker.finish()?;
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 
-    let ranking = engine.rankings.popular(&pool, window, tag, limit).await?;
+    let (engine, pool) = shared(&req)?;
+    let ranking = engine.rankings.popular(pool, window, tag, limit).await?;
     Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
 }
 
@@ -236,13 +250,12 @@ pub struct TrendingQuery {
 #[get("/v1/rankings/trending")]
 pub async fn list_trending(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
-    engine: web::Data<Popularity>,
     query: web::Query<TrendingQuery>,
 ) -> Result<HttpResponse, AppError> {
     let limit = params::limit(query.limit.as_deref(), 10, 50)
         .map_err(|e| AppError::InvalidInputs(vec![e]))?;
-    let ranking = engine.rankings.trending(&pool, limit).await?;
+    let (engine, pool) = shared(&req)?;
+    let ranking = engine.rankings.trending(pool, limit).await?;
     Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
 }
 

@@ -4,8 +4,16 @@
 //!
 //! Each instance refreshes its own copy from the shared database, so
 //! instances agree to within one interval and share no state.
+//!
+//! Within an instance, each worker thread serves the untagged rankings (the
+//! ones every frontend asks for) from copies of its own (`Local`): answering
+//! from the shared ones took a shared lock and bumped the shared reference
+//! counts of the answer's bytes, two cache lines the workers handed back and
+//! forth on every request.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -37,10 +45,46 @@ struct Computed {
     last_asked: Instant,
 }
 
-#[derive(Default)]
 pub struct Rankings {
     popular: RwLock<FastMap<(Window, Option<String>), Computed>>,
     trending: RwLock<Option<(DateTime<Utc>, Vec<Representation>)>>,
+    /// Tells the workers' copies apart from those of another `Rankings` in
+    /// the same process (tests run several servers in one).
+    id: u64,
+    /// Bumped whenever an untagged ranking is stored: the workers' copies
+    /// of an older generation are stale.
+    generation: AtomicU64,
+}
+
+impl Default for Rankings {
+    fn default() -> Self {
+        static IDS: AtomicU64 = AtomicU64::new(0);
+        Self {
+            popular: RwLock::default(),
+            trending: RwLock::default(),
+            id: IDS.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+/// An untagged ranking a worker keeps a copy of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Untagged {
+    Popular(Window),
+    Trending,
+}
+
+/// One worker thread's copies of the untagged answers it has served, all of
+/// one generation of one `Rankings`.
+#[derive(Default)]
+struct Local {
+    owner: Option<(u64, u64)>,
+    answers: FastMap<(Untagged, u32), Representation>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Local> = RefCell::default();
 }
 
 impl Rankings {
@@ -66,9 +110,11 @@ impl Rankings {
     fn held(&self, key: &(Window, Option<String>), limit: u32) -> Option<Representation> {
         if key.1.is_none() {
             // Untagged rankings are always held, so nobody needs to know
-            // when they were last asked for: a shared lock will do.
-            let held = self.popular.read().unwrap_or_else(|e| e.into_inner());
-            return held.get(key).map(|computed| pick(&computed.bodies, limit));
+            // when they were last asked for.
+            return self.local(Untagged::Popular(key.0), limit, || {
+                let held = self.popular.read().unwrap_or_else(|e| e.into_inner());
+                held.get(key).map(|computed| pick(&computed.bodies, limit))
+            });
         }
         let mut held = self.popular.write().unwrap_or_else(|e| e.into_inner());
         let computed = held.get_mut(key)?;
@@ -87,8 +133,35 @@ impl Rankings {
     }
 
     fn held_trending(&self, limit: u32) -> Option<Representation> {
-        let held = self.trending.read().unwrap_or_else(|e| e.into_inner());
-        held.as_ref().map(|(_, bodies)| pick(bodies, limit))
+        self.local(Untagged::Trending, limit, || {
+            let held = self.trending.read().unwrap_or_else(|e| e.into_inner());
+            held.as_ref().map(|(_, bodies)| pick(bodies, limit))
+        })
+    }
+
+    /// This worker's copy of an untagged answer, taken from `shared` when
+    /// it has none of the current generation.
+    fn local(
+        &self,
+        ranking: Untagged,
+        limit: u32,
+        shared: impl FnOnce() -> Option<Representation>,
+    ) -> Option<Representation> {
+        // Read before the shared answer is: a store that lands in between
+        // only makes the copy newer than its generation, never older.
+        let owner = Some((self.id, self.generation.load(Ordering::Acquire)));
+        LOCAL.with_borrow_mut(|local| {
+            if local.owner != owner {
+                local.owner = owner;
+                local.answers.clear();
+            }
+            if let Some(answer) = local.answers.get(&(ranking, limit)) {
+                return Some(answer.clone());
+            }
+            let answer = shared()?.copied();
+            local.answers.insert((ranking, limit), answer.clone());
+            Some(answer)
+        })
     }
 
     /// Recomputes every held ranking (and the untagged ones always) in one
@@ -191,6 +264,7 @@ impl Rankings {
     /// first, under one hold of the lock that ranking requests read under.
     fn keep(&self, computed: Vec<((Window, Option<String>), Computed)>) {
         let mut held = self.popular.write().unwrap_or_else(|e| e.into_inner());
+        let mut untagged = false;
         for (key, mut computed) in computed {
             match held.get(&key) {
                 Some(old) if old.as_of > computed.as_of => {}
@@ -198,9 +272,13 @@ impl Rankings {
                     if let Some(old) = old {
                         computed.last_asked = computed.last_asked.max(old.last_asked);
                     }
+                    untagged |= key.1.is_none();
                     held.insert(key, computed);
                 }
             }
+        }
+        if untagged {
+            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -208,6 +286,7 @@ impl Rankings {
         let mut held = self.trending.write().unwrap_or_else(|e| e.into_inner());
         if held.as_ref().is_none_or(|(old, _)| *old <= as_of) {
             *held = Some((as_of, bodies));
+            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 }

@@ -124,6 +124,64 @@ async fn json_and_empty_beacon_bodies_are_accepted() {
 }
 
 #[tokio::test]
+async fn beacons_with_bodies_keep_the_connection_open_for_the_next_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::with_site(one_article()).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // What navigator.sendBeacon sends, twice on one connection, as a page
+    // that fires a beacon per view does.
+    for (n, agent) in ["Firefox/128.0", "Chrome/126.0"].iter().enumerate() {
+        let body = r#"{"referrer": "https://news.example/"}"#;
+        let request = format!(
+            "POST /v1/articles/read-me/views HTTP/1.1\r\nHost: localhost\r\n\
+             User-Agent: Mozilla/5.0 (X11; Linux x86_64) {agent}\r\n\
+             Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+                .await
+                .expect("the server answers")
+                .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]).to_ascii_lowercase();
+        assert!(answer.starts_with("http/1.1 202"), "beacon {n}: {answer}");
+        assert!(
+            !answer.contains("connection: close"),
+            "beacon {n}: {answer}"
+        );
+    }
+    assert_eq!(stored_views(&app, "read-me").await, 2);
+}
+
+#[tokio::test]
+async fn a_beacon_body_over_4096_bytes_is_413_and_counts_nothing() {
+    let app = TestApp::with_site(one_article()).await;
+    for body in [
+        reqwest::Body::from("x".repeat(4097)),
+        // Streamed, so that no Content-Length announces it.
+        reqwest::Body::wrap_stream(futures_util::stream::iter(
+            (0..5).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1000])),
+        )),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/v1/articles/read-me/views", app.address))
+            .header("user-agent", BROWSER)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 413).await;
+    }
+    assert_eq!(stored_views(&app, "read-me").await, 0);
+}
+
+#[tokio::test]
 async fn an_article_unpublished_or_renamed_stops_counting_once_the_directory_is_reread() {
     let a_day_ago = Utc::now() - Duration::days(1);
     let site = site_with(
