@@ -8,7 +8,6 @@ use utoipa_actix_web::OpenApiFactory;
 
 use crate::body::{self, BodyLimits};
 use crate::error::{responses, AppError, Problem};
-use crate::params;
 
 /// The beacon's route. actix-web matches a pattern with a parameter, such as
 /// `/v1/articles/{slug}/views`, by running a regex with captures over the
@@ -88,17 +87,17 @@ pub async fn record_view(
     let (engine, pool) = super::shared(&req)?;
     discard(&req, payload).await?;
     let slug = viewed_slug(req.path()).unwrap_or_default();
-    let slug = params::path_slug("published article", slug)?;
     let now = Utc::now();
     let article = engine
         .directory
         .public_id(pool, slug, now)
         .await?
-        .ok_or_else(|| AppError::not_found("published article", slug))?;
+        .ok_or_else(|| AppError::not_found("published article", slug.escape_default()))?;
+    // Hashed as the bytes it is; read as text only for the bot patterns.
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
+        .map(|v| v.as_bytes())
         .unwrap_or_default();
     // A repeat counts nothing whoever sends it, so bots are looked for on
     // first views only.
@@ -106,7 +105,9 @@ pub async fn record_view(
     if engine
         .visitors
         .first_view(address, user_agent, article, now)
-        && !engine.bots.is_bot(user_agent)
+        && !engine
+            .bots
+            .is_bot(std::str::from_utf8(user_agent).unwrap_or_default())
     {
         engine.counter.add(article, now);
     }

@@ -17,6 +17,7 @@ use diesel_async::RunQueryDsl;
 use super::FastMap;
 use crate::db::DbPool;
 use crate::error::AppError;
+use crate::params;
 use crate::schema::articles;
 use crate::visibility::PUBLISHED;
 
@@ -40,7 +41,8 @@ pub struct Directory {
 const STRIPES: usize = 16;
 
 impl Directory {
-    /// The id of the article with this slug if it is public at `now`.
+    /// The id of the article with this slug if it is public at `now`. Any
+    /// text may be asked for: what is not a slug is never looked up.
     pub async fn public_id(
         &self,
         pool: &DbPool,
@@ -49,6 +51,8 @@ impl Directory {
     ) -> Result<Option<i64>, AppError> {
         let found = match self.known(slug) {
             Some(entry) => entry,
+            // Checked only here: a remembered slug was checked when first seen.
+            None if !params::is_slug(slug) => None,
             None => {
                 let _one_lookup = self.looking_up[stripe(slug)].lock().await;
                 match self.known(slug) {

@@ -91,7 +91,7 @@ impl Visitors {
         if !self.trusted_proxies.contains(&peer) {
             return Some(peer);
         }
-        forwarded_for(req).or(Some(peer))
+        forwarded_for(req, &self.trusted_proxies).or(Some(peer))
     }
 
     /// True when this is the visitor's first view of the article within the
@@ -99,7 +99,7 @@ impl Visitors {
     pub fn first_view(
         &self,
         address: Option<IpAddr>,
-        user_agent: &str,
+        user_agent: &[u8],
         article_id: i64,
         now: DateTime<Utc>,
     ) -> bool {
@@ -149,35 +149,64 @@ impl Shard {
     }
 }
 
-/// The client named by `Forwarded: for=…` (RFC 7239) or else the first
-/// address of `X-Forwarded-For`.
-fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
+/// The client as the trusted proxies in front of us name it: the entries of
+/// `Forwarded` (RFC 7239), or else of `X-Forwarded-For`, read from the right
+/// (each proxy appends the address it was sent from) past those naming a
+/// trusted proxy. Entries further left are whatever the client sent, so a
+/// client cannot pass for another by sending the header itself.
+fn forwarded_for(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     let headers = req.headers();
-    if let Some(forwarded) = headers.get(header::FORWARDED).and_then(|v| v.to_str().ok()) {
-        let first = forwarded.split(',').next().unwrap_or_default();
-        for pair in first.split(';') {
-            let Some((name, value)) = pair.trim().split_once('=') else {
-                continue;
-            };
-            if name.eq_ignore_ascii_case("for") {
-                let value = value.trim_matches('"');
-                let host = value
-                    .strip_prefix('[')
-                    .and_then(|v| v.split(']').next())
-                    .unwrap_or_else(|| value.split(':').next().unwrap_or(value));
-                if let Some(ip) = parse_ip(host) {
-                    return Some(ip);
-                }
-            }
+    if headers.contains_key(header::FORWARDED) {
+        let elements = headers
+            .get_all(header::FORWARDED)
+            .rev()
+            .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','));
+        return nearest_untrusted(elements.map(forwarded_node), trusted);
+    }
+    let entries = headers
+        .get_all(&X_FORWARDED_FOR)
+        .rev()
+        .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','));
+    nearest_untrusted(
+        entries.map(|entry| parse_ip(std::str::from_utf8(entry).ok()?.trim())),
+        trusted,
+    )
+}
+
+/// The first address, from the nearest proxy on, that is not a trusted
+/// proxy; `None` at an entry that names no address, as nothing left of it
+/// can be vouched for.
+fn nearest_untrusted(
+    entries: impl Iterator<Item = Option<IpAddr>>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    for entry in entries {
+        match entry {
+            Some(ip) if trusted.contains(&ip) => continue,
+            other => return other,
         }
     }
-    let first = headers
-        .get(&X_FORWARDED_FOR)?
-        .as_bytes()
-        .split(|b| *b == b',')
-        .next()?;
-    parse_ip(std::str::from_utf8(first).ok()?.trim())
+    None
+}
+
+/// The address in one `Forwarded` element's `for=` (`for=192.0.2.43:47011`,
+/// `for="[2001:db8::17]:4711"`); `None` for `unknown`, obfuscated names or
+/// no `for` at all.
+fn forwarded_node(element: &[u8]) -> Option<IpAddr> {
+    let element = std::str::from_utf8(element).ok()?;
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        if !name.eq_ignore_ascii_case("for") {
+            return None;
+        }
+        let value = value.trim_matches('"');
+        let host = value
+            .strip_prefix('[')
+            .and_then(|v| v.split(']').next())
+            .unwrap_or_else(|| value.split(':').next().unwrap_or(value));
+        parse_ip(host)
+    })
 }
 
 /// Parses an address as the family its text shows (`IpAddr`'s own parser
@@ -198,16 +227,16 @@ mod tests {
     fn a_repeat_within_the_window_counts_once_and_other_articles_count() {
         let visitors = Visitors::new(Vec::new());
         let me = Some("203.0.113.7".parse().unwrap());
-        assert!(visitors.first_view(me, "Firefox", 1, Utc::now()));
-        assert!(!visitors.first_view(me, "Firefox", 1, Utc::now()));
-        assert!(visitors.first_view(me, "Firefox", 2, Utc::now()));
+        assert!(visitors.first_view(me, b"Firefox", 1, Utc::now()));
+        assert!(!visitors.first_view(me, b"Firefox", 1, Utc::now()));
+        assert!(visitors.first_view(me, b"Firefox", 2, Utc::now()));
         assert!(
-            visitors.first_view(me, "Chrome", 1, Utc::now()),
+            visitors.first_view(me, b"Chrome", 1, Utc::now()),
             "another browser is another visitor"
         );
         assert!(visitors.first_view(
             Some("203.0.113.8".parse().unwrap()),
-            "Firefox",
+            b"Firefox",
             1,
             Utc::now()
         ));
@@ -281,6 +310,22 @@ mod tests {
             ),
             ("forwarded", "for=192.0.2.43:47011", "192.0.2.43"),
             ("x-forwarded-for", "unknown", "10.0.0.1"),
+            // What the client sent sits left of what the proxy appended.
+            (
+                "x-forwarded-for",
+                "198.51.100.1, 203.0.113.7",
+                "203.0.113.7",
+            ),
+            (
+                "x-forwarded-for",
+                "198.51.100.1, 203.0.113.7, 10.0.0.1",
+                "203.0.113.7",
+            ),
+            (
+                "forwarded",
+                "for=198.51.100.1, for=203.0.113.7;proto=https",
+                "203.0.113.7",
+            ),
             ("", "", "10.0.0.1"),
         ];
         for (name, value, client) in cases {

@@ -124,6 +124,31 @@ async fn json_and_empty_beacon_bodies_are_accepted() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_visitor_is_the_address_it_appended_not_what_the_client_sent() {
+    let app = TestApp::spawn_configured(|config| {
+        config.popularity.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    app.load(one_article()).await;
+    let view = |forwarded: String| {
+        app.client
+            .post(format!("{}/v1/articles/read-me/views", app.address))
+            .header("user-agent", BROWSER)
+            .header("x-forwarded-for", forwarded)
+            .send()
+    };
+    // One client behind the proxy (203.0.113.7) that makes up a new address
+    // in front of the proxy's entry on every view: it is one visitor.
+    for n in 0..5 {
+        let response = view(format!("198.51.100.{n}, 203.0.113.7")).await.unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    // Another client behind the same proxy is another visitor.
+    assert_eq!(view("203.0.113.8".into()).await.unwrap().status(), 202);
+    assert_eq!(stored_views(&app, "read-me").await, 2);
+}
+
+#[tokio::test]
 async fn beacons_with_bodies_keep_the_connection_open_for_the_next_one() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
