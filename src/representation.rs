@@ -68,8 +68,12 @@ impl Representation {
         status: StatusCode,
         audience: Audience,
     ) -> HttpResponse {
+        // The tag is read as text only when there is a tag to compare it with.
         let not_modified = status == StatusCode::OK
-            && matches_any(req.headers().get(header::IF_NONE_MATCH), self.etag());
+            && req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .is_some_and(|tags| matches_any(tags, self.etag()));
         let mut response = HttpResponse::build(status);
         response.insert_header((header::ETAG, self.etag));
         if audience == Audience::Private {
@@ -90,8 +94,8 @@ pub fn etag_of(body: &[u8]) -> String {
     )
 }
 
-fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
-    let Some(value) = header.and_then(|h| h.to_str().ok()) else {
+fn matches_any(header: &HeaderValue, etag: &str) -> bool {
+    let Ok(value) = header.to_str() else {
         return false;
     };
     value.split(',').map(str::trim).any(|candidate| {

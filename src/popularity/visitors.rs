@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{self, HeaderName};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::HttpRequest;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -158,20 +158,22 @@ fn forwarded_for(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     let headers = req.headers();
     if headers.contains_key(header::FORWARDED) {
-        let elements = headers
-            .get_all(header::FORWARDED)
-            .rev()
-            .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','));
+        let elements = from_the_right(headers, &header::FORWARDED);
         return nearest_untrusted(elements.map(forwarded_node), trusted);
     }
-    let entries = headers
-        .get_all(&X_FORWARDED_FOR)
-        .rev()
-        .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','));
+    let entries = from_the_right(headers, &X_FORWARDED_FOR);
     nearest_untrusted(
         entries.map(|entry| parse_ip(std::str::from_utf8(entry).ok()?.trim())),
         trusted,
     )
+}
+
+/// The comma-separated entries of every `name` header line, the last first.
+fn from_the_right<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .get_all(name)
+        .rev()
+        .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
 }
 
 /// The first address, from the nearest proxy on, that is not a trusted
