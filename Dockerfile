@@ -10,6 +10,8 @@ WORKDIR /build
 # reused for as long as Cargo.toml and Cargo.lock stay the same, so editing the
 # application does not recompile every crate.
 COPY Cargo.toml Cargo.lock ./
+# A patched diesel-async (vendor/README.md) is part of the dependency graph.
+COPY vendor ./vendor
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && cargo build --release --locked \

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel::QueryableByName;
 use serde_json::{json, Value};
 
+use crate::cluster::{free_port, Cluster, POSTGRES_BIN};
 use crate::excerpts::{scheduled, with};
 use crate::helpers::*;
 
@@ -504,14 +505,6 @@ impl Drop for ServeProcess {
     }
 }
 
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// Serves `database_url` with the `broadsheet` binary (settings in `env`
 /// added), fires beacons from new visitors until it stops answering, sends
 /// SIGTERM once 300 are answered 202, and waits for a clean exit. Returns
@@ -624,110 +617,6 @@ const ROUNDS: u32 = 8;
 // ---------------------------------------------------------------------------
 // 3. A database outage
 // ---------------------------------------------------------------------------
-
-const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// A PostgreSQL cluster of the test's own in a temporary directory, owned by
-/// the `postgres` user; stopped and removed when dropped, whatever happened.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    /// Initializes and starts a cluster; `None` when PostgreSQL 15's tools are absent.
-    fn start() -> Option<Self> {
-        if !Path::new(POSTGRES_BIN).join("initdb").exists() {
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "broadsheet-cluster-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_micros()
-        ));
-        std::fs::create_dir_all(&dir).expect("cluster directory");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-        };
-        run(Command::new("chown")
-            .arg("postgres:postgres")
-            .arg(&cluster.dir));
-        let data = cluster.data();
-        let initdb = ["-D", &data, "-A", "trust", "-U", "postgres", "-E", "UTF8"];
-        cluster.as_postgres(
-            "initdb",
-            &[&initdb[..], &["--locale=C", "--no-sync"]].concat(),
-        );
-        cluster.pg_ctl_start();
-        Some(cluster)
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
-    }
-
-    fn pg_ctl_start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("postgres.log").display().to_string();
-        let data = self.data();
-        let args = [
-            "start", "-w", "-t", "60", "-D", &data, "-l", &log, "-o", &options,
-        ];
-        self.as_postgres("pg_ctl", &args);
-    }
-
-    fn pg_ctl_stop(&self, mode: &str) -> std::io::Result<std::process::Output> {
-        let data = self.data();
-        let args = ["stop", "-w", "-t", "60", "-m", mode, "-D", &data];
-        self.command("pg_ctl", &args).output()
-    }
-
-    fn command(&self, tool: &str, args: &[&str]) -> Command {
-        let mut command = Command::new("runuser");
-        command
-            .args(["-u", "postgres", "--"])
-            .arg(Path::new(POSTGRES_BIN).join(tool))
-            .args(args)
-            .current_dir(&self.dir);
-        command
-    }
-
-    fn as_postgres(&self, tool: &str, args: &[&str]) {
-        run(&mut self.command(tool, args));
-    }
-
-    fn stop(&self) {
-        let output = self.pg_ctl_stop("fast").expect("pg_ctl runs");
-        assert!(output.status.success(), "pg_ctl stop: {output:?}");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl_stop("immediate");
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Runs a command to completion, failing the test with its output if it fails.
-fn run(command: &mut Command) {
-    let output = command.output().expect("command runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn views_counted_while_the_database_is_away_are_written_when_it_returns() {
