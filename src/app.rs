@@ -21,7 +21,7 @@ use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
 use crate::popularity::Popularity;
-use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
+use crate::{articles, excerpts, health, index, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.
 ///
@@ -38,7 +38,8 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(excerpts::configure)
         .configure(roundups::configure)
         .configure(outlets::configure)
-        .configure(tags::configure);
+        .configure(tags::configure)
+        .configure(index::configure);
 }
 
 /// A running server, bound to its port.
@@ -62,6 +63,7 @@ impl Application {
             routes,
             body_limits: web::Data::new(config.body_limits),
             popularity: web::Data::from(popularity.clone()),
+            docs_page: web::Data::new(DocsPage::new()),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -110,6 +112,7 @@ struct Shared {
     routes: web::Data<RouteTable>,
     body_limits: web::Data<BodyLimits>,
     popularity: web::Data<Popularity>,
+    docs_page: web::Data<DocsPage>,
 }
 
 fn build(
@@ -138,8 +141,11 @@ fn build(
         .split_for_parts();
     let document_json = web::Data::new(web::Bytes::from(crate::openapi::document_json()));
     app.app_data(document_json)
+        .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
         .route("/docs", web::get().to(redirect_to_docs))
+        .route("/docs/", web::get().to(serve_docs_page))
+        .route("/docs/index.html", web::get().to(serve_docs_page))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/docs/openapi.json", document)
@@ -165,6 +171,31 @@ async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document.get_ref().clone())
+}
+
+/// The reference page: Swagger UI's own page, titled for Broadsheet.
+async fn serve_docs_page(page: web::Data<DocsPage>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.0.clone())
+}
+
+/// Swagger UI's `index.html` with Broadsheet's name in the browser's tab.
+#[derive(Clone)]
+struct DocsPage(web::Bytes);
+
+impl DocsPage {
+    fn new() -> Self {
+        let config = Arc::new(utoipa_swagger_ui::Config::default());
+        let page = match utoipa_swagger_ui::serve("index.html", config) {
+            Ok(Some(file)) => String::from_utf8_lossy(&file.bytes).replace(
+                "<title>Swagger UI</title>",
+                "<title>Broadsheet API reference</title>",
+            ),
+            _ => String::new(),
+        };
+        Self(page.into())
+    }
 }
 
 async fn redirect_to_docs() -> HttpResponse {

@@ -22,6 +22,7 @@ pub mod error;
 pub mod excerpts;
 pub mod health;
 pub mod idempotency;
+pub mod index;
 pub mod keys;
 pub mod markdown;
 pub mod openapi;

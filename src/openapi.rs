@@ -20,7 +20,10 @@ use crate::error::{InvalidInput, Problem};
 editor's commentary, excerpts quoted from source articles, press roundups, outlets, tags and \
 popular-post rankings.\n\nEvery error is an RFC 9457 problem (`application/problem+json`). Lists \
 are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) until it is null. \
-Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.",
+Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.\n\n\
+Reads and the view beacon need no key. Writes need an API key (`Authorization: Bearer <key>`); the \
+operations that take one are marked with the `api_key` scheme. A read sent with a key also shows \
+drafts and scheduled posts, answered `Cache-Control: private, no-store`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, InvalidInput)),

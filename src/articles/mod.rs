@@ -77,7 +77,7 @@ pub struct ListArticlesQuery {
         responses::Unauthorized,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/articles")]
 pub async fn list_articles(
@@ -227,7 +227,7 @@ pub async fn load_view(
         responses::NotFound,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/articles/{slug}")]
 pub async fn find_article(

@@ -100,7 +100,7 @@ pub async fn list_excerpts(
         responses::NotFound,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/excerpts/{id}")]
 pub async fn find_excerpt(

@@ -73,7 +73,7 @@ pub async fn list_outlets(
         responses::NotFound,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/outlets/{slug}")]
 pub async fn find_outlet(

@@ -117,7 +117,7 @@ pub async fn list_roundup_links(
         responses::NotFound,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/roundups/{id}")]
 pub async fn find_roundup(
@@ -147,7 +147,7 @@ pub async fn find_roundup(
         responses::NotFound,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/roundup-links/{id}")]
 pub async fn find_roundup_link(

@@ -65,9 +65,11 @@ fn every_operation_is_documented_with_a_client_error_and_its_security() {
                 .cloned()
                 .unwrap_or_default();
             if method == "get" || path.ends_with("/views") {
-                // Reads and the view beacon are public, except the editors' own reads (revisions).
-                let public = schemes.contains(&serde_json::json!({}));
-                assert!(public || path.ends_with("/revisions"), "{name} is public");
+                // Reads and the view beacon are public and marked so (no lock in
+                // the reference page), except the editors' own reads (revisions).
+                if !path.ends_with("/revisions") {
+                    assert_eq!(schemes, [serde_json::json!({})], "{name} is public");
+                }
             } else {
                 assert_eq!(
                     schemes,
@@ -89,6 +91,10 @@ async fn the_reference_page_is_served_with_its_assets() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        html.contains("<title>Broadsheet API reference</title>"),
+        "{html}"
+    );
     for asset in [
         "/docs/swagger-ui.css",
         "/docs/swagger-ui-bundle.js",
@@ -109,4 +115,35 @@ async fn the_reference_page_is_served_with_its_assets() {
         .await
         .unwrap();
     assert!(initializer.contains("/docs/openapi.json"), "{initializer}");
+}
+
+#[tokio::test]
+async fn the_index_links_to_every_entry_point_and_each_answers() {
+    let app = TestApp::spawn().await;
+    let (status, index) = app.get_json("/").await;
+    assert_eq!(status, 200);
+    assert_eq!(index["name"], "Broadsheet");
+    assert_eq!(index["docs_url"], "/docs/");
+    assert_eq!(index["openapi_url"], "/openapi.json");
+    let document: Value = serde_json::from_str(&broadsheet::openapi::document_json()).unwrap();
+    let links = index["links"].as_array().unwrap();
+    assert!(links.len() >= 8, "{links:?}");
+    for link in links {
+        let href = link["href"].as_str().unwrap();
+        assert!(
+            href == "/openapi.json" || document["paths"][href]["get"].is_object(),
+            "{href} is not an operation of the document"
+        );
+        assert_eq!(app.get(href).await.status(), 200, "{href}");
+    }
+    assert_eq!(
+        app.get(index["docs_url"].as_str().unwrap()).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_index_refuses_parameters_it_does_not_take() {
+    let app = TestApp::spawn().await;
+    crate::helpers::assert_invalid_parameter(&app, "/?limt=5", "limt").await;
 }
