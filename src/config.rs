@@ -14,6 +14,7 @@
 //! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses; behind them, the client is the nearest address in `Forwarded`/`X-Forwarded-For` that is not one of them |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
+//! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -34,6 +35,31 @@ pub struct Config {
     pub workers: Option<usize>,
     pub body_limits: BodyLimits,
     pub popularity: PopularitySettings,
+    /// Seals list cursors; `None` means a random one per start.
+    pub cursor_secret: Option<Secret>,
+}
+
+/// A secret setting, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The shortest secret accepted: 256 bits, if it is random bytes.
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +103,7 @@ impl Config {
                     number("BROADSHEET_BODY_TIMEOUT_MS", 1..=600_000)?.unwrap_or(10_000) as u64,
                 ),
             },
+            cursor_secret: secret("BROADSHEET_CURSOR_SECRET")?,
         })
     }
 
@@ -91,6 +118,7 @@ impl Config {
             workers: None,
             body_limits: BodyLimits::default(),
             popularity: PopularitySettings::default(),
+            cursor_secret: None,
         }
     }
 }
@@ -114,6 +142,26 @@ fn number(
             value,
         }),
     }
+}
+
+/// A secret of at least `Secret::MIN_LEN` bytes, spaces around it ignored;
+/// an error never repeats it.
+fn secret(variable: &'static str) -> Result<Option<Secret>, ConfigError> {
+    let Some(value) = var(variable) else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if value.len() < Secret::MIN_LEN {
+        return Err(ConfigError {
+            variable,
+            expected: format!(
+                "at least {} bytes (e.g. the output of `openssl rand -hex 32`)",
+                Secret::MIN_LEN
+            ),
+            value: format!("a secret of {} bytes", value.len()),
+        });
+    }
+    Ok(Some(Secret::new(value)))
 }
 
 fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
