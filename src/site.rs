@@ -387,11 +387,11 @@ impl Site {
         self.outlets.len() + self.tags.len() + per_article + self.views.len()
     }
 
-    /// Checks what the database would refuse less clearly, naming the item at
-    /// fault. Nothing else the database accepts is refused here, so that
-    /// whatever was exported can be imported, except what no write accepts:
-    /// links not in the form they are stored in, dates outside the years 1 to
-    /// 9999 in UTC (`validate`).
+    /// Checks what the database would refuse less clearly, and what no write
+    /// of the API accepts either (links not in the form they are stored in,
+    /// dates outside the years 1 to 9999 in UTC: `validate`), naming the item
+    /// at fault. Nothing else the database accepts is refused here, so that
+    /// whatever was exported can be imported.
     fn validate(&self, this_hour: DateTime<Utc>) -> Result<(), SiteError> {
         let mut outlet_slugs = HashSet::new();
         for outlet in &self.outlets {

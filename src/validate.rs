@@ -338,6 +338,7 @@ mod tests {
         ] {
             assert_eq!(http_url(given), None, "{given:?}");
         }
+        assert!(URL_RULE.contains(&format!("at most {URL_MAX} characters")));
         let long = format!("https://example.org/{}", "a".repeat(URL_MAX));
         assert_eq!(http_url(&long), None);
         // Within the limit as given, past it once percent-encoded.
