@@ -147,9 +147,12 @@ fn number(
 /// A secret of at least `Secret::MIN_LEN` bytes, spaces around it ignored;
 /// an error never repeats it.
 fn secret(variable: &'static str) -> Result<Option<Secret>, ConfigError> {
-    let Some(value) = var(variable) else {
-        return Ok(None);
-    };
+    var(variable)
+        .map(|value| parse_secret(variable, &value))
+        .transpose()
+}
+
+fn parse_secret(variable: &'static str, value: &str) -> Result<Secret, ConfigError> {
     let value = value.trim();
     if value.len() < Secret::MIN_LEN {
         return Err(ConfigError {
@@ -161,7 +164,7 @@ fn secret(variable: &'static str) -> Result<Option<Secret>, ConfigError> {
             value: format!("a secret of {} bytes", value.len()),
         });
     }
-    Ok(Some(Secret::new(value)))
+    Ok(Secret::new(value))
 }
 
 fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
@@ -178,4 +181,22 @@ fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigErro
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_secret_needs_32_bytes_and_is_never_repeated() {
+        let short = parse_secret("BROADSHEET_CURSOR_SECRET", "hunter2").unwrap_err();
+        let message = short.to_string();
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+
+        let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let secret = parse_secret("BROADSHEET_CURSOR_SECRET", &format!(" {hex}\n")).unwrap();
+        assert_eq!(secret.expose(), hex.as_bytes());
+        assert_eq!(format!("{secret:?}"), "Secret(64 bytes)");
+    }
 }
