@@ -374,14 +374,9 @@ mod tests {
     #[test]
     fn a_sealed_cursor_outside_what_the_api_serves_is_refused() {
         let scope = Scope::new(&key(), "articles", &[]);
-        let far_past = chrono::NaiveDate::from_ymd_opt(-200_000, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-            .and_utc();
         for position in [
             Position::Published {
-                at: far_past,
+                at: "-200000-01-01T00:00:00Z".parse().unwrap(),
                 id: 1,
             },
             Position::Published {

@@ -766,14 +766,8 @@ async fn only_cursors_sealed_with_the_servers_secret_and_holding_a_servable_posi
         page_slugs(&app, &format!("/v1/articles?cursor={sealed}")).await,
         ["older"]
     );
-
-    let far_past = chrono::NaiveDate::from_ymd_opt(-200_000, 1, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
     for cursor in [
-        articles_cursor(SECRET, far_past),
+        articles_cursor(SECRET, at("-200000-01-01T00:00:00Z")),
         articles_cursor(SECRET, at("9999-12-31T23:59:59-14:00")),
         articles_cursor(
             b"another secret, just as long as the first",

@@ -244,24 +244,48 @@ fn article_citing(slug: &str, link: &str) -> Value {
     })
 }
 
+/// Creates a resource with `body` at `path` as the editor, and asserts that
+/// the members at `pointers` hold `stored`, both in the 201 and in what the
+/// new resource's URL (`Location`) serves; the created resource.
+async fn assert_created_with(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    body: Value,
+    pointers: &[&str],
+    stored: &str,
+) -> Value {
+    let response = app
+        .with_key(Method::POST, path, key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request reaches the server");
+    let status = response.status().as_u16();
+    let location = response.headers().get("location").cloned();
+    let created: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 201, "{path} {body}: {created}");
+    let location = location.expect("a Location").to_str().unwrap().to_string();
+    let (_, served) = send(app, key, Method::GET, &location, None).await;
+    for pointer in pointers {
+        for answer in [&created, &served] {
+            assert_eq!(answer.pointer(pointer), Some(&json!(stored)), "{body}");
+        }
+    }
+    created
+}
+
 #[tokio::test]
 async fn links_the_database_would_refuse_as_given_are_stored_and_served_as_the_parser_writes_them()
 {
     let (app, key) = desk().await;
     for (index, (given, stored)) in LINKS.into_iter().enumerate() {
-        // An outlet, created then patched.
         let outlet = format!("outlet-{index}");
         let body = json!({"slug": outlet, "name": "An outlet", "home_url": given});
-        let (status, created) = send(&app, &key, Method::POST, "/v1/outlets", Some(body)).await;
-        assert_eq!(
-            (status, created["home_url"].as_str()),
-            (201, Some(stored)),
-            "{given}"
-        );
-        let path = format!("/v1/outlets/{outlet}");
-        let (_, served) = app.get_json(&path).await;
-        assert_eq!(served["home_url"], stored, "{given}");
+        assert_created_with(&app, &key, "/v1/outlets", body, &["/home_url"], stored).await;
+        // A merge patch stores the link as a create does.
         let patch = json!({"home_url": given.replace("example.org", "example.net")});
+        let path = format!("/v1/outlets/{outlet}");
         let (status, patched) = send(&app, &key, Method::PATCH, &path, Some(patch)).await;
         let expected = stored.replace("example.org", "example.net");
         assert_eq!(
@@ -269,49 +293,19 @@ async fn links_the_database_would_refuse_as_given_are_stored_and_served_as_the_p
             (200, Some(&*expected))
         );
 
-        // An article created with an excerpt and a roundup citing the link.
         let slug = format!("post-{index}");
+        let pointers = ["/excerpts/0/source_url", "/roundups/0/links/0/url"];
         let body = article_citing(&slug, given);
-        let (status, article) = send(&app, &key, Method::POST, "/v1/articles", Some(body)).await;
-        assert_eq!(status, 201, "{given}: {article}");
-        let (_, served) = send(
-            &app,
-            &key,
-            Method::GET,
-            &format!("/v1/articles/{slug}"),
-            None,
-        )
-        .await;
-        for article in [&article, &served] {
-            assert_eq!(article["excerpts"][0]["source_url"], stored, "{given}");
-            assert_eq!(article["roundups"][0]["links"][0]["url"], stored, "{given}");
-        }
+        let article =
+            assert_created_with(&app, &key, "/v1/articles", body, &pointers, stored).await;
 
-        // An excerpt added on its own.
         let path = format!("/v1/articles/{slug}/excerpts");
         let body = json!({"headline": "More", "outlet": "dawn", "source_url": given, "body_markdown": "More."});
-        let (status, excerpt) = send(&app, &key, Method::POST, &path, Some(body)).await;
-        assert_eq!(
-            (status, excerpt["source_url"].as_str()),
-            (201, Some(stored)),
-            "{excerpt}"
-        );
-        let path = format!("/v1/excerpts/{}", excerpt["id"]);
-        let (_, served) = send(&app, &key, Method::GET, &path, None).await;
-        assert_eq!(served["source_url"], stored, "{given}");
+        assert_created_with(&app, &key, &path, body, &["/source_url"], stored).await;
 
-        // A press link added on its own.
         let path = format!("/v1/roundups/{}/links", article["roundups"][0]["id"]);
         let body = json!({"headline": "Another", "outlet": "dawn", "url": given});
-        let (status, link) = send(&app, &key, Method::POST, &path, Some(body)).await;
-        assert_eq!(
-            (status, link["url"].as_str()),
-            (201, Some(stored)),
-            "{link}"
-        );
-        let path = format!("/v1/roundup-links/{}", link["id"]);
-        let (_, served) = send(&app, &key, Method::GET, &path, None).await;
-        assert_eq!(served["url"], stored, "{given}");
+        assert_created_with(&app, &key, &path, body, &["/url"], stored).await;
     }
 }
 
