@@ -83,6 +83,14 @@ async fn refused_by(
     .collect()
 }
 
+/// Nothing, `odds` times out of `odds + 1`; else one of `choices`.
+fn mostly_empty(
+    odds: u32,
+    choices: Vec<&'static str>,
+) -> impl Strategy<Value = &'static str> + Clone {
+    prop_oneof![odds => Just(""), 1 => select(choices)]
+}
+
 /// Strings shaped like links, and like the ways links are mistyped: schemes
 /// in mixed case, missing, doubled or backward slashes, userinfo, ports,
 /// IP literals, unicode, whitespace and control characters anywhere.
@@ -97,10 +105,10 @@ fn link_like() -> impl Strategy<Value = String> {
         4 => select(vec![":", ":/", ":\\\\", ":\\/", ":/\\", ":///", ":\\"]),
         1 => select(vec!["//", ": //", "", "://\t", ":\n//"]),
     ];
-    let userinfo = prop_oneof![
-        8 => Just(""),
-        1 => select(vec!["user@", "user:pass@", "@", ":@", "a b@", "%40@", "ü@"]),
-    ];
+    let userinfo = mostly_empty(
+        8,
+        vec!["user@", "user:pass@", "@", ":@", "a b@", "%40@", "ü@"],
+    );
     let host = prop_oneof![
         12 => "[a-zA-Z0-9][a-zA-Z0-9.-]{0,12}",
         1 => "[0-9]{1,4}(\\.[0-9]{1,4}){0,4}",
@@ -108,18 +116,12 @@ fn link_like() -> impl Strategy<Value = String> {
         1 => "\\PC{0,6}",
         1 => "[a-z.%\\x00\\t\\n\\x0B\\x0C\\r \\x{85}\\x{A0}\\x{2028}\\x{3000}\\x7F]{0,6}",
     ];
-    let port = prop_oneof![
-        6 => Just(""),
-        1 => select(vec![":", ":80", ":443", ":65535", ":65536", ":-1", ":x"]),
-    ];
+    let port = mostly_empty(6, vec![":", ":80", ":443", ":65535", ":65536", ":-1", ":x"]);
     let rest = prop_oneof![
         6 => "[/\\\\?#%a-zA-Z0-9.~:@!$&'()*+,;=_-]{0,16}",
         1 => "[/\\\\?#% a-zé中\\x00\\t\\n\\x0B\\x0C\\r\\x1F\\x7F\\x{85}\\x{A0}\\x{2028}\\x{3000}]{0,12}",
     ];
-    let edge = prop_oneof![
-        12 => Just(""),
-        1 => select(vec![" ", "\t", "\n", "\x0B", "\u{A0}"]),
-    ];
+    let edge = mostly_empty(12, vec![" ", "\t", "\n", "\x0B", "\u{A0}"]);
     let structured = (
         edge.clone(),
         scheme,
