@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
+use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
 use crate::{articles, excerpts, health, index, outlets, popularity, roundups, tags};
 
@@ -57,6 +58,17 @@ impl Application {
         let port = listener.local_addr()?.port();
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
         let popularity = Arc::new(Popularity::new(&config.popularity));
+        let cursors = match &config.cursor_secret {
+            Some(secret) => CursorKey::new(secret.expose()),
+            None => {
+                log::info!(
+                    "BROADSHEET_CURSOR_SECRET is not set: list cursors are sealed with a random \
+                     key, so they stop working when this instance restarts and other instances \
+                     refuse them"
+                );
+                CursorKey::random().map_err(std::io::Error::other)?
+            }
+        };
         popularity.start(pool.clone(), &config.popularity);
         let shared = Shared {
             pool: web::Data::new(pool.clone()),
@@ -64,6 +76,7 @@ impl Application {
             body_limits: web::Data::new(config.body_limits),
             popularity: web::Data::from(popularity.clone()),
             docs_page: web::Data::new(DocsPage::new()),
+            cursors: web::Data::new(cursors),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -113,6 +126,7 @@ struct Shared {
     body_limits: web::Data<BodyLimits>,
     popularity: web::Data<Popularity>,
     docs_page: web::Data<DocsPage>,
+    cursors: web::Data<CursorKey>,
 }
 
 fn build(
@@ -131,6 +145,7 @@ fn build(
         .app_data(shared.routes)
         .app_data(shared.body_limits)
         .app_data(shared.popularity)
+        .app_data(shared.cursors)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::error::AppError;
-use crate::pagination::Scope;
+use crate::pagination::{CursorKey, Scope};
 use crate::params::{self, Checker};
 
 /// Query parameters of the excerpt and press-link lists.
@@ -37,8 +37,9 @@ pub struct CitationFilter {
 }
 
 impl CitationQuery {
-    /// Validates the filters of the list named `endpoint`, naming every bad parameter.
-    pub fn validate(&self, endpoint: &str) -> Result<CitationFilter, AppError> {
+    /// Validates the filters of the list named `endpoint`, naming every bad
+    /// parameter; `key` seals its cursors.
+    pub fn validate(&self, key: &CursorKey, endpoint: &str) -> Result<CitationFilter, AppError> {
         let mut checker = Checker::new();
         let outlet = checker
             .check(params::slug("outlet", self.outlet.as_deref()))
@@ -48,6 +49,7 @@ impl CitationQuery {
             .flatten();
         let limit = checker.check(params::limit(self.limit.as_deref(), 20, 100));
         let scope = Scope::new(
+            key,
             endpoint,
             &[
                 ("outlet", self.outlet.as_deref()),

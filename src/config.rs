@@ -14,6 +14,7 @@
 //! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses; behind them, the client is the nearest address in `Forwarded`/`X-Forwarded-For` that is not one of them |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
+//! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -34,6 +35,31 @@ pub struct Config {
     pub workers: Option<usize>,
     pub body_limits: BodyLimits,
     pub popularity: PopularitySettings,
+    /// Seals list cursors; `None` means a random one per start.
+    pub cursor_secret: Option<Secret>,
+}
+
+/// A secret setting, never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The shortest secret accepted: 256 bits, if it is random bytes.
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({} bytes)", self.0.len())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +103,7 @@ impl Config {
                     number("BROADSHEET_BODY_TIMEOUT_MS", 1..=600_000)?.unwrap_or(10_000) as u64,
                 ),
             },
+            cursor_secret: secret("BROADSHEET_CURSOR_SECRET")?,
         })
     }
 
@@ -91,6 +118,7 @@ impl Config {
             workers: None,
             body_limits: BodyLimits::default(),
             popularity: PopularitySettings::default(),
+            cursor_secret: None,
         }
     }
 }
@@ -116,6 +144,29 @@ fn number(
     }
 }
 
+/// A secret of at least `Secret::MIN_LEN` bytes, spaces around it ignored;
+/// an error never repeats it.
+fn secret(variable: &'static str) -> Result<Option<Secret>, ConfigError> {
+    var(variable)
+        .map(|value| parse_secret(variable, &value))
+        .transpose()
+}
+
+fn parse_secret(variable: &'static str, value: &str) -> Result<Secret, ConfigError> {
+    let value = value.trim();
+    if value.len() < Secret::MIN_LEN {
+        return Err(ConfigError {
+            variable,
+            expected: format!(
+                "at least {} bytes (e.g. the output of `openssl rand -hex 32`)",
+                Secret::MIN_LEN
+            ),
+            value: format!("a secret of {} bytes", value.len()),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
 fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
     let Some(value) = var(variable) else {
         return Ok(Vec::new());
@@ -130,4 +181,22 @@ fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigErro
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_secret_needs_32_bytes_and_is_never_repeated() {
+        let short = parse_secret("BROADSHEET_CURSOR_SECRET", "hunter2").unwrap_err();
+        let message = short.to_string();
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+
+        let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let secret = parse_secret("BROADSHEET_CURSOR_SECRET", &format!(" {hex}\n")).unwrap();
+        assert_eq!(secret.expose(), hex.as_bytes());
+        assert_eq!(format!("{secret:?}"), "Secret(64 bytes)");
+    }
 }

@@ -1,25 +1,80 @@
 //! Keyset pagination: opaque cursors, page envelopes and RFC 8288 `Link` headers.
 //!
 //! A cursor carries the sort key of the last row served and the query it was
-//! issued for, sealed with a checksum. A cursor that was edited, or that was
-//! issued for another endpoint or other filters, is refused with a 400 rather
-//! than silently answering a different question.
+//! issued for, sealed with an HMAC-SHA256 keyed by a server secret
+//! (`CursorKey`), so that only a server holding the secret can issue one. A
+//! cursor that was edited, forged, issued for another endpoint or other
+//! filters, or that holds a position outside what the API stores, is refused
+//! with a 400 naming `cursor` rather than silently answering a different
+//! question or failing in the database.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, InvalidInput};
-use crate::params::{self, Checker};
+use crate::params::{self, is_slug, Checker};
 use crate::representation::Audience;
+use crate::validate;
 
-const CHECKSUM_LEN: usize = 8;
-const CHECKSUM_CONTEXT: &[u8] = b"broadsheet cursor v1\0";
+/// Bytes of the HMAC kept in a cursor: 128 bits, past any guessing.
+const SEAL_LEN: usize = 16;
+/// Sealed ahead of every cursor, so that a seal made with the same secret
+/// for anything else can never pass for one.
+const SEAL_CONTEXT: &[u8] = b"broadsheet cursor v2\0";
+
+/// The secret cursors are sealed with. Instances that share it accept each
+/// other's cursors, and cursors outlive a restart only when it is configured.
+#[derive(Clone)]
+pub struct CursorKey(Hmac<Sha256>);
+
+impl CursorKey {
+    /// A key from a configured secret (HMAC takes a key of any length).
+    pub fn new(secret: &[u8]) -> Self {
+        match Hmac::new_from_slice(secret) {
+            Ok(mac) => Self(mac),
+            Err(_) => unreachable!("HMAC accepts keys of every length"),
+        }
+    }
+
+    /// A key of 32 random bytes, for a server given no secret.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        let mut secret = [0; 32];
+        getrandom::fill(&mut secret)?;
+        Ok(Self::new(&secret))
+    }
+
+    fn seal(&self, payload: &[u8]) -> [u8; SEAL_LEN] {
+        let tag = self.mac(payload).finalize().into_bytes();
+        let mut seal = [0; SEAL_LEN];
+        seal.copy_from_slice(&tag[..SEAL_LEN]);
+        seal
+    }
+
+    /// Whether `seal` is this key's for `payload`, compared in constant time.
+    fn verify(&self, payload: &[u8], seal: &[u8]) -> bool {
+        seal.len() == SEAL_LEN && self.mac(payload).verify_truncated_left(seal).is_ok()
+    }
+
+    fn mac(&self, payload: &[u8]) -> Hmac<Sha256> {
+        self.0
+            .clone()
+            .chain_update(SEAL_CONTEXT)
+            .chain_update(payload)
+    }
+}
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(..)")
+    }
+}
 
 /// Where the previous page ended, in the order of the endpoint that issued it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +88,19 @@ pub enum Position {
     Slug(String),
 }
 
+impl Position {
+    /// Whether a query can resume here: a position the API could have
+    /// issued. Checked even under a valid seal, so that no cursor can make a
+    /// query fail (a timestamp PostgreSQL cannot store, a NUL in a slug).
+    fn is_servable(&self) -> bool {
+        match self {
+            Self::Published { at, id } => validate::in_years(*at) && *id >= 1,
+            Self::Id(id) => *id >= 1,
+            Self::Slug(slug) => is_slug(slug),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Sealed {
     /// The endpoint and filters the cursor belongs to.
@@ -44,27 +112,35 @@ struct Sealed {
 ///
 /// `limit` is not part of the scope: a client may change page size mid-way.
 #[derive(Debug, Clone)]
-pub struct Scope(String);
+pub struct Scope {
+    scope: String,
+    key: CursorKey,
+}
 
 impl Scope {
-    pub fn new(endpoint: &str, filters: &[(&str, Option<&str>)]) -> Self {
+    /// The scope of `endpoint` with these filters, whose cursors `key` seals.
+    pub fn new(key: &CursorKey, endpoint: &str, filters: &[(&str, Option<&str>)]) -> Self {
         let mut scope = endpoint.to_string();
         for (name, value) in filters {
             if let Some(value) = value {
                 scope.push_str(&format!("&{name}={value}"));
             }
         }
-        Self(scope)
+        Self {
+            scope,
+            key: key.clone(),
+        }
     }
 
+    /// The cursor of a page that resumes after `after`.
     pub fn encode(&self, after: Position) -> String {
         let sealed = Sealed {
-            scope: self.0.clone(),
+            scope: self.scope.clone(),
             after,
         };
         let mut bytes = serde_json::to_vec(&sealed).unwrap_or_default();
-        let sum = checksum(&bytes);
-        bytes.extend_from_slice(&sum);
+        let seal = self.key.seal(&bytes);
+        bytes.extend_from_slice(&seal);
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -79,18 +155,24 @@ impl Scope {
         let bytes = URL_SAFE_NO_PAD
             .decode(cursor.trim())
             .map_err(|_| forged())?;
-        if bytes.len() <= CHECKSUM_LEN {
+        if bytes.len() <= SEAL_LEN {
             return Err(forged());
         }
-        let (payload, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
-        if checksum(payload) != sum {
+        let (payload, seal) = bytes.split_at(bytes.len() - SEAL_LEN);
+        if !self.key.verify(payload, seal) {
             return Err(forged());
         }
         let sealed: Sealed = serde_json::from_slice(payload).map_err(|_| forged())?;
-        if sealed.scope != self.0 {
+        if sealed.scope != self.scope {
             return Err(InvalidInput::new(
                 "cursor",
                 "was issued for another endpoint or other filters; start again without it",
+            ));
+        }
+        if !sealed.after.is_servable() {
+            return Err(InvalidInput::new(
+                "cursor",
+                "holds a position outside what this API serves; start again without it",
             ));
         }
         Ok(sealed.after)
@@ -139,16 +221,6 @@ impl Scope {
             )
         })
     }
-}
-
-fn checksum(payload: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let digest = Sha256::new()
-        .chain_update(CHECKSUM_CONTEXT)
-        .chain_update(payload)
-        .finalize();
-    let mut sum = [0; CHECKSUM_LEN];
-    sum.copy_from_slice(&digest[..CHECKSUM_LEN]);
-    sum
 }
 
 /// One page of a list, with the cursor of the next page when there is one.
@@ -229,8 +301,12 @@ pub struct SlugPageQuery {
 
 impl SlugPageQuery {
     /// The page size and the slug to resume after, for the list named `endpoint`.
-    pub fn validate(&self, endpoint: &str) -> Result<(Scope, u32, Option<String>), AppError> {
-        let scope = Scope::new(endpoint, &[]);
+    pub fn validate(
+        &self,
+        key: &CursorKey,
+        endpoint: &str,
+    ) -> Result<(Scope, u32, Option<String>), AppError> {
+        let scope = Scope::new(key, endpoint, &[]);
         let mut checker = Checker::new();
         let limit = checker.check(params::limit(self.limit.as_deref(), 20, 100));
         let after = checker
@@ -245,29 +321,78 @@ impl SlugPageQuery {
 mod tests {
     use super::*;
 
+    fn key() -> CursorKey {
+        CursorKey::new(b"a test secret of at least 32 bytes..")
+    }
+
     #[test]
     fn a_cursor_round_trips_within_its_scope() {
-        let scope = Scope::new("articles", &[("tag", Some("pakistan"))]);
-        let position = Position::Id(42);
-        let cursor = scope.encode(position.clone());
-        assert_eq!(scope.decode(&cursor).unwrap(), position);
+        let scope = Scope::new(&key(), "articles", &[("tag", Some("pakistan"))]);
+        for position in [
+            Position::Id(42),
+            Position::Slug("dawn".into()),
+            Position::Published {
+                at: "2011-10-25T09:00:00Z".parse().unwrap(),
+                id: 7,
+            },
+        ] {
+            let cursor = scope.encode(position.clone());
+            assert_eq!(scope.decode(&cursor).unwrap(), position);
+        }
     }
 
     #[test]
     fn a_cursor_from_other_filters_is_refused() {
-        let cursor = Scope::new("articles", &[("tag", Some("a"))]).encode(Position::Id(1));
-        let other = Scope::new("articles", &[("tag", Some("b"))]);
+        let cursor = Scope::new(&key(), "articles", &[("tag", Some("a"))]).encode(Position::Id(1));
+        let other = Scope::new(&key(), "articles", &[("tag", Some("b"))]);
         assert!(other.decode(&cursor).is_err());
     }
 
     #[test]
     fn an_edited_cursor_is_refused() {
-        let scope = Scope::new("excerpts", &[]);
+        let scope = Scope::new(&key(), "excerpts", &[]);
         let cursor = scope.encode(Position::Id(7));
         let mut bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
         let digit = bytes.iter().position(|b| *b == b'7').unwrap();
         bytes[digit] = b'8';
         assert!(scope.decode(&URL_SAFE_NO_PAD.encode(bytes)).is_err());
         assert!(scope.decode("not a cursor").is_err());
+        assert!(scope.decode("").is_err());
+    }
+
+    #[test]
+    fn a_cursor_sealed_with_another_secret_is_refused() {
+        let other = CursorKey::new(b"another secret of at least 32 bytes");
+        let cursor = Scope::new(&other, "excerpts", &[]).encode(Position::Id(7));
+        assert!(Scope::new(&key(), "excerpts", &[]).decode(&cursor).is_err());
+        // Nor does a random key open what another random key sealed.
+        let first = Scope::new(&CursorKey::random().unwrap(), "excerpts", &[]);
+        let second = Scope::new(&CursorKey::random().unwrap(), "excerpts", &[]);
+        assert!(second.decode(&first.encode(Position::Id(7))).is_err());
+    }
+
+    #[test]
+    fn a_sealed_cursor_outside_what_the_api_serves_is_refused() {
+        let scope = Scope::new(&key(), "articles", &[]);
+        for position in [
+            Position::Published {
+                at: "-200000-01-01T00:00:00Z".parse().unwrap(),
+                id: 1,
+            },
+            Position::Published {
+                at: "9999-12-31T23:59:59-14:00".parse().unwrap(),
+                id: 1,
+            },
+            Position::Published {
+                at: "2011-10-25T09:00:00Z".parse().unwrap(),
+                id: 0,
+            },
+            Position::Id(-5),
+            Position::Slug("../etc".into()),
+            Position::Slug("a\0b".into()),
+        ] {
+            let problem = scope.decode(&scope.encode(position.clone())).unwrap_err();
+            assert_eq!(problem.parameter.as_deref(), Some("cursor"), "{position:?}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! Parsing query and path parameters into domain values, collecting every
 //! problem so that one 400 names each bad parameter.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{AppError, InvalidInput};
+use crate::validate;
 
 /// Collects parameter problems while a handler parses its inputs.
 #[derive(Default)]
@@ -91,8 +92,9 @@ pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, InvalidIn
 
 /// An RFC 3339 timestamp, or a date meaning its midnight UTC.
 ///
-/// Years are limited to 1–9999: chrono parses far wider ranges than
-/// PostgreSQL stores, and no publication date lies outside these.
+/// Years are limited to those Broadsheet stores (`validate::YEARS`, in UTC):
+/// chrono parses far wider ranges than PostgreSQL stores, and no
+/// publication date lies outside these.
 pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, InvalidInput> {
     let Some(value) = raw else { return Ok(None) };
     let parsed = DateTime::parse_from_rfc3339(value)
@@ -105,7 +107,7 @@ pub fn timestamp(name: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>,
                 .map(|midnight| midnight.and_utc())
         });
     match parsed {
-        Some(at) if (1..=9999).contains(&at.year()) => Ok(Some(at)),
+        Some(at) if validate::in_years(at) => Ok(Some(at)),
         _ => Err(InvalidInput::new(
             name,
             "must be an RFC 3339 timestamp (2011-10-24T00:00:00Z) or a date (2011-10-24), in years 1 to 9999",

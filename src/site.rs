@@ -29,6 +29,7 @@ use crate::schema::{
     article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
     view_counts,
 };
+use crate::validate::{self, URL_RULE};
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
 pub const DEMO: &str = include_str!("../demo/site.json");
@@ -328,9 +329,40 @@ impl<F: FnMut(&'static str, usize) + Send> Progress for F {
 }
 
 impl Site {
-    /// Parses a document, refusing unknown fields.
+    /// Parses a document, refusing unknown fields, and puts its links in the
+    /// form they are stored in, as the API does (`validate::http_url`).
     pub fn parse(json: &str) -> Result<Self, SiteError> {
-        Ok(serde_json::from_str(json)?)
+        let mut site: Self = serde_json::from_str(json)?;
+        site.normalize_links()?;
+        Ok(site)
+    }
+
+    /// Replaces every link by the form it is stored in, naming the item of
+    /// one that is not a link Broadsheet accepts.
+    fn normalize_links(&mut self) -> Result<(), SiteError> {
+        for outlet in &mut self.outlets {
+            outlet.home_url = url("home_url", &outlet.home_url)
+                .map_err(|problem| invalid("outlet", &outlet.slug, problem))?;
+        }
+        for article in &mut self.articles {
+            let at = |problem: String| invalid("article", &article.slug, problem);
+            for (index, excerpt) in article.excerpts.iter_mut().enumerate() {
+                excerpt.source_url = url("source_url", &excerpt.source_url)
+                    .map_err(|problem| at(format!("excerpt {}: {problem}", index + 1)))?;
+            }
+            for (index, roundup) in article.roundups.iter_mut().enumerate() {
+                for (link_index, link) in roundup.links.iter_mut().enumerate() {
+                    link.url = url("url", &link.url).map_err(|problem| {
+                        at(format!(
+                            "roundup {}: link {}: {problem}",
+                            index + 1,
+                            link_index + 1
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The document as pretty JSON with a trailing newline, fields in a fixed order.
@@ -355,9 +387,11 @@ impl Site {
         self.outlets.len() + self.tags.len() + per_article + self.views.len()
     }
 
-    /// Checks what the database would refuse less clearly, naming the item at
-    /// fault. Nothing the database accepts is refused here, so that whatever
-    /// was exported can be imported.
+    /// Checks what the database would refuse less clearly, and what no write
+    /// of the API accepts either (links not in the form they are stored in,
+    /// dates outside the years 1 to 9999 in UTC: `validate`), naming the item
+    /// at fault. Nothing else the database accepts is refused here, so that
+    /// whatever was exported can be imported.
     fn validate(&self, this_hour: DateTime<Utc>) -> Result<(), SiteError> {
         let mut outlet_slugs = HashSet::new();
         for outlet in &self.outlets {
@@ -367,7 +401,7 @@ impl Site {
                 return Err(at("listed twice".into()));
             }
             text("name", &outlet.name, true).map_err(at)?;
-            url("home_url", &outlet.home_url).map_err(at)?;
+            stored_url("home_url", &outlet.home_url).map_err(at)?;
             if let Some(code) = &outlet.country_code {
                 if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
                     return Err(at(format!(
@@ -404,6 +438,9 @@ impl Site {
             let at = |problem: String| invalid("views of article", &views.article, problem);
             if views.views < 0 {
                 return Err(at(format!("views {} is negative", views.views)));
+            }
+            if let Some(start) = views.bucket_start {
+                timestamp("bucket_start", start).map_err(at)?;
             }
             views.bucket(this_hour).map_err(at)?;
         }
@@ -454,6 +491,13 @@ impl SiteArticle {
             "published" => {}
             other => return Err(format!("status is `{other}`, not `draft` or `published`")),
         }
+        for (field, at) in [
+            ("published_at", self.published_at),
+            ("created_at", self.created_at),
+            ("updated_at", self.updated_at),
+        ] {
+            at.map_or(Ok(()), |at| timestamp(field, at))?;
+        }
         for tag in &self.tags {
             short_slug(tag).map_err(|e| format!("tag {e}"))?;
         }
@@ -478,7 +522,15 @@ impl SiteArticle {
             for byline in &excerpt.bylines {
                 text("byline", byline, false).map_err(at)?;
             }
-            url("source_url", &excerpt.source_url).map_err(at)?;
+            if let Some(day) = excerpt
+                .source_published_on
+                .filter(|d| !validate::day_in_years(*d))
+            {
+                return Err(at(format!(
+                    "source_published_on {day} is outside the years 1 to 9999"
+                )));
+            }
+            stored_url("source_url", &excerpt.source_url).map_err(at)?;
             let call_to_action = excerpt.call_to_action.as_deref().unwrap_or_default();
             text("call_to_action", call_to_action, false).map_err(at)?;
             text("body_markdown", &excerpt.body_markdown, false).map_err(at)?;
@@ -489,7 +541,7 @@ impl SiteArticle {
             for (index, link) in roundup.links.iter().enumerate() {
                 let at = |problem: String| at(format!("link {}: {problem}", index + 1));
                 text("headline", &link.headline, true).map_err(at)?;
-                url("url", &link.url).map_err(at)?;
+                stored_url("url", &link.url).map_err(at)?;
             }
         }
         Ok(())
@@ -526,22 +578,32 @@ fn text(field: &str, value: &str, required: bool) -> Result<(), String> {
     }
 }
 
-/// The database's `^https?://[^\s]+$`, checked no more strictly.
-fn url(field: &str, value: &str) -> Result<(), String> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.bytes().any(is_space) => Ok(()),
-        _ => Err(format!(
-            "{field} `{value}` is not an http(s) URL without spaces"
+/// The form a link is stored in (`validate::http_url`).
+fn url(field: &str, value: &str) -> Result<String, String> {
+    validate::http_url(value)
+        .ok_or_else(|| format!("{field} `{}` is not {URL_RULE}", value.escape_debug()))
+}
+
+/// A link already in the form it is stored in, as `Site::parse` leaves it.
+fn stored_url(field: &str, value: &str) -> Result<(), String> {
+    match url(field, value)? {
+        stored if stored == value => Ok(()),
+        stored => Err(format!(
+            "{field} `{value}` is not in the form it is stored in, `{stored}`"
         )),
     }
 }
 
-/// ASCII whitespace as PostgreSQL's `\s` sees it (Rust's leaves out vertical tab).
-fn is_space(byte: u8) -> bool {
-    byte.is_ascii_whitespace() || byte == 0x0b
+/// A timestamp within the years the API stores and serves.
+fn timestamp(field: &str, at: DateTime<Utc>) -> Result<(), String> {
+    if validate::in_years(at) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} {} is outside the years 1 to 9999 (in UTC)",
+            at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        ))
+    }
 }
 
 /// Loads the whole document in one transaction: all of it, or nothing.

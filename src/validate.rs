@@ -1,15 +1,68 @@
 //! Turning a JSON body into a typed command, naming every bad member at once
-//! (422, each with a JSON pointer), before anything is written.
+//! (422, each with a JSON pointer), before anything is written; and the rules
+//! for links and dates that every write path shares, the site import
+//! included, so that nothing accepted is refused by the database's checks or
+//! stored in a form the API cannot serve.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, InvalidInput};
 use crate::params::is_slug;
 
-/// Walks one JSON object, collecting problems under a pointer prefix.
+/// The longest link stored, in characters of the form it is stored in.
+pub const URL_MAX: usize = 2000;
+
+/// What `http_url` accepts, to complete "must be …" or "is not …".
+pub const URL_RULE: &str = "an absolute http(s) URL with a host, without whitespace or control \
+                            characters, at most 2000 characters long";
+
+/// The one rule for the links Broadsheet stores (an outlet's `home_url`, an
+/// excerpt's `source_url`, a press link's `url`), however they arrive: an
+/// absolute `http` or `https` URL with a host, given without whitespace or
+/// control characters (which the URL parser would silently drop or encode).
+/// Returns the form to store: the one the WHATWG URL parser serializes
+/// (scheme in lower case, `//` before the host, `\` read as `/`, non-ASCII
+/// percent-encoded or punycoded), because the text as given may be refused
+/// by the database's `^https?://[^\s]+$` (`HTTP://x`, `http:x`) where that
+/// form never is. Storing that form also makes the rule idempotent: a stored
+/// link passes it unchanged.
+pub fn http_url(text: &str) -> Option<String> {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return None;
+    }
+    let stored = String::from(url);
+    let shaped = (stored.starts_with("http://") || stored.starts_with("https://"))
+        && !stored.chars().any(|c| c.is_whitespace() || c.is_control());
+    (shaped && stored.chars().count() <= URL_MAX).then_some(stored)
+}
+
+/// The years of the timestamps and dates Broadsheet stores, in UTC: what RFC
+/// 3339 can write, and what the list filters accept.
+pub const YEARS: RangeInclusive<i32> = 1..=9999;
+
+/// Whether a timestamp falls in `YEARS` once in UTC (an offset can carry
+/// `9999-12-31T23:59:59-14:00` into year 10000).
+pub fn in_years(at: DateTime<Utc>) -> bool {
+    YEARS.contains(&at.year())
+}
+
+/// Whether a date falls in `YEARS`.
+pub fn day_in_years(day: NaiveDate) -> bool {
+    YEARS.contains(&day.year())
+}
+
+/// Walks one JSON object, collecting problems under a pointer prefix. Values
+/// that are stored in a normal form (links) are replaced by that form in the
+/// object, so the document read afterwards is exactly what gets written.
 pub struct Fields<'a> {
-    object: &'a Map<String, Value>,
+    object: &'a mut Map<String, Value>,
     prefix: String,
     problems: &'a mut Vec<InvalidInput>,
 }
@@ -24,7 +77,7 @@ impl Problems {
     }
 
     /// Fields of the top-level object, which must allow only `known` members.
-    pub fn object<'a>(&'a mut self, value: &'a Value, known: &[&str]) -> Option<Fields<'a>> {
+    pub fn object<'a>(&'a mut self, value: &'a mut Value, known: &[&str]) -> Option<Fields<'a>> {
         Fields::open(value, String::new(), known, &mut self.0)
     }
 
@@ -43,12 +96,12 @@ fn escape(name: &str) -> String {
 
 impl<'a> Fields<'a> {
     fn open(
-        value: &'a Value,
+        value: &'a mut Value,
         prefix: String,
         known: &[&str],
         problems: &'a mut Vec<InvalidInput>,
     ) -> Option<Self> {
-        let Some(object) = value.as_object() else {
+        let Some(object) = value.as_object_mut() else {
             problems.push(InvalidInput::field(prefix, "must be an object"));
             return None;
         };
@@ -82,15 +135,14 @@ impl<'a> Fields<'a> {
     }
 
     /// The member, or a problem when it is absent and `required`.
-    fn get(&mut self, name: &str, required: bool) -> Option<&'a Value> {
-        match self.object.get(name) {
-            Some(Value::Null) | None if required => {
+    fn get(&mut self, name: &str, required: bool) -> Option<&Value> {
+        if self.object.get(name).is_none_or(Value::is_null) {
+            if required {
                 self.problem(name, "is required");
-                None
             }
-            Some(Value::Null) | None => None,
-            Some(value) => Some(value),
+            return None;
         }
+        self.object.get(name)
     }
 
     /// A string with no NUL bytes, trimmed of nothing; `max` characters at most.
@@ -101,8 +153,8 @@ impl<'a> Fields<'a> {
         non_empty: bool,
         max: usize,
     ) -> Option<String> {
-        let value = self.get(name, required)?;
-        let Some(text) = value.as_str() else {
+        let text = self.get(name, required)?.as_str().map(str::to_string);
+        let Some(text) = text else {
             self.problem(name, "must be a string");
             return None;
         };
@@ -113,7 +165,7 @@ impl<'a> Fields<'a> {
         } else if text.chars().count() > max {
             self.problem(name, format!("must be at most {max} characters"));
         } else {
-            return Some(text.to_string());
+            return Some(text);
         }
         None
     }
@@ -131,30 +183,34 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A link (`http_url`), replaced in the object by the form it is stored in.
     pub fn url(&mut self, name: &str, required: bool) -> Option<String> {
-        let text = self.text(name, required, true, 2000)?;
-        match url::Url::parse(&text) {
-            Ok(url)
-                if matches!(url.scheme(), "http" | "https")
-                    && url.host().is_some()
-                    && !text.contains(char::is_whitespace) =>
-            {
-                Some(text)
-            }
-            _ => {
-                self.problem(name, "must be an absolute http(s) URL");
-                None
-            }
-        }
+        let text = self.text(name, required, true, usize::MAX)?;
+        let Some(stored) = http_url(&text) else {
+            self.problem(name, format!("must be {URL_RULE}"));
+            return None;
+        };
+        self.object
+            .insert(name.to_string(), Value::String(stored.clone()));
+        Some(stored)
     }
 
+    /// An RFC 3339 timestamp in `YEARS` once converted to UTC, as it is stored.
     pub fn timestamp(&mut self, name: &str) -> Option<DateTime<Utc>> {
         let text = self.text(name, false, true, 64)?;
-        match DateTime::parse_from_rfc3339(&text) {
-            Ok(at) if (1..=9999).contains(&chrono::Datelike::year(&at)) => {
-                Some(at.with_timezone(&Utc))
+        match DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)) {
+            Ok(at) if in_years(at) => Some(at),
+            Ok(at) => {
+                self.problem(
+                    name,
+                    format!(
+                        "must fall in the years 1 to 9999 in UTC, which {text} does not ({})",
+                        at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                    ),
+                );
+                None
             }
-            _ => {
+            Err(_) => {
                 self.problem(
                     name,
                     "must be an RFC 3339 timestamp such as 2011-10-25T09:00:00Z",
@@ -167,7 +223,7 @@ impl<'a> Fields<'a> {
     pub fn date(&mut self, name: &str) -> Option<NaiveDate> {
         let text = self.text(name, false, true, 32)?;
         match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-            Ok(day) if (1..=9999).contains(&chrono::Datelike::year(&day)) => Some(day),
+            Ok(day) if day_in_years(day) => Some(day),
             _ => {
                 self.problem(name, "must be a date such as 2011-10-24");
                 None
@@ -188,8 +244,11 @@ impl<'a> Fields<'a> {
 
     /// A list of strings, each checked by `item`.
     pub fn strings(&mut self, name: &str, max_len: usize, slugs: bool) -> Option<Vec<String>> {
-        let value = self.get(name, false)?;
-        let Some(items) = value.as_array() else {
+        let items = match self.get(name, false)? {
+            Value::Array(items) => Some(items.clone()),
+            _ => None,
+        };
+        let Some(items) = items else {
             self.problem(name, "must be a list of strings");
             return None;
         };
@@ -219,20 +278,84 @@ impl<'a> Fields<'a> {
 
     /// The objects of a list member, each opened with `known` members.
     pub fn objects(&mut self, name: &str, known: &[&str], mut each: impl FnMut(Fields<'_>)) {
-        let Some(value) = self.get(name, false) else {
-            return;
-        };
-        let Some(items) = value.as_array() else {
-            self.problem(name, "must be a list of objects");
-            return;
-        };
         let base = self.pointer(name);
-        for (index, item) in items.iter().enumerate() {
-            if let Some(fields) =
-                Fields::open(item, format!("{base}/{index}"), known, self.problems)
-            {
-                each(fields);
+        match self.object.get_mut(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (index, item) in items.iter_mut().enumerate() {
+                    let prefix = format!("{base}/{index}");
+                    if let Some(fields) = Fields::open(item, prefix, known, self.problems) {
+                        each(fields);
+                    }
+                }
             }
+            Some(_) => self
+                .problems
+                .push(InvalidInput::field(base, "must be a list of objects")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_stored_as_the_url_parser_writes_them() {
+        for (given, stored) in [
+            ("HTTP://example.org/", "http://example.org/"),
+            ("http:example.org", "http://example.org/"),
+            ("http:/example.org", "http://example.org/"),
+            ("https:\\\\example.org\\x", "https://example.org/x"),
+            (
+                "https://Example.ORG:443/a/../b?q=é#f",
+                "https://example.org/b?q=%C3%A9#f",
+            ),
+            ("http://bücher.de", "http://xn--bcher-kva.de/"),
+            ("https://www.dawn.com/", "https://www.dawn.com/"),
+        ] {
+            assert_eq!(http_url(given).as_deref(), Some(stored), "{given}");
+            assert_eq!(http_url(stored).as_deref(), Some(stored), "{stored}");
+        }
+    }
+
+    #[test]
+    fn links_without_a_host_or_with_spaces_are_refused() {
+        for given in [
+            "",
+            "ftp://example.org/",
+            "mailto:desk@example.org",
+            "http://",
+            "https:",
+            "example.org",
+            "/relative",
+            "http://exa mple.org/",
+            " http://example.org/",
+            "http://example.org/\n",
+            "http://example.org/\u{b}",
+            "http://example.org/\u{a0}",
+            "http://ex\u{0}ample.org/",
+        ] {
+            assert_eq!(http_url(given), None, "{given:?}");
+        }
+        assert!(URL_RULE.contains(&format!("at most {URL_MAX} characters")));
+        let long = format!("https://example.org/{}", "a".repeat(URL_MAX));
+        assert_eq!(http_url(&long), None);
+        // Within the limit as given, past it once percent-encoded.
+        let encoded = format!("https://example.org/{}", "é".repeat(400));
+        assert_eq!(http_url(&encoded), None);
+    }
+
+    #[test]
+    fn timestamps_are_bounded_in_utc() {
+        let utc = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert!(in_years(utc("9999-12-31T23:59:59Z")));
+        assert!(!in_years(utc("9999-12-31T23:59:59-14:00")));
+        assert!(in_years(utc("0001-01-01T00:00:00-01:00")));
+        assert!(!in_years(utc("0001-01-01T00:00:00+01:00")));
     }
 }

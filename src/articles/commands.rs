@@ -76,7 +76,9 @@ pub async fn parse_new_article(
         .chain(&["excerpts", "roundups"])
         .copied()
         .collect();
-    if let Some(mut fields) = problems.object(body, &known) {
+    // Checked in a copy that the checks leave in the form to store (links).
+    let mut document = body.clone();
+    if let Some(mut fields) = problems.object(&mut document, &known) {
         fields.slug("slug", true);
         fields.text("title", true, true, TITLE_MAX);
         fields.text("summary", false, false, SUMMARY_MAX);
@@ -101,7 +103,6 @@ pub async fn parse_new_article(
     check_outlets(conn, &outlets, &mut problems).await?;
     problems.finish()?;
 
-    let mut document = body.clone();
     drop_nulls(&mut document);
     let status = status.unwrap_or_else(|| "draft".into());
     // Publishing without a date means publishing now.
@@ -164,7 +165,8 @@ impl ArticlePatch {
     pub fn parse(body: &Value) -> Result<Self, AppError> {
         let mut problems = Problems::new();
         let mut patch = Self::default();
-        if let Some(mut fields) = problems.object(body, &OWN_FIELDS) {
+        let mut document = body.clone();
+        if let Some(mut fields) = problems.object(&mut document, &OWN_FIELDS) {
             let nulled = |name: &str| body.get(name).is_some_and(Value::is_null);
             for required in ["slug", "title", "body_markdown", "status", "tags"] {
                 if nulled(required) {

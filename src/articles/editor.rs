@@ -25,7 +25,7 @@ use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
-use crate::pagination::{Page, Position, Scope};
+use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Representation};
 use crate::visibility::Viewer;
@@ -308,10 +308,11 @@ pub async fn list_revisions(
     caller: Caller,
     slug: web::Path<String>,
     query: web::Query<RevisionsQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Editor)?;
     let slug = params::path_slug("article", &slug)?;
-    let scope = Scope::new("revisions", &[("article", Some(slug))]);
+    let scope = Scope::new(&cursors, "revisions", &[("article", Some(slug))]);
     let mut checker = Checker::new();
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
     let before = checker

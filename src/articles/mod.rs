@@ -17,7 +17,7 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::ExcerptSelection;
 use crate::keys::MaybeCaller;
-use crate::pagination::{Page, Position, Scope};
+use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::Representation;
 use crate::roundups::queries::{LinkSelection, RoundupSelection};
@@ -85,6 +85,7 @@ pub async fn list_articles(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     query: web::Query<ListArticlesQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
     let status = checker.check(match query.status.as_deref() {
@@ -119,6 +120,7 @@ pub async fn list_articles(
     };
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
     let scope = Scope::new(
+        &cursors,
         "articles",
         &[
             ("status", query.status.as_deref()),

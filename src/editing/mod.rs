@@ -406,7 +406,8 @@ fn merge(target: Value, patch: &Value) -> Value {
 
 /// Checks a whole document as `check` says (its members among `known`, the
 /// outlets it cites among the stored ones), adding to `problems` found
-/// before, and reads it as a `T`. Every problem is named at once (422). A
+/// before, and reads it as a `T`, with the values the checks put in the form
+/// they are stored in (links). Every problem is named at once (422). A
 /// member that is `null` counts as absent.
 pub async fn parse<T: DeserializeOwned>(
     conn: &mut AsyncPgConnection,
@@ -415,9 +416,9 @@ pub async fn parse<T: DeserializeOwned>(
     mut problems: Problems,
     check: Check,
 ) -> Result<T, AppError> {
-    let document = without_nulls(document);
+    let mut document = without_nulls(document);
     let mut outlets = Vec::new();
-    if let Some(mut fields) = problems.object(&document, known) {
+    if let Some(mut fields) = problems.object(&mut document, known) {
         check(&mut fields, &mut outlets);
     }
     check_outlets(conn, &outlets, &mut problems).await?;

@@ -316,7 +316,8 @@ fn parse_order(body: &Value, current: &[i64], noun: &str) -> Result<Vec<i64>, Ap
     let mut problems = Problems::new();
     let mut items = Vec::new();
     let mut order = Vec::new();
-    if let Some(mut fields) = problems.object(body, &["ids"]) {
+    let mut document = body.clone();
+    if let Some(mut fields) = problems.object(&mut document, &["ids"]) {
         match body.get("ids") {
             Some(Value::Array(ids)) => {
                 let known: HashSet<i64> = current.iter().copied().collect();

@@ -17,7 +17,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
-use crate::pagination::{Page, Position};
+use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::Audience;
 use crate::visibility::Viewer;
 use queries::ExcerptSelection;
@@ -63,8 +63,9 @@ pub async fn list_excerpts(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     query: web::Query<CitationQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = query.validate("excerpts")?;
+    let filter = query.validate(&cursors, "excerpts")?;
     let mut conn = pool.get().await?;
     let rows = queries::load(
         &mut conn,

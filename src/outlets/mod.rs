@@ -14,7 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
-use crate::pagination::{Page, Position, SlugPageQuery};
+use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::params;
 use crate::representation::{Audience, Representation};
 use views::Outlet;
@@ -44,8 +44,9 @@ pub async fn list_outlets(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     query: web::Query<SlugPageQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    let (scope, limit, after) = query.validate("outlets")?;
+    let (scope, limit, after) = query.validate(&cursors, "outlets")?;
     let mut conn = pool.get().await?;
     let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now()).await?;
     let page = Page::from_rows(

@@ -17,7 +17,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
-use crate::pagination::{Page, Position};
+use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::Audience;
 use crate::visibility::Viewer;
 use queries::{LinkSelection, RoundupSelection};
@@ -81,8 +81,9 @@ pub async fn list_roundup_links(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     query: web::Query<CitationQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = query.validate("roundup-links")?;
+    let filter = query.validate(&cursors, "roundup-links")?;
     let mut conn = pool.get().await?;
     let rows = queries::load_links(
         &mut conn,

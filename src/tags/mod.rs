@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
-use crate::pagination::{Page, Position, SlugPageQuery};
+use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::representation::Audience;
 use views::Tag;
 
@@ -37,8 +37,9 @@ pub async fn list_tags(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     query: web::Query<SlugPageQuery>,
+    cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    let (scope, limit, after) = query.validate("tags")?;
+    let (scope, limit, after) = query.validate(&cursors, "tags")?;
     let mut conn = pool.get().await?;
     let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now()).await?;
     let page = Page::from_rows(

@@ -738,3 +738,42 @@ async fn get_article_answers_404_for_drafts_scheduled_and_unknown_articles() {
     let (status, _) = app.get_json("/v1/articles/public").await;
     assert_eq!(status, 200);
 }
+
+/// A cursor of `GET /v1/articles` (no filters) resuming after `at`, sealed with `secret`.
+fn articles_cursor(secret: &[u8], at: DateTime<Utc>) -> String {
+    use broadsheet::pagination::{CursorKey, Position, Scope};
+    Scope::new(&CursorKey::new(secret), "articles", &[]).encode(Position::Published { at, id: 1 })
+}
+
+#[tokio::test]
+async fn only_cursors_sealed_with_the_servers_secret_and_holding_a_servable_position_are_taken() {
+    const SECRET: &[u8] = b"the cursor secret of this test, 32 bytes or more";
+    let app = TestApp::spawn_configured(|config| {
+        config.cursor_secret = Some(broadsheet::config::Secret::new(SECRET));
+    })
+    .await;
+    app.load(site_with(
+        vec![
+            published("older", at("2011-10-24T09:00:00Z")),
+            published("newer", at("2011-10-26T09:00:00Z")),
+        ],
+        vec![],
+    ))
+    .await;
+
+    let sealed = articles_cursor(SECRET, at("2011-10-25T00:00:00Z"));
+    assert_eq!(
+        page_slugs(&app, &format!("/v1/articles?cursor={sealed}")).await,
+        ["older"]
+    );
+    for cursor in [
+        articles_cursor(SECRET, at("-200000-01-01T00:00:00Z")),
+        articles_cursor(SECRET, at("9999-12-31T23:59:59-14:00")),
+        articles_cursor(
+            b"another secret, just as long as the first",
+            at("2011-10-25T00:00:00Z"),
+        ),
+    ] {
+        assert_invalid_parameter(&app, &format!("/v1/articles?cursor={cursor}"), "cursor").await;
+    }
+}

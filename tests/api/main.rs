@@ -22,4 +22,5 @@ mod rankings;
 mod roundups;
 mod tags;
 mod transfer;
+mod validation;
 mod views;

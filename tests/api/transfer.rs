@@ -471,7 +471,33 @@ async fn bad_documents_are_refused_in_one_line_naming_the_item_at_fault() {
                 vec![],
             )
             .tap(|s| s["articles"][0]["excerpts"][0]["source_url"] = json!("ftp://x")),
-            "article `a-post`: excerpt 1: source_url `ftp://x` is not an http(s) URL",
+            "article `a-post`: excerpt 1: source_url `ftp://x` is not an absolute http(s) URL",
+        ),
+        (
+            site_with(
+                vec![article(json!({"roundups": [roundup("Press", &[("Link", "dawn")])]}))],
+                vec![],
+            )
+            .tap(|s| s["articles"][0]["roundups"][0]["links"][0]["url"] = json!("http://a b/")),
+            "article `a-post`: roundup 1: link 1: url `http://a b/` is not an absolute http(s) URL",
+        ),
+        (
+            base_site().tap(|s| s["outlets"][0]["home_url"] = json!("https:")),
+            "outlet `bloomberg`: home_url `https:` is not an absolute http(s) URL",
+        ),
+        (
+            site_with(
+                vec![article(json!({"status": "published", "published_at": "9999-12-31T23:59:59-14:00"}))],
+                vec![],
+            ),
+            "article `a-post`: published_at +10000-01-01T13:59:59Z is outside the years 1 to 9999 (in UTC)",
+        ),
+        (
+            site_with(
+                vec![article(json!({"status": "published", "published_at": "0001-01-01T00:00:00+01:00"}))],
+                vec![],
+            ),
+            "article `a-post`: published_at 0000-12-31T23:00:00Z is outside the years 1 to 9999 (in UTC)",
         ),
         (
             site_with(vec![draft("a-post"), draft("a-post")], vec![]),
