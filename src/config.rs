@@ -95,6 +95,30 @@ impl Config {
     }
 }
 
+/// Checks an address to listen on, `--listen` or `BROADSHEET_LISTEN`:
+/// HOST:PORT, HOST an IP address (IPv6 in brackets) or a host name.
+pub fn listen_address(value: &str) -> Result<String, String> {
+    if value.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(value.to_string());
+    }
+    let is_name = |host: &str| {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    match value.rsplit_once(':') {
+        Some((host, port)) if is_name(host) && port.parse::<u16>().is_ok() => Ok(value.to_string()),
+        _ => Err(format!(
+            "`{value}` is not HOST:PORT (--listen or BROADSHEET_LISTEN), \
+             e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::]:8080 or localhost:8080"
+        )),
+    }
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -19,7 +19,8 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn database_url(name: &str) -> String {
+/// The URL of the database `name` on the test server.
+pub fn database_url(name: &str) -> String {
     let mut url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
     url.to_string()
@@ -216,7 +217,10 @@ impl TestApp {
 
     /// Writes counted views now, as the server's flusher would.
     pub async fn flush_views(&self) {
-        assert!(self.engine.counter.flush(&self.pool).await, "views flushed");
+        assert!(
+            self.engine.counter.flush(&self.pool).await.is_complete(),
+            "views flushed"
+        );
     }
 
     /// A new API key with this role (`editor` or `admin`), as a client would hold it.
@@ -448,4 +452,24 @@ pub fn site_with(articles: Vec<Value>, views: Vec<Value>) -> Value {
     site["articles"] = Value::Array(articles);
     site["views"] = Value::Array(views);
     site
+}
+
+/// Runs the `broadsheet` binary to completion with these arguments and
+/// variables, off the test's runtime (whose thread may also serve a TestApp).
+pub async fn run_broadsheet(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .args(&args)
+            .envs(env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the broadsheet binary runs")
+    })
+    .await
+    .expect("the command finishes")
 }

@@ -8,6 +8,7 @@ mod article_writes;
 mod articles;
 mod bodies;
 mod citation_writes;
+mod cli;
 mod cluster;
 mod demo;
 mod errors;

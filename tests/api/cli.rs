@@ -1,0 +1,308 @@
+//! What an operator meets at the command line: the databases a command may
+//! create, the error lines that name the fix, `--help`, and a clean stop on
+//! Ctrl-C.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use broadsheet::db::{self, SetupError};
+use serde_json::Value;
+
+use crate::cluster::free_port;
+use crate::helpers::*;
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the command failed with an error line containing each of `words`.
+fn assert_fails_saying(output: &Output, what: &str, words: &[&str]) {
+    let said = stderr(output);
+    assert!(!output.status.success(), "{what} should fail: {said}");
+    for word in words {
+        assert!(said.contains(word), "{what} should say `{word}`: {said}");
+    }
+}
+
+/// A database name nothing has created.
+fn missing_database() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "broadsheet_missing_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    database_url(&name)
+}
+
+/// Asserts the database at `url` still does not exist.
+async fn assert_not_created(url: &str) {
+    match db::connect(url).await {
+        Err(SetupError::NoDatabase { .. }) => {}
+        Err(other) => panic!("unexpected failure connecting to {url}: {other}"),
+        Ok(_) => panic!("{url} was created"),
+    }
+}
+
+#[tokio::test]
+async fn commands_other_than_serve_and_migrate_refuse_a_missing_database_and_create_none() {
+    let url = missing_database();
+    let file = std::env::temp_dir().join(format!("broadsheet-cli-{}.json", std::process::id()));
+    std::fs::write(&file, "{}").unwrap();
+    let file = file.display().to_string();
+    for args in [
+        &["keys", "list"][..],
+        &["keys", "create", "--name", "desk", "--role", "editor"],
+        &["keys", "revoke", "desk"],
+        &["export"],
+        &["import", &file],
+        &["import", "--dry-run", &file],
+        &["seed"],
+    ] {
+        let output = run_broadsheet(args, &[("DATABASE_URL", &url)]).await;
+        assert_fails_saying(
+            &output,
+            &args.join(" "),
+            &["does not exist", "broadsheet migrate", "serve"],
+        );
+        assert_not_created(&url).await;
+    }
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn an_unknown_role_is_reported_as_a_role_or_password_to_check() {
+    let app = TestApp::spawn().await;
+    let mut url = url::Url::parse(&app.database_url).unwrap();
+    url.set_username("no_such_role").unwrap();
+    let output = run_broadsheet(&["keys", "list"], &[("DATABASE_URL", url.as_str())]).await;
+    assert_fails_saying(
+        &output,
+        "a role that does not exist",
+        &["no_such_role", "password", "postgres://ROLE:PASSWORD@"],
+    );
+    assert!(!stderr(&output).contains("start PostgreSQL"));
+}
+
+#[tokio::test]
+async fn serve_refuses_a_listen_address_that_is_not_host_and_port_before_touching_the_database() {
+    let url = missing_database();
+    let by_flag = run_broadsheet(&["serve", "--listen", ":8081"], &[("DATABASE_URL", &url)]).await;
+    assert_fails_saying(&by_flag, "--listen :8081", &[":8081", "HOST:PORT"]);
+    let by_variable = run_broadsheet(
+        &["serve", "--seed"],
+        &[("DATABASE_URL", &url), ("BROADSHEET_LISTEN", "8081")],
+    )
+    .await;
+    assert_fails_saying(
+        &by_variable,
+        "BROADSHEET_LISTEN=8081",
+        &["`8081`", "HOST:PORT", "BROADSHEET_LISTEN"],
+    );
+    assert_not_created(&url).await;
+}
+
+#[tokio::test]
+async fn serve_on_a_taken_port_names_listen_and_its_variable_before_touching_the_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let url = missing_database();
+    let output = run_broadsheet(
+        &["serve", "--seed"],
+        &[("DATABASE_URL", &url), ("BROADSHEET_LISTEN", &address)],
+    )
+    .await;
+    assert_fails_saying(
+        &output,
+        "serving on a taken port",
+        &[&address, "--listen", "BROADSHEET_LISTEN"],
+    );
+    assert_not_created(&url).await;
+}
+
+#[tokio::test]
+async fn keys_create_explains_a_blank_name_and_a_name_a_revoked_key_had() {
+    let app = TestApp::spawn().await;
+    let env = [("DATABASE_URL", app.database_url.as_str())];
+    let blank = run_broadsheet(&["keys", "create", "--name", "", "--role", "editor"], &env).await;
+    assert_fails_saying(&blank, "an empty name", &["name", "not blank"]);
+    assert!(!stderr(&blank).contains("violates"), "{}", stderr(&blank));
+
+    let created = run_broadsheet(
+        &["keys", "create", "--name", "night", "--role", "editor"],
+        &env,
+    );
+    assert!(created.await.status.success());
+    assert!(run_broadsheet(&["keys", "revoke", "night"], &env)
+        .await
+        .status
+        .success());
+    let again = run_broadsheet(
+        &["keys", "create", "--name", "night", "--role", "admin"],
+        &env,
+    )
+    .await;
+    assert_fails_saying(
+        &again,
+        "reusing a revoked key's name",
+        &["`night`", "belonged to a key revoked"],
+    );
+}
+
+#[tokio::test]
+async fn help_lists_the_environment_variables_each_command_reads() {
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let output = run_broadsheet(args, &[]).await;
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        for variable in ["DATABASE_URL", "BROADSHEET_LISTEN", "sslmode"] {
+            assert!(help.contains(variable), "{args:?} lacks {variable}: {help}");
+        }
+    }
+    for args in [
+        &["migrate", "--help"][..],
+        &["seed", "--help"],
+        &["export", "--help"],
+        &["import", "--help"],
+        &["keys", "create", "--help"],
+        &["keys", "revoke", "--help"],
+    ] {
+        let output = run_broadsheet(args, &[]).await;
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("DATABASE_URL"), "{args:?}: {help}");
+    }
+    let revoke = run_broadsheet(&["keys", "revoke", "--help"], &[]).await;
+    let help = String::from_utf8_lossy(&revoke.stdout);
+    assert!(
+        help.contains("Revoke a key") && help.contains("<NAME>  The name"),
+        "{help}"
+    );
+}
+
+/// `broadsheet serve` running as a child process; killed if the test ends first.
+pub struct Served {
+    child: Child,
+    log: std::path::PathBuf,
+    pub address: String,
+}
+
+impl Served {
+    /// Starts `serve` on a free port with these variables and waits until
+    /// `/healthz` answers.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!(
+            "broadsheet-served-{}-{port}.log",
+            std::process::id()
+        ));
+        let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .arg("serve")
+            .env("BROADSHEET_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BROADSHEET_WORKERS", "1")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("the binary starts");
+        let mut served = Self {
+            child,
+            log,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", served.address)).await {
+                if response.status() == 200 {
+                    return served;
+                }
+            }
+            if let Some(status) = served.child.try_wait().expect("process state") {
+                panic!("serve exited with {status}: {}", served.log_text());
+            }
+            assert!(Instant::now() < deadline, "serve did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (e.g. `INT`) and waits for the exit; true when it exited with success.
+    pub async fn stop_with(&mut self, signal: &str) -> bool {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIG{signal} sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("process state") {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIG{signal}: {}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_serve_gracefully_and_writes_the_pending_views() {
+    let app = TestApp::with_site(site_with(
+        vec![published(
+            "first",
+            chrono::Utc::now() - chrono::Duration::days(1),
+        )],
+        vec![],
+    ))
+    .await;
+    // Nothing is written before the stop: the stop itself must write it.
+    let mut served = Served::start(&[
+        ("DATABASE_URL", &app.database_url),
+        ("BROADSHEET_FLUSH_INTERVAL_MS", "60000"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for visitor in 0..3 {
+        let response = client
+            .post(format!("{}/v1/articles/first/views", served.address))
+            .header(
+                "User-Agent",
+                format!("Mozilla/5.0 (X11; Linux) Firefox/14{visitor}.0"),
+            )
+            .send()
+            .await
+            .expect("beacon answered");
+        assert_eq!(response.status(), 202);
+    }
+
+    assert!(
+        served.stop_with("INT").await,
+        "exit 0: {}",
+        served.log_text()
+    );
+
+    let log = served.log_text();
+    assert!(log.contains("SIGINT received"), "{log}");
+    assert!(log.contains("3 pending views written"), "{log}");
+    app.refresh_rankings().await;
+    let (_, ranking) = app.get_json("/v1/rankings/popular?window=all").await;
+    assert_eq!(ranking["data"][0]["views"], Value::from(3), "{ranking}");
+}
