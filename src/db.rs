@@ -59,7 +59,7 @@ pub enum SetupError {
     Unreachable { target: String, cause: String },
     #[error("database `{name}` does not exist on {server}; `broadsheet migrate` (or `broadsheet serve`) creates it")]
     NoDatabase { server: String, name: String },
-    #[error("PostgreSQL at {target} refused role `{role}` ({cause}); check the role and its password in DATABASE_URL (postgres://ROLE:PASSWORD@HOST:PORT/DATABASE, special characters percent-encoded){hint}")]
+    #[error("PostgreSQL at {target} refused role `{role}` ({cause}); check that the role exists, its password in DATABASE_URL (postgres://ROLE:PASSWORD@HOST:PORT/DATABASE, special characters percent-encoded), and that pg_hba.conf admits it from this host{hint}")]
     Refused {
         target: String,
         role: String,

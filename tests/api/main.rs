@@ -22,5 +22,6 @@ mod popularity;
 mod rankings;
 mod roundups;
 mod tags;
+mod tls;
 mod transfer;
 mod views;
