@@ -377,9 +377,14 @@ impl Target {
         let tls_error = tls_error(error);
         let message = error.to_string();
         if tls_error.is_none() && !message.starts_with("error performing TLS handshake") {
+            // The source says why: refused, timed out, or a name that does not resolve.
+            let cause = match error.source().map(ToString::to_string) {
+                Some(source) if !message.contains(&source) => format!("{message}: {source}"),
+                _ => message,
+            };
             return SetupError::Unreachable {
                 target,
-                cause: message.lines().next().unwrap_or_default().to_string(),
+                cause: cause.lines().next().unwrap_or_default().to_string(),
             };
         }
         let fix = match tls_error {
