@@ -376,16 +376,23 @@ impl Target {
         }
         let tls_error = tls_error(error);
         let message = error.to_string();
-        if tls_error.is_none() && !message.starts_with("error performing TLS handshake") {
-            // The source says why: refused, timed out, or a name that does not resolve.
-            let cause = match error.source().map(ToString::to_string) {
-                Some(source) if !message.contains(&source) => format!("{message}: {source}"),
-                _ => message,
-            };
-            return SetupError::Unreachable {
+        // tokio-postgres names the kind of failure; its source says why:
+        // refused, timed out, a name that does not resolve, a missing password.
+        let cause = match error.source().map(ToString::to_string) {
+            Some(source) if !message.contains(&source) => format!("{message}: {source}"),
+            _ => message.clone(),
+        };
+        let cause = cause.lines().next().unwrap_or_default().to_string();
+        if message == "authentication error" || cause.ends_with("password missing") {
+            return SetupError::Refused {
                 target,
-                cause: cause.lines().next().unwrap_or_default().to_string(),
+                role: self.config.get_user().unwrap_or_default().to_string(),
+                cause,
+                hint: String::new(),
             };
+        }
+        if tls_error.is_none() && message != "error performing TLS handshake" {
+            return SetupError::Unreachable { target, cause };
         }
         let fix = match tls_error {
             Some(rustls::Error::InvalidCertificate(
@@ -399,21 +406,16 @@ impl Target {
                  the CA's certificate file with sslrootcert=PATH, or use sslmode=require to \
                  encrypt without verifying the server"
             }
-            Some(_) => {
-                "check the server's TLS settings, or choose another sslmode (disable, \
-                 prefer, require, verify-ca, verify-full)"
-            }
-            None => {
+            None if cause.ends_with("server does not support TLS") => {
                 "the server does not accept TLS: turn ssl on in its configuration, or use \
                  sslmode=prefer or sslmode=disable"
             }
+            _ => {
+                "check the server's TLS settings, or choose another sslmode (disable, \
+                 prefer, require, verify-ca, verify-full)"
+            }
         };
-        let cause = match tls_error {
-            Some(tls_error) => tls_error.to_string(),
-            None => error
-                .source()
-                .map_or(message.clone(), |source| source.to_string()),
-        };
+        let cause = tls_error.map_or(cause, ToString::to_string);
         SetupError::Tls {
             target,
             mode: self.mode.as_str(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use broadsheet::db::{self, SetupError};
 use serde_json::Value;
 
-use crate::cluster::free_port;
+use crate::cluster::{free_port, Cluster, POSTGRES_BIN};
 use crate::helpers::*;
 
 fn stderr(output: &Output) -> String {
@@ -83,6 +83,36 @@ async fn an_unknown_role_is_reported_as_a_role_or_password_to_check() {
         &["no_such_role", "password", "postgres://ROLE:PASSWORD@"],
     );
     assert!(!stderr(&output).contains("start PostgreSQL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_password_names_the_password_in_database_url() {
+    let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+    let Some(cluster) = tokio::task::block_in_place(|| Cluster::start_with(&[], Some(hba))) else {
+        eprintln!("skipped: {POSTGRES_BIN}/initdb is absent, so no throwaway cluster can be made");
+        return;
+    };
+    tokio::task::block_in_place(|| {
+        cluster.psql("CREATE ROLE desk LOGIN CREATEDB PASSWORD 'p@ss:w/rd'");
+    });
+    let url = |credentials: &str| cluster.url("desk").replace("postgres@", credentials);
+    for (credentials, what) in [("desk@", "no password"), ("desk:wrong@", "a wrong one")] {
+        let output = run_broadsheet(&["migrate"], &[("DATABASE_URL", &url(credentials))]).await;
+        assert_fails_saying(
+            &output,
+            what,
+            &[
+                "`desk`",
+                "password",
+                "postgres://ROLE:PASSWORD@",
+                "percent-encoded",
+            ],
+        );
+        assert!(!stderr(&output).contains("start PostgreSQL"));
+    }
+    let right = url("desk:p%40ss%3Aw%2Frd@");
+    let output = run_broadsheet(&["migrate"], &[("DATABASE_URL", &right)]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[tokio::test]

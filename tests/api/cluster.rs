@@ -116,6 +116,16 @@ impl Cluster {
         run(&mut self.command(tool, args));
     }
 
+    /// Runs SQL as the `postgres` superuser over the cluster's socket.
+    pub fn psql(&self, sql: &str) {
+        let (dir, port) = (self.dir.display().to_string(), self.port.to_string());
+        let args = ["-h", &dir, "-p", &port, "-U", "postgres", "-d", "postgres"];
+        self.as_postgres(
+            "psql",
+            &[&args[..], &["-v", "ON_ERROR_STOP=1", "-c", sql]].concat(),
+        );
+    }
+
     pub fn stop(&self) {
         let output = self.pg_ctl_stop("fast").expect("pg_ctl runs");
         assert!(output.status.success(), "pg_ctl stop: {output:?}");
