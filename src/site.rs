@@ -18,7 +18,7 @@ use chrono::{
     DateTime, Datelike, Duration, DurationRound, NaiveDate, SecondsFormat, Timelike, Utc,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel::upsert::excluded;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -608,42 +608,39 @@ async fn missing_from(conn: &mut AsyncPgConnection, site: &Site) -> Result<Site,
         .bind::<BigInt, _>(ADD_MISSING_LOCK_KEY)
         .execute(conn)
         .await?;
+    #[derive(QueryableByName)]
+    struct Known {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
     let outlet_slugs: Vec<&str> = site.outlets.iter().map(|o| o.slug.as_str()).collect();
-    let stored_outlets: HashSet<String> = outlets::table
-        .filter(outlets::slug.eq_any(&outlet_slugs))
-        .select(outlets::slug)
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
     let tag_slugs: Vec<&str> = site.tags.iter().map(|t| t.slug.as_str()).collect();
-    let stored_tags: HashSet<String> = tags::table
-        .filter(tags::slug.eq_any(&tag_slugs))
-        .select(tags::slug)
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    let article_slugs: Vec<&str> = site
-        .articles
-        .iter()
+    let article_slugs: Vec<&str> = (site.articles.iter())
         .flat_map(|a| std::iter::once(&a.slug).chain(&a.old_slugs))
         .map(String::as_str)
         .collect();
-    let mut taken: HashSet<String> = articles::table
-        .filter(articles::slug.eq_any(&article_slugs))
-        .select(articles::slug)
-        .load::<String>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    taken.extend(
-        article_slug_history::table
-            .filter(article_slug_history::slug.eq_any(&article_slugs))
-            .select(article_slug_history::slug)
-            .load::<String>(conn)
-            .await?,
-    );
+    let known: Vec<Known> = diesel::sql_query(
+        "SELECT 'outlet' AS kind, slug FROM outlets WHERE slug = ANY($1) \
+         UNION ALL SELECT 'tag', slug FROM tags WHERE slug = ANY($2) \
+         UNION ALL SELECT 'article', slug FROM articles WHERE slug = ANY($3) \
+         UNION ALL SELECT 'article', slug FROM article_slug_history WHERE slug = ANY($3)",
+    )
+    .bind::<Array<Text>, _>(outlet_slugs)
+    .bind::<Array<Text>, _>(tag_slugs)
+    .bind::<Array<Text>, _>(article_slugs)
+    .load(conn)
+    .await?;
+    let (mut stored_outlets, mut stored_tags, mut taken) =
+        (HashSet::new(), HashSet::new(), HashSet::new());
+    for Known { kind, slug } in known {
+        match kind.as_str() {
+            "outlet" => stored_outlets.insert(slug),
+            "tag" => stored_tags.insert(slug),
+            _ => taken.insert(slug),
+        };
+    }
     let articles: Vec<SiteArticle> = site
         .articles
         .iter()

@@ -2,14 +2,13 @@
 //! create, the error lines that name the fix, `--help`, and a clean stop on
 //! Ctrl-C.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use broadsheet::db::{self, SetupError};
 use serde_json::Value;
 
-use crate::cluster::{free_port, Cluster, POSTGRES_BIN};
+use crate::cluster::{Cluster, POSTGRES_BIN};
 use crate::helpers::*;
 
 fn stderr(output: &Output) -> String {
@@ -210,89 +209,6 @@ async fn help_lists_the_environment_variables_each_command_reads() {
     );
 }
 
-/// `broadsheet serve` running as a child process; killed if the test ends first.
-pub struct Served {
-    child: Child,
-    log: std::path::PathBuf,
-    pub address: String,
-}
-
-impl Served {
-    /// Starts `serve` on a free port with these variables and waits until
-    /// `/healthz` answers.
-    pub async fn start(env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let log = std::env::temp_dir().join(format!(
-            "broadsheet-served-{}-{port}.log",
-            std::process::id()
-        ));
-        let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
-            .arg("serve")
-            .env("BROADSHEET_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BROADSHEET_WORKERS", "1")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("the binary starts");
-        let mut served = Self {
-            child,
-            log,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = reqwest::get(format!("{}/healthz", served.address)).await {
-                if response.status() == 200 {
-                    return served;
-                }
-            }
-            if let Some(status) = served.child.try_wait().expect("process state") {
-                panic!("serve exited with {status}: {}", served.log_text());
-            }
-            assert!(Instant::now() < deadline, "serve did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends `signal` (e.g. `INT`) and waits for the exit; true when it exited with success.
-    pub async fn stop_with(&mut self, signal: &str) -> bool {
-        let sent = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "SIG{signal} sent");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("process state") {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no exit after SIG{signal}: {}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 #[tokio::test]
 async fn ctrl_c_stops_serve_gracefully_and_writes_the_pending_views() {
     let app = TestApp::with_site(site_with(
@@ -323,8 +239,9 @@ async fn ctrl_c_stops_serve_gracefully_and_writes_the_pending_views() {
         assert_eq!(response.status(), 202);
     }
 
+    served.signal("INT");
     assert!(
-        served.stop_with("INT").await,
+        served.wait_for_exit().await,
         "exit 0: {}",
         served.log_text()
     );

@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::cli::Served;
 use crate::cluster::{run, Cluster, POSTGRES_BIN};
-use crate::helpers::run_broadsheet;
+use crate::helpers::{run_broadsheet, Served};
 
 /// Only TLS connections over TCP; the cluster's own tools use the socket.
 const HBA_TLS_ONLY: &str = "local all all trust\nhostssl all all 127.0.0.1/32 trust\n";
@@ -138,7 +137,8 @@ async fn serve_with_sslmode_require_or_verify_full_and_the_ca_works_over_tls() {
         .await
         .expect("the server answers");
     assert_eq!(ready.status(), 200, "{}", served.log_text());
-    assert!(served.stop_with("TERM").await, "{}", served.log_text());
+    served.signal("TERM");
+    assert!(served.wait_for_exit().await, "{}", served.log_text());
 
     // The CLI verifying the server against the test's CA, by IP and by name.
     let ca = certificates.path("ca.crt");
