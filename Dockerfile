@@ -28,13 +28,21 @@ RUN touch src/main.rs \
     && cargo build --release --locked
 
 # ---- runtime ----------------------------------------------------------------
-# The Postgres client is pure Rust and no TLS is used, so the binary needs
-# nothing beyond glibc: no libpq, no OpenSSL, no ca-certificates.
+# The Postgres client and its TLS (rustls) are pure Rust, so the binary needs
+# nothing beyond glibc but the platform's CA certificates, which sslmode
+# verify-ca and verify-full trust when DATABASE_URL names no sslrootcert: no
+# libpq, no OpenSSL.
 FROM debian:bookworm-slim
 
+# ca-certificates is left unpinned on purpose: a trust store should be the
+# newest the release ships, not a copy that still trusts withdrawn CAs.
 # A fixed numeric uid lets orchestrators verify "not root" and lets mounted
 # volumes be chowned predictably.
-RUN groupadd --system --gid 10001 broadsheet \
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 broadsheet \
     && useradd --system --uid 10001 --gid broadsheet \
         --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin broadsheet

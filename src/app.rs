@@ -54,7 +54,12 @@ pub struct Application {
 impl Application {
     /// Binds the listener and prepares the server; nothing is served until `run`.
     pub fn build(config: &Config, pool: DbPool) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(&config.listen)?;
+        Self::build_on(TcpListener::bind(&config.listen)?, config, pool)
+    }
+
+    /// Prepares the server on a listener bound already, so that a command
+    /// can refuse a taken address before it does any database work.
+    pub fn build_on(listener: TcpListener, config: &Config, pool: DbPool) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         let routes = web::Data::new(RouteTable::from_document(&crate::openapi::document()));
         let popularity = Arc::new(Popularity::new(&config.popularity));
@@ -81,7 +86,10 @@ impl Application {
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
             .client_request_timeout(Duration::from_secs(10))
-            .shutdown_timeout(10);
+            .shutdown_timeout(10)
+            // In place of actix-web's own signal handling (which also
+            // disables it), where SIGINT would drop requests in flight.
+            .shutdown_signal(stop_signal());
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
@@ -111,11 +119,49 @@ impl Application {
     /// writes the views they counted: nothing answered 202 is lost on a clean stop.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
-        if !self.popularity.counter.flush(&self.pool).await {
-            log::error!("views pending at shutdown could not be written");
+        let flushed = self.popularity.counter.flush(&self.pool).await;
+        if flushed.is_complete() {
+            log::info!("stopped; {} pending views written", flushed.written);
+        } else {
+            log::error!(
+                "stopped; {} pending views written, {} could not be written",
+                flushed.written,
+                flushed.unwritten
+            );
         }
         served
     }
+}
+
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM: both stop the server
+/// gracefully, finishing the requests in flight.
+async fn stop_signal() {
+    let interrupt = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "SIGINT",
+            Err(error) => {
+                log::warn!("SIGINT cannot be watched: {error}");
+                std::future::pending().await
+            }
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+                "SIGTERM"
+            }
+            Err(error) => {
+                log::warn!("SIGTERM cannot be watched: {error}");
+                std::future::pending().await
+            }
+        }
+    };
+    let name = tokio::select! {
+        name = interrupt => name,
+        name = terminate => name,
+    };
+    log::info!("{name} received; finishing the requests in flight, then stopping");
 }
 
 /// What every worker's app shares.

@@ -2,7 +2,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/broadsheet` | the PostgreSQL database; `serve` creates it when missing |
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/broadsheet` | the PostgreSQL database, with libpq's `sslmode` and `sslrootcert` (see `db`); `serve` and `migrate` create it when missing |
 //! | `BROADSHEET_LISTEN` | `127.0.0.1:8080` | address to listen on (`serve --listen` overrides it) |
 //! | `BROADSHEET_POOL_SIZE` | `8` | database connections per instance |
 //! | `BROADSHEET_POOL_TIMEOUT_MS` | `5000` | how long a request waits for a free connection before a 503 |
@@ -120,6 +120,30 @@ impl Config {
             popularity: PopularitySettings::default(),
             cursor_secret: None,
         }
+    }
+}
+
+/// Checks an address to listen on, `--listen` or `BROADSHEET_LISTEN`:
+/// HOST:PORT, HOST an IP address (IPv6 in brackets) or a host name.
+pub fn listen_address(value: &str) -> Result<String, String> {
+    if value.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(value.to_string());
+    }
+    let is_name = |host: &str| {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    match value.rsplit_once(':') {
+        Some((host, port)) if is_name(host) && port.parse::<u16>().is_ok() => Ok(value.to_string()),
+        _ => Err(format!(
+            "`{value}` is not HOST:PORT (--listen or BROADSHEET_LISTEN), \
+             e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::]:8080 or localhost:8080"
+        )),
     }
 }
 

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 
 use broadsheet::app::{prepare_database, Application};
 use broadsheet::config::Config;
-use broadsheet::{db, keys, site, transfer};
+use broadsheet::{config, db, keys, site, transfer};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "broadsheet",
     version,
-    about = "A headless JSON content API for news-curation publications"
+    about = "A headless JSON content API for news-curation publications",
+    after_help = environment(&[DATABASE_VARIABLES, SERVER_VARIABLES])
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,23 +24,28 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the database if needed, apply pending migrations, and serve the API.
+    #[command(after_help = environment(&[DATABASE_VARIABLES, SERVER_VARIABLES]))]
     Serve {
-        /// Address to listen on (overrides BROADSHEET_LISTEN).
-        #[arg(long, value_name = "ADDR")]
+        /// Address to listen on, HOST:PORT (e.g. 0.0.0.0:8080).
+        #[arg(long, value_name = "HOST:PORT", env = "BROADSHEET_LISTEN", value_parser = config::listen_address)]
         listen: Option<String>,
-        /// Load the demo content before serving.
+        /// Add the demo content that is missing before serving; never changes what exists.
         #[arg(long)]
         seed: bool,
     },
     /// Create the database if needed and apply pending migrations.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Migrate,
-    /// Create and migrate the database if needed, then load the demo content (idempotent).
+    /// Add the demo content that is missing (by slug), never changing what exists; re-running it adds nothing.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Seed,
     /// Print the OpenAPI document (the source of `openapi/openapi.json`).
     Openapi,
     /// Write the whole site to standard output as one JSON document (docs/site-format.md).
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Export,
-    /// Load a site document in one transaction: all of it or nothing; re-runnable.
+    /// Load a site document in one transaction: all of it or nothing; upserts by slug, re-runnable.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Import {
         /// The document to load; `-` reads standard input.
         #[arg(value_name = "FILE")]
@@ -49,6 +55,7 @@ enum Command {
         dry_run: bool,
     },
     /// Manage the API keys that writes need.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -58,8 +65,9 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Create a key and print it once; only a digest of it is stored.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     Create {
-        /// A unique name for the key's holder, e.g. `desktop-editor`.
+        /// A unique name for the key's holder, e.g. `desktop-editor` (at most 100 characters).
         #[arg(long)]
         name: String,
         /// `editor` writes content and previews drafts; `admin` may also delete and release old slugs.
@@ -67,9 +75,80 @@ enum KeysCommand {
         role: String,
     },
     /// List keys: name, role, created, last used, revoked (never the key).
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
     List,
-    /// Revoke the named key; requests with it get 401 from then on.
-    Revoke { name: String },
+    /// Revoke a key: requests with it get 401 from then on; its name stays taken.
+    #[command(after_help = environment(&[DATABASE_VARIABLES]))]
+    Revoke {
+        /// The name the key was created with (`keys list` shows them).
+        name: String,
+    },
+}
+
+/// What every command that opens the database reads from the environment.
+const DATABASE_VARIABLES: &[(&str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE] \
+         (default postgres://postgres@127.0.0.1:5432/broadsheet); sslmode is disable, prefer \
+         (default), require, verify-ca or verify-full; sslrootcert names the CA to trust \
+         instead of the platform's",
+    ),
+    ("RUST_LOG", "log filter, env_logger syntax (default info)"),
+];
+
+/// What `serve` reads besides the database's variables.
+const SERVER_VARIABLES: &[(&str, &str)] = &[
+    (
+        "BROADSHEET_LISTEN",
+        "HOST:PORT to listen on (default 127.0.0.1:8080); --listen overrides it",
+    ),
+    (
+        "BROADSHEET_POOL_SIZE",
+        "database connections per instance (default 8)",
+    ),
+    (
+        "BROADSHEET_POOL_TIMEOUT_MS",
+        "wait for a connection before a 503 (default 5000)",
+    ),
+    (
+        "BROADSHEET_STATEMENT_TIMEOUT_MS",
+        "PostgreSQL statement_timeout (default 5000)",
+    ),
+    ("BROADSHEET_WORKERS", "HTTP worker threads (default: CPUs)"),
+    (
+        "BROADSHEET_FLUSH_INTERVAL_MS",
+        "how often counted views are written (default 1000)",
+    ),
+    (
+        "BROADSHEET_SNAPSHOT_INTERVAL_MS",
+        "how often rankings are recomputed (default 10000)",
+    ),
+    (
+        "BROADSHEET_MAX_PENDING_VIEWS",
+        "view counts kept while the database is away (default 100000)",
+    ),
+    (
+        "BROADSHEET_TRUSTED_PROXIES",
+        "comma-separated proxy addresses whose Forwarded headers are believed",
+    ),
+    (
+        "BROADSHEET_BODY_LIMIT_BYTES",
+        "largest request body (default 1048576)",
+    ),
+    (
+        "BROADSHEET_BODY_TIMEOUT_MS",
+        "time to send a whole body (default 10000)",
+    ),
+];
+
+/// The `Environment:` section of a command's `--help`.
+fn environment(groups: &[&[(&str, &str)]]) -> String {
+    let mut text = String::from("Environment:");
+    for (name, meaning) in groups.iter().copied().flatten() {
+        text.push_str(&format!("\n  {name}\n          {meaning}"));
+    }
+    text
 }
 
 fn main() -> ExitCode {
@@ -99,7 +178,10 @@ fn main() -> ExitCode {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            Command::Seed => seed_demo(&config).await,
+            Command::Seed => match prepare_database(&config, false).await {
+                Ok(_) => seed_demo(&config).await,
+                Err(error) => Err(error.to_string()),
+            },
             Command::Export => export_site(&config).await,
             Command::Import { file, dry_run } => import_site(&config, &file, dry_run).await,
             Command::Openapi => Ok(()),
@@ -118,36 +200,47 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 async fn serve(config: Config, seed: bool) -> Result<(), String> {
+    // Bound before any database work, so that a taken address is refused
+    // before a database is created, migrated or seeded.
+    let listener = std::net::TcpListener::bind(&config.listen).map_err(|e| {
+        let held = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "another process is listening there; "
+        } else {
+            ""
+        };
+        format!(
+            "cannot listen on {}: {e}; {held}choose another address with --listen HOST:PORT \
+             or BROADSHEET_LISTEN",
+            config.listen
+        )
+    })?;
     let pool = prepare_database(&config, true)
         .await
         .map_err(|e| e.to_string())?;
     if seed {
         seed_demo(&config).await?;
     }
-    let app = Application::build(&config, pool)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let app = Application::build_on(listener, &config, pool)
+        .map_err(|e| format!("cannot serve on {}: {e}", config.listen))?;
     log::info!("serving on http://{} (docs at /docs/)", config.listen);
     app.run().await.map_err(|e| e.to_string())
 }
 
+/// Adds the demo content the database lacks, changing nothing that exists.
 async fn seed_demo(config: &Config) -> Result<(), String> {
-    prepare_database(config, true)
-        .await
-        .map_err(|e| e.to_string())?;
     let demo = site::Site::parse(site::DEMO).map_err(|e| e.to_string())?;
     let mut conn = db::connect(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let loaded = site::load(&mut conn, &demo)
+    let mut quiet = |_: &'static str, _: usize| {};
+    let added = site::load_with(&mut conn, &demo, site::Mode::AddMissing, &mut quiet)
         .await
-        .map_err(|e| e.to_string())?;
-    log::info!(
-        "demo content loaded: {} articles, {} excerpts, {} press links, {} outlets",
-        loaded.articles,
-        loaded.excerpts,
-        loaded.links,
-        loaded.outlets
-    );
+        .map_err(|e| one_line(&e))?;
+    if added == site::Loaded::default() {
+        log::info!("demo content: nothing missing, nothing added");
+    } else {
+        log::info!("demo content added: {added}");
+    }
     Ok(())
 }
 
@@ -206,7 +299,7 @@ async fn import_site(config: &Config, file: &str, dry_run: bool) -> Result<(), S
     let mut conn = if dry_run {
         connect_migrated(config).await?
     } else {
-        prepare_database(config, true)
+        prepare_database(config, false)
             .await
             .map_err(|e| e.to_string())?;
         db::connect(&config.database_url)
@@ -257,7 +350,10 @@ fn one_line(error: &impl std::fmt::Display) -> String {
 }
 
 async fn manage_keys(config: &Config, command: KeysCommand) -> Result<(), String> {
-    prepare_database(config, true)
+    if let KeysCommand::Create { name, .. } = &command {
+        keys::check_name(name)?;
+    }
+    prepare_database(config, false)
         .await
         .map_err(|e| e.to_string())?;
     let mut conn = db::connect(&config.database_url)
@@ -268,17 +364,23 @@ async fn manage_keys(config: &Config, command: KeysCommand) -> Result<(), String
             let role = keys::Role::parse(&role).ok_or("role must be editor or admin")?;
             let key =
                 keys::NewKey::generate().map_err(|e| format!("no randomness available: {e}"))?;
-            keys::queries::create(&mut conn, &name, role, &key)
-                .await
-                .map_err(|e| match e {
+            if let Err(error) = keys::queries::create(&mut conn, &name, role, &key).await {
+                return Err(match error {
                     diesel::result::Error::DatabaseError(
                         diesel::result::DatabaseErrorKind::UniqueViolation,
                         _,
-                    ) => {
-                        format!("a key named `{name}` exists already")
-                    }
-                    other => other.to_string(),
-                })?;
+                    ) => match keys::queries::revoked_at(&mut conn, &name).await {
+                        Ok(Some(revoked)) => format!(
+                            "the name `{name}` belonged to a key revoked on {}; the names of \
+                             revoked keys stay taken, so that `keys list` still tells them \
+                             apart: choose another name",
+                            revoked.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                        _ => format!("a key named `{name}` exists already"),
+                    },
+                    other => one_line(&other),
+                });
+            }
             eprintln!(
                 "created {} key `{name}`; it is shown only this once:",
                 role.as_str()

@@ -18,7 +18,7 @@ use chrono::{
     DateTime, Datelike, Duration, DurationRound, NaiveDate, SecondsFormat, Timelike, Utc,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel::upsert::excluded;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -66,7 +66,7 @@ pub struct Site {
 }
 
 /// A publication that excerpts and press links cite.
-#[derive(Debug, Deserialize, Serialize, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Deserialize, Serialize, Insertable, AsChangeset)]
 #[diesel(table_name = outlets)]
 #[serde(deny_unknown_fields)]
 pub struct SiteOutlet {
@@ -81,7 +81,7 @@ pub struct SiteOutlet {
 }
 
 /// A tag; articles may also name tags the document does not list.
-#[derive(Debug, Deserialize, Serialize, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Deserialize, Serialize, Insertable, AsChangeset)]
 #[diesel(table_name = tags)]
 #[serde(deny_unknown_fields)]
 pub struct SiteTag {
@@ -92,7 +92,7 @@ pub struct SiteTag {
 }
 
 /// An article and everything it owns.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteArticle {
     /// Unique, at most 200 characters.
@@ -130,7 +130,7 @@ pub struct SiteArticle {
 }
 
 /// A long quotation from a source article.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteExcerpt {
     /// The source article's headline.
@@ -151,7 +151,7 @@ pub struct SiteExcerpt {
 }
 
 /// A titled list of press links.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteRoundup {
     /// E.g. "From Pakistan Press".
@@ -162,7 +162,7 @@ pub struct SiteRoundup {
 }
 
 /// One headline in a roundup.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteLink {
     /// The linked article's headline.
@@ -211,7 +211,7 @@ impl Granularity {
 /// hour that began `hours_ago` hours before it) or absolute (`granularity`
 /// and `bucket_start`). Relative counts suit demo content that should rank
 /// in recent windows whenever it is loaded; exports write absolute ones.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteViews {
     /// Article slug.
@@ -314,6 +314,11 @@ pub enum Mode {
     Write,
     /// Run every statement and check, the database's included, then roll back.
     DryRun,
+    /// Commit only what the database lacks: outlets, tags and articles (with
+    /// everything they own) whose slugs are not taken, and the view counts
+    /// of the articles added. Nothing stored is changed, so content edited
+    /// since, and its views, stay as they are.
+    AddMissing,
 }
 
 /// Told how far a load has come, e.g. to move a progress bar.
@@ -626,11 +631,19 @@ pub async fn load_with(
     let outcome = conn
         .transaction::<_, Abort, _>(|conn| {
             async move {
+                let missing;
+                let site = match mode {
+                    Mode::AddMissing => {
+                        missing = missing_from(conn, site).await.map_err(Abort::Failed)?;
+                        &missing
+                    }
+                    Mode::Write | Mode::DryRun => site,
+                };
                 let loaded = load_in(conn, site, this_hour, progress)
                     .await
                     .map_err(Abort::Failed)?;
                 match mode {
-                    Mode::Write => Ok(loaded),
+                    Mode::Write | Mode::AddMissing => Ok(loaded),
                     Mode::DryRun => {
                         conn.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").await?;
                         Err(Abort::DryRun(loaded))
@@ -644,6 +657,90 @@ pub async fn load_with(
         Ok(loaded) | Err(Abort::DryRun(loaded)) => Ok(loaded),
         Err(Abort::Failed(error)) => Err(error),
     }
+}
+
+/// Serializes loads that add what is missing, so two instances seeding at
+/// once do not both find an article missing.
+const ADD_MISSING_LOCK_KEY: i64 = 0x6272_6f61_6473_6564; // "broadsed"
+
+/// The part of `site` whose slugs the database does not know yet: an
+/// article counts as present under its current slug or any old one.
+async fn missing_from(conn: &mut AsyncPgConnection, site: &Site) -> Result<Site, SiteError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(ADD_MISSING_LOCK_KEY)
+        .execute(conn)
+        .await?;
+    #[derive(QueryableByName)]
+    struct Known {
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        slug: String,
+    }
+    let outlet_slugs: Vec<&str> = site.outlets.iter().map(|o| o.slug.as_str()).collect();
+    let tag_slugs: Vec<&str> = site.tags.iter().map(|t| t.slug.as_str()).collect();
+    let article_slugs: Vec<&str> = (site.articles.iter())
+        .flat_map(|a| std::iter::once(&a.slug).chain(&a.old_slugs))
+        .map(String::as_str)
+        .collect();
+    let known: Vec<Known> = diesel::sql_query(
+        "SELECT 'outlet' AS kind, slug FROM outlets WHERE slug = ANY($1) \
+         UNION ALL SELECT 'tag', slug FROM tags WHERE slug = ANY($2) \
+         UNION ALL SELECT 'article', slug FROM articles WHERE slug = ANY($3) \
+         UNION ALL SELECT 'article', slug FROM article_slug_history WHERE slug = ANY($3)",
+    )
+    .bind::<Array<Text>, _>(outlet_slugs)
+    .bind::<Array<Text>, _>(tag_slugs)
+    .bind::<Array<Text>, _>(article_slugs)
+    .load(conn)
+    .await?;
+    let (mut stored_outlets, mut stored_tags, mut taken) =
+        (HashSet::new(), HashSet::new(), HashSet::new());
+    for Known { kind, slug } in known {
+        match kind.as_str() {
+            "outlet" => stored_outlets.insert(slug),
+            "tag" => stored_tags.insert(slug),
+            _ => taken.insert(slug),
+        };
+    }
+    let articles: Vec<SiteArticle> = site
+        .articles
+        .iter()
+        .filter(|a| !taken.contains(&a.slug))
+        .map(|a| SiteArticle {
+            old_slugs: a
+                .old_slugs
+                .iter()
+                .filter(|old| !taken.contains(*old))
+                .cloned()
+                .collect(),
+            ..a.clone()
+        })
+        .collect();
+    let added: HashSet<&str> = articles.iter().map(|a| a.slug.as_str()).collect();
+    let views = site
+        .views
+        .iter()
+        .filter(|v| added.contains(v.article.as_str()))
+        .cloned()
+        .collect();
+    Ok(Site {
+        notes: Vec::new(),
+        outlets: site
+            .outlets
+            .iter()
+            .filter(|o| !stored_outlets.contains(&o.slug))
+            .cloned()
+            .collect(),
+        tags: site
+            .tags
+            .iter()
+            .filter(|t| !stored_tags.contains(&t.slug))
+            .cloned()
+            .collect(),
+        articles,
+        views,
+    })
 }
 
 /// How a load's transaction ends other than by committing.

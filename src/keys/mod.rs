@@ -54,6 +54,24 @@ impl Role {
     }
 }
 
+/// The longest key name the database takes.
+const MAX_NAME_CHARS: usize = 100;
+
+/// Checks a new key's name against the database's rule (not blank, at
+/// most 100 characters) before it refuses it less clearly.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err("a key needs a name that is not blank, e.g. --name desk-editor".into())
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Err(format!(
+            "a key's name has at most {MAX_NAME_CHARS} characters; this one has {}",
+            name.chars().count()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// A freshly made key: the text to hand over once, and what is stored of it.
 pub struct NewKey {
     pub text: String,

@@ -71,6 +71,20 @@ pub async fn create(
         .map(drop)
 }
 
+/// When the key named `name` was revoked; `None` when it is active or absent.
+pub async fn revoked_at(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    api_keys::table
+        .filter(api_keys::name.eq(name))
+        .select(api_keys::revoked_at)
+        .first::<Option<DateTime<Utc>>>(conn)
+        .await
+        .optional()
+        .map(Option::flatten)
+}
+
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<KeyListing>> {
     api_keys::table
         .select(KeyListing::as_select())

@@ -75,47 +75,71 @@ impl Counter {
     /// Writes everything pending in one statement (after retrying a batch in
     /// doubt, if any). On a connection failure the batch is kept in doubt; on
     /// any other failure it is dropped (and logged), since retrying a
-    /// statement the database refuses cannot help. True when nothing is left.
-    pub async fn flush(&self, pool: &DbPool) -> bool {
+    /// statement the database refuses cannot help.
+    pub async fn flush(&self, pool: &DbPool) -> Flushed {
         let _one_at_a_time = self.flushing.lock().await;
+        let mut flushed = Flushed::default();
         let retry = self
             .in_doubt
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some((id, batch)) = retry {
-            if !self.send(pool, id, batch).await {
-                return false;
+            if !self.send(pool, id, batch, &mut flushed).await {
+                let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                flushed.unwritten += pending.values().sum::<i64>() as u64;
+                return flushed;
             }
         }
         let batch: Batch = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if pending.is_empty() {
-                return true;
+                return flushed;
             }
             std::mem::take(&mut *pending).into_iter().collect()
         };
-        self.send(pool, batch_id(), batch).await
+        self.send(pool, batch_id(), batch, &mut flushed).await;
+        flushed
     }
 
-    async fn send(&self, pool: &DbPool, id: String, batch: Batch) -> bool {
+    /// Sends one batch, adding its views to what `flushed` wrote or did not; true when written.
+    async fn send(&self, pool: &DbPool, id: String, batch: Batch, flushed: &mut Flushed) -> bool {
         let total: i64 = batch.iter().map(|(_, views)| views).sum();
         match write(pool, &id, &batch).await {
             Ok(()) => {
                 self.written.fetch_add(total as u64, Ordering::Relaxed);
+                flushed.written += total as u64;
                 true
             }
             Err(Failure::Unavailable(cause)) => {
                 log::warn!("views not written yet, keeping {total} for the next flush: {cause}");
                 *self.in_doubt.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, batch));
+                flushed.unwritten += total as u64;
                 false
             }
             Err(Failure::Refused(cause)) => {
                 log::error!("dropping {total} views the database refused: {cause}");
                 self.dropped.fetch_add(total as u64, Ordering::Relaxed);
+                flushed.unwritten += total as u64;
                 false
             }
         }
+    }
+}
+
+/// What one flush did, in views.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Written to the database.
+    pub written: u64,
+    /// Not written: kept for the next flush, or dropped when the database refused them.
+    pub unwritten: u64,
+}
+
+impl Flushed {
+    /// True when nothing that was pending is left unwritten.
+    pub fn is_complete(self) -> bool {
+        self.unwritten == 0
     }
 }
 

@@ -1,6 +1,7 @@
 //! A PostgreSQL cluster of a test's own, for tests that stop, break or
 //! reconfigure a database server: never the shared one.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,6 +27,13 @@ pub struct Cluster {
 impl Cluster {
     /// Initializes and starts a cluster; `None` when PostgreSQL 15's tools are absent.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[], None)
+    }
+
+    /// Like `start`, with server settings added to `postgresql.conf` (e.g.
+    /// `("ssl", "on")`) and, when given, this `pg_hba.conf` in place of
+    /// initdb's; both hold across restarts.
+    pub fn start_with(settings: &[(&str, &str)], hba: Option<&str>) -> Option<Self> {
         if !Path::new(POSTGRES_BIN).join("initdb").exists() {
             return None;
         }
@@ -48,6 +56,20 @@ impl Cluster {
             "initdb",
             &[&initdb[..], &["--locale=C", "--no-sync"]].concat(),
         );
+        let data = Path::new(&data);
+        if !settings.is_empty() {
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))
+                .expect("postgresql.conf");
+            for (name, value) in settings {
+                let value = value.replace('\'', "''");
+                writeln!(conf, "{name} = '{value}'").expect("setting written");
+            }
+        }
+        if let Some(hba) = hba {
+            std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf written");
+        }
         cluster.pg_ctl_start();
         Some(cluster)
     }
@@ -92,6 +114,16 @@ impl Cluster {
 
     pub fn as_postgres(&self, tool: &str, args: &[&str]) {
         run(&mut self.command(tool, args));
+    }
+
+    /// Runs SQL as the `postgres` superuser over the cluster's socket.
+    pub fn psql(&self, sql: &str) {
+        let (dir, port) = (self.dir.display().to_string(), self.port.to_string());
+        let args = ["-h", &dir, "-p", &port, "-U", "postgres", "-d", "postgres"];
+        self.as_postgres(
+            "psql",
+            &[&args[..], &["-v", "ON_ERROR_STOP=1", "-c", sql]].concat(),
+        );
     }
 
     pub fn stop(&self) {

@@ -277,3 +277,106 @@ async fn loading_the_demo_twice_leaves_the_same_content() {
 
     assert_eq!(content(&app).await, once);
 }
+
+/// `broadsheet seed` against the app's database; returns what it logged.
+async fn seed(app: &TestApp) -> String {
+    let env = [
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("RUST_LOG", "info"),
+    ];
+    let output = run_broadsheet(&["seed"], &env).await;
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "seed failed: {log}");
+    app.refresh_rankings().await;
+    log
+}
+
+/// Views of each ranked article over all time, by slug.
+async fn views_by_slug(app: &TestApp) -> Vec<(String, i64)> {
+    let ranking = get_ok(app, "/v1/rankings/popular?window=all").await;
+    let entries = ranking["data"].as_array().expect("data");
+    entries
+        .iter()
+        .map(|e| {
+            let slug = e["article"]["slug"].as_str().expect("slug").to_string();
+            (slug, e["views"].as_i64().expect("views"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn seeding_again_keeps_an_edited_demo_article_and_its_views() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    app.sql(
+        "UPDATE articles SET title = 'Edited by the desk' \
+         WHERE slug = 'secretary-clintons-message-to-pakistan'; \
+         UPDATE view_counts SET views = views + 1000 WHERE article_id = \
+         (SELECT id FROM articles WHERE slug = 'secretary-clintons-message-to-pakistan')",
+    )
+    .await;
+    let before = views_by_slug(&app).await;
+    let edited = ("secretary-clintons-message-to-pakistan".to_string(), 1310);
+    assert!(before.contains(&edited), "{before:?}");
+
+    seed(&app).await;
+
+    assert_eq!(get_ok(&app, SEED).await["title"], "Edited by the desk");
+    assert_eq!(views_by_slug(&app).await, before);
+}
+
+#[tokio::test]
+async fn seeding_twice_adds_nothing_the_second_time() {
+    let app = TestApp::spawn().await;
+    let first = seed(&app).await;
+    assert!(first.contains("demo content added"), "{first}");
+    let once = content(&app).await;
+
+    let second = seed(&app).await;
+
+    assert!(second.contains("nothing added"), "{second}");
+    assert_eq!(content(&app).await, once);
+    let views: Vec<i64> = views_by_slug(&app)
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(views, [1840, 1275, 960, 310]);
+}
+
+#[tokio::test]
+async fn seeding_brings_back_a_deleted_demo_article_and_leaves_the_others_as_edited() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let original = get_ok(&app, SEED).await;
+    let admin = app.key("admin").await;
+    let deleted = app
+        .with_key(reqwest::Method::DELETE, SEED, &admin)
+        .send()
+        .await
+        .expect("request reaches the server");
+    assert_eq!(deleted.status(), 204);
+    app.sql(
+        "UPDATE articles SET title = 'Retitled' \
+         WHERE slug = 'what-happened-between-musharraf-and-mahmood-after-9-11-attacks'",
+    )
+    .await;
+    assert_eq!(app.get(SEED).await.status(), 404);
+
+    seed(&app).await;
+
+    let back = get_ok(&app, SEED).await;
+    assert_eq!(
+        stable(&back),
+        stable(&original),
+        "with its excerpt and roundup"
+    );
+    let views = views_by_slug(&app).await;
+    assert!(
+        views.contains(&("secretary-clintons-message-to-pakistan".into(), 310)),
+        "with its views: {views:?}"
+    );
+    let listed = Value::from(app.collect_pages("/v1/articles").await);
+    let titles = texts(&listed, "/title");
+    assert!(titles.contains(&"Retitled"), "{titles:?}");
+}

@@ -1,9 +1,10 @@
 //! The test harness: each test gets its own database, cloned from a migrated
 //! template, and its own server on a random port, and talks HTTP to it.
 
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use broadsheet::app::{prepare_database, Application};
 use broadsheet::config::Config;
@@ -19,7 +20,8 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn database_url(name: &str) -> String {
+/// The URL of the database `name` on the test server.
+pub fn database_url(name: &str) -> String {
     let mut url = url::Url::parse(&server_url()).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&format!("/{name}"));
     url.to_string()
@@ -216,7 +218,10 @@ impl TestApp {
 
     /// Writes counted views now, as the server's flusher would.
     pub async fn flush_views(&self) {
-        assert!(self.engine.counter.flush(&self.pool).await, "views flushed");
+        assert!(
+            self.engine.counter.flush(&self.pool).await.is_complete(),
+            "views flushed"
+        );
     }
 
     /// A new API key with this role (`editor` or `admin`), as a client would hold it.
@@ -448,4 +453,111 @@ pub fn site_with(articles: Vec<Value>, views: Vec<Value>) -> Value {
     site["articles"] = Value::Array(articles);
     site["views"] = Value::Array(views);
     site
+}
+
+/// Runs the `broadsheet` binary to completion with these arguments and
+/// variables, off the test's runtime (whose thread may also serve a TestApp).
+pub async fn run_broadsheet(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .args(&args)
+            .envs(env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the broadsheet binary runs")
+    })
+    .await
+    .expect("the command finishes")
+}
+
+/// `broadsheet serve` running as a child process; killed if the test ends first.
+pub struct Served {
+    child: Child,
+    log: std::path::PathBuf,
+    pub address: String,
+}
+
+impl Served {
+    /// Starts `serve` on a free port with one worker, logging at `info`
+    /// (`env` may change either), and waits until `/healthz` answers.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let port = crate::cluster::free_port();
+        let log = std::env::temp_dir().join(format!(
+            "broadsheet-served-{}-{port}.log",
+            std::process::id()
+        ));
+        let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .arg("serve")
+            .env("BROADSHEET_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BROADSHEET_WORKERS", "1")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("the binary starts");
+        let mut served = Self {
+            child,
+            log,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", served.address)).await {
+                if response.status() == 200 {
+                    return served;
+                }
+            }
+            if let Some(status) = served.child.try_wait().expect("process state") {
+                panic!("serve exited with {status}: {}", served.log_text());
+            }
+            assert!(Instant::now() < deadline, "serve did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal`, e.g. `INT` or `TERM`.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIG{signal} sent");
+    }
+
+    /// Waits up to a minute for the process to exit; true when it exited with success.
+    pub async fn wait_for_exit(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("process state") {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit; its log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
 }

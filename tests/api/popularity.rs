@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +19,7 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel::QueryableByName;
 use serde_json::{json, Value};
 
-use crate::cluster::{free_port, Cluster, POSTGRES_BIN};
+use crate::cluster::{Cluster, POSTGRES_BIN};
 use crate::excerpts::{scheduled, with};
 use crate::helpers::*;
 
@@ -467,70 +465,20 @@ async fn two_instances_on_one_database_store_the_exact_sum_of_their_views() {
 // 2. A graceful stop in the middle of a storm
 // ---------------------------------------------------------------------------
 
-/// The `broadsheet` binary serving, killed if the test ends while it runs.
-struct ServeProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ServeProcess {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits for the process to exit, returning whether it exited with success.
-    async fn wait_for_exit(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("process state") {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not exit after SIGTERM; its log:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 /// Serves `database_url` with the `broadsheet` binary (settings in `env`
 /// added), fires beacons from new visitors until it stops answering, sends
 /// SIGTERM once 300 are answered 202, and waits for a clean exit. Returns
 /// the answers and the server's log.
 async fn storm_until_sigterm(database_url: &str, env: &[(&str, &str)]) -> (Tally, String) {
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!(
-        "broadsheet-serve-{}-{port}.log",
-        std::process::id()
-    ));
-    let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("BROADSHEET_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BROADSHEET_SNAPSHOT_INTERVAL_MS", "60000")
-        .env("BROADSHEET_TRUSTED_PROXIES", "127.0.0.1")
-        .env("BROADSHEET_WORKERS", "2")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("the binary starts");
-    let mut server = ServeProcess { child, log };
-    let endpoint = Endpoint::at(format!("http://127.0.0.1:{port}"));
-    wait_for_status(&endpoint, "/healthz", 200, Duration::from_secs(60)).await;
+    let settings = [
+        ("DATABASE_URL", database_url),
+        ("BROADSHEET_SNAPSHOT_INTERVAL_MS", "60000"),
+        ("BROADSHEET_TRUSTED_PROXIES", "127.0.0.1"),
+        ("BROADSHEET_WORKERS", "2"),
+        ("RUST_LOG", "warn"),
+    ];
+    let mut server = Served::start(&[&settings[..], env].concat()).await;
+    let endpoint = Endpoint::at(server.address.clone());
 
     // Every beacon comes from a new visitor, so every 202 is a counted view;
     // the workers keep going until the server stops answering.
@@ -547,14 +495,9 @@ async fn storm_until_sigterm(database_url: &str, env: &[(&str, &str)]) -> (Tally
         accepted.load(Ordering::Relaxed) >= 300
     })
     .await;
-    let killed = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .expect("kill runs");
-    assert!(killed.success(), "SIGTERM sent");
+    server.signal("TERM");
     let tally = storming.await.expect("storm");
-    let clean = server.wait_for_exit(Duration::from_secs(60)).await;
+    let clean = server.wait_for_exit().await;
     let log = server.log_text();
     assert!(
         clean,
@@ -662,7 +605,7 @@ async fn views_counted_while_the_database_is_away_are_written_when_it_returns() 
     for slug in ["tight-a", "tight-b", "tight-c"] {
         tight_at.beacons(slug, 0..1).await;
         assert!(
-            tight.engine.counter.flush(&tight.pool).await,
+            tight.engine.counter.flush(&tight.pool).await.is_complete(),
             "written while up"
         );
     }
@@ -697,7 +640,7 @@ async fn views_counted_while_the_database_is_away_are_written_when_it_returns() 
         assert!(dropped >= 4, "over the bound across an hour: {dropped}");
     }
     assert!(
-        !tight.engine.counter.flush(&tight.pool).await,
+        !tight.engine.counter.flush(&tight.pool).await.is_complete(),
         "no write while down"
     );
     assert_eq!(
@@ -736,7 +679,7 @@ async fn views_counted_while_the_database_is_away_are_written_when_it_returns() 
     assert_eq!(tight.engine.counter.dropped(), dropped);
     // Both still serve and count.
     assert_eq!(tight_at.beacons("tight-c", 100..101).await, 1);
-    assert!(tight.engine.counter.flush(&tight.pool).await);
+    assert!(tight.engine.counter.flush(&tight.pool).await.is_complete());
     assert_eq!(
         sum_of(&stored_views(&url).await, "tight-c"),
         stored["tight-c"] + 1
