@@ -96,12 +96,25 @@ impl Application {
     /// writes the views they counted: nothing answered 202 is lost on a clean stop.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
-        if !self.popularity.counter.flush(&self.pool).await {
-            log::error!("views pending at shutdown could not be written");
+        // A flush that meets a lost connection (a restarting database, a
+        // terminated backend) keeps its batch; a fresh connection a moment
+        // later usually writes it. Bounded, so that a database that is away
+        // delays the exit by a few pool timeouts at most.
+        for attempt in 1..=SHUTDOWN_FLUSHES {
+            if self.popularity.counter.flush(&self.pool).await {
+                return served;
+            }
+            if attempt < SHUTDOWN_FLUSHES {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
+        log::error!("views pending at shutdown could not be written");
         served
     }
 }
+
+/// How many times the views pending at shutdown are sent before giving up.
+const SHUTDOWN_FLUSHES: u32 = 3;
 
 /// What every worker's app shares.
 #[derive(Clone)]

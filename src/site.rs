@@ -306,6 +306,22 @@ pub enum SiteError {
     Database(#[from] diesel::result::Error),
 }
 
+/// A loader failure inside a request (the nested create of
+/// `POST /v1/articles`): a database failure is classified as any other (a
+/// deadlock or a lost connection is a 503, a constraint a 409 or 422), never
+/// a 500 for being nested.
+impl From<SiteError> for crate::error::AppError {
+    fn from(error: SiteError) -> Self {
+        match error {
+            SiteError::Database(error) => error.into(),
+            // The request's outlets were checked in its transaction; one that
+            // is gone now was deleted meanwhile, as the foreign key would say.
+            SiteError::Invalid(detail) => Self::Conflict(detail),
+            SiteError::Format(error) => Self::internal(error),
+        }
+    }
+}
+
 /// Whether a load keeps what it wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
