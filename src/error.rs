@@ -556,61 +556,58 @@ mod tests {
     }
 
     #[test]
-    fn a_check_violation_past_validation_is_a_422_naming_the_member() {
-        let sent = Sent {
-            message: "23514: new row for relation \"excerpts\" violates check constraint",
-            table: Some("excerpts"),
-            constraint: Some("excerpts_source_url_check"),
-            ..Sent::default()
-        };
-        let (status, problem, _) = answer(DatabaseErrorKind::CheckViolation, sent);
-        assert_eq!(status, 422);
-        assert_eq!(
-            problem.errors,
-            [InvalidInput::field(
-                "/source_url",
-                "must be an absolute http(s) URL"
-            )]
-        );
-        let sent = Sent {
-            message: "23514: violates check constraint",
-            table: Some("articles"),
-            constraint: Some("published_articles_have_a_date"),
-            ..Sent::default()
-        };
-        let (status, problem, _) = answer(DatabaseErrorKind::CheckViolation, sent);
-        assert_eq!(status, 422);
-        assert_eq!(problem.errors[0].pointer.as_deref(), Some("/published_at"));
-    }
-
-    #[test]
-    fn a_not_null_violation_names_the_column_as_the_api_calls_it() {
-        let sent = Sent {
-            message: "23502: null value in column \"body\" violates not-null constraint",
-            table: Some("excerpts"),
-            column: Some("body"),
-            ..Sent::default()
-        };
-        let (status, problem, _) = answer(DatabaseErrorKind::NotNullViolation, sent);
-        assert_eq!(status, 422);
-        assert_eq!(
-            problem.errors,
-            [InvalidInput::field("/body_markdown", "is required")]
-        );
-    }
-
-    #[test]
-    fn a_check_of_no_known_member_is_a_422_without_a_pointer() {
-        let sent = Sent {
-            message: "23514: violates check constraint",
-            table: Some("view_counts"),
-            constraint: Some("bucket_start_is_aligned"),
-            ..Sent::default()
-        };
-        let (status, problem, _) = answer(DatabaseErrorKind::CheckViolation, sent);
-        assert_eq!(status, 422);
-        assert_eq!(problem.errors[0].pointer, None);
-        assert_eq!(problem.errors[0].parameter, None);
+    fn check_and_not_null_violations_past_validation_are_422s_naming_the_member() {
+        let cases = [
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: new row for relation \"excerpts\" violates check constraint",
+                    table: Some("excerpts"),
+                    constraint: Some("excerpts_source_url_check"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/source_url", "must be an absolute http(s) URL"),
+            ),
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: violates check constraint",
+                    table: Some("articles"),
+                    constraint: Some("published_articles_have_a_date"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/published_at", "a published article needs a date"),
+            ),
+            (
+                DatabaseErrorKind::NotNullViolation,
+                Sent {
+                    message: "23502: null value in column \"body\" violates not-null constraint",
+                    table: Some("excerpts"),
+                    column: Some("body"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/body_markdown", "is required"),
+            ),
+            // No member is named: the problem says what, without a pointer.
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: violates check constraint",
+                    table: Some("view_counts"),
+                    constraint: Some("bucket_start_is_aligned"),
+                    ..Sent::default()
+                },
+                InvalidInput {
+                    parameter: None,
+                    pointer: None,
+                    detail: "is not a value the stored content allows".into(),
+                },
+            ),
+        ];
+        for (kind, sent, expected) in cases {
+            let (status, problem, _) = answer(kind, sent);
+            assert_eq!((status, problem.errors), (422, vec![expected]));
+        }
     }
 
     #[test]

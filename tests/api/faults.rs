@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::cluster::Cluster;
 use crate::excerpts::with;
 use crate::helpers::*;
+use crate::popularity::two_articles;
 use crate::storms::*;
 
 #[derive(QueryableByName)]
@@ -169,12 +170,7 @@ async fn a_fast_shutdown_during_a_beacon_storm_counts_each_view_answered_202_onc
         config.statement_timeout = Duration::from_secs(120);
     })
     .await;
-    let articles = ["first", "second"]
-        .into_iter()
-        .zip(1..)
-        .map(|(slug, day)| published(slug, format!("2020-01-0{day}T09:00:00Z").parse().unwrap()))
-        .collect();
-    load_into(&url, site_with(articles, vec![])).await;
+    load_into(&url, two_articles()).await;
 
     // Every beacon comes from a new visitor, so every 202 is a view to count.
     let plan = Storm {

@@ -293,7 +293,8 @@ async fn storm_until_sigterm(database_url: &str, env: &[(&str, &str)]) -> (Tally
     (tally, log)
 }
 
-fn two_articles() -> Value {
+/// Two published articles, `first` and `second`.
+pub(crate) fn two_articles() -> Value {
     site_with(
         vec![article("first", 1, &[]), article("second", 2, &[])],
         vec![],
