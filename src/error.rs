@@ -52,6 +52,17 @@ impl InvalidInput {
         }
     }
 
+    /// The same input, inside the body member at `pointer`: a member's
+    /// pointer gets it as a prefix, and an input that names nothing is the
+    /// member itself.
+    pub fn within(self, pointer: &str) -> Self {
+        match self.pointer {
+            Some(inner) => Self::field(format!("{pointer}{inner}"), self.detail),
+            None if self.parameter.is_none() => Self::field(pointer, self.detail),
+            None => self,
+        }
+    }
+
     fn name(&self) -> &str {
         self.parameter
             .as_deref()
@@ -608,6 +619,26 @@ mod tests {
             let (status, problem, _) = answer(kind, sent);
             assert_eq!((status, problem.errors), (422, vec![expected]));
         }
+    }
+
+    #[test]
+    fn an_input_within_a_member_points_into_it() {
+        let inner = InvalidInput::field("/source_url", "must be an absolute http(s) URL");
+        assert_eq!(
+            inner.within("/excerpts/2").pointer.as_deref(),
+            Some("/excerpts/2/source_url")
+        );
+        let unnamed = InvalidInput {
+            parameter: None,
+            pointer: None,
+            detail: "is not a value the stored content allows".into(),
+        };
+        assert_eq!(
+            unnamed.within("/roundups/0").pointer.as_deref(),
+            Some("/roundups/0")
+        );
+        let parameter = InvalidInput::new("limit", "too big").within("/x");
+        assert_eq!(parameter, InvalidInput::new("limit", "too big"));
     }
 
     #[test]
