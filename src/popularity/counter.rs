@@ -147,7 +147,7 @@ impl Counter {
 struct InDoubt {
     id: String,
     batch: Batch,
-    /// How many times in a row the database answered it with a conflict.
+    /// How many times the database has answered it with a conflict.
     conflicts: u32,
 }
 
