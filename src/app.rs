@@ -119,15 +119,26 @@ impl Application {
     /// writes the views they counted: nothing answered 202 is lost on a clean stop.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
-        let flushed = self.popularity.counter.flush(&self.pool).await;
-        if flushed.is_complete() {
-            log::info!("stopped; {} pending views written", flushed.written);
-        } else {
-            log::error!(
-                "stopped; {} pending views written, {} could not be written",
-                flushed.written,
-                flushed.unwritten
-            );
+        // A flush that meets a lost connection (a restarting database, a
+        // terminated backend) keeps its batch; a fresh connection a moment
+        // later usually writes it. Bounded, so that a database that is away
+        // delays the exit by a few pool timeouts at most.
+        let mut written = 0;
+        for attempt in 1..=SHUTDOWN_FLUSHES {
+            let flushed = self.popularity.counter.flush(&self.pool).await;
+            written += flushed.written;
+            if flushed.is_complete() {
+                log::info!("stopped; {written} pending views written");
+                return served;
+            }
+            if attempt < SHUTDOWN_FLUSHES {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            } else {
+                log::error!(
+                    "stopped; {written} pending views written, {} could not be written",
+                    flushed.unwritten
+                );
+            }
         }
         served
     }
@@ -163,6 +174,9 @@ async fn stop_signal() {
     };
     log::info!("{name} received; finishing the requests in flight, then stopping");
 }
+
+/// How many times the views pending at shutdown are sent before giving up.
+const SHUTDOWN_FLUSHES: u32 = 3;
 
 /// What every worker's app shares.
 #[derive(Clone)]

@@ -147,9 +147,13 @@ pub async fn ensure_database(database_url: &str) -> Result<(), SetupError> {
             .await
         {
             Ok(()) => log::info!("created database {name}"),
-            // Another instance created it between our check and our CREATE.
-            Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("already exists") => {}
+            // Another instance created it between our check and our CREATE
+            // (42P04; 23505 when both inserted into pg_database at once).
+            Err(e)
+                if matches!(
+                    SqlState::of(&e),
+                    Some(SqlState::DUPLICATE_DATABASE | SqlState::UNIQUE_VIOLATION)
+                ) => {}
             Err(e) => return Err(SetupError::Failed(format!("creating database {name}: {e}"))),
         }
     }
@@ -615,5 +619,271 @@ fn describe_target(database_url: &str) -> String {
             url.path()
         ),
         Err(_) => "DATABASE_URL".into(),
+    }
+}
+
+/// A PostgreSQL SQLSTATE, such as `57P01` or `23505`.
+///
+/// diesel's error information has no field for it, so the vendored
+/// diesel-async writes it at the head of the message of every error the
+/// server sent (`57P01: terminating connection …`; see vendor/README.md).
+/// Reading the code rather than the message text keeps the classification
+/// right on a server whose `lc_messages` is not English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SqlState([u8; 5]);
+
+impl SqlState {
+    pub const NOT_NULL_VIOLATION: Self = Self(*b"23502");
+    pub const FOREIGN_KEY_VIOLATION: Self = Self(*b"23503");
+    pub const UNIQUE_VIOLATION: Self = Self(*b"23505");
+    pub const CHECK_VIOLATION: Self = Self(*b"23514");
+    pub const SERIALIZATION_FAILURE: Self = Self(*b"40001");
+    pub const DEADLOCK_DETECTED: Self = Self(*b"40P01");
+    pub const UNDEFINED_TABLE: Self = Self(*b"42P01");
+    pub const DUPLICATE_DATABASE: Self = Self(*b"42P04");
+    pub const CHARACTER_NOT_IN_REPERTOIRE: Self = Self(*b"22021");
+    pub const QUERY_CANCELED: Self = Self(*b"57014");
+
+    /// The code of an error the server sent; `None` for any other error.
+    pub fn of(error: &diesel::result::Error) -> Option<Self> {
+        match error {
+            diesel::result::Error::DatabaseError(_, info) => Self::parse(info.message()),
+            _ => None,
+        }
+    }
+
+    /// The code at the head of a message: five digits or capital letters and a colon.
+    fn parse(message: &str) -> Option<Self> {
+        let head = message.as_bytes().get(..6)?;
+        let code: [u8; 5] = head[..5].try_into().ok()?;
+        let valid = head[5] == b':'
+            && code
+                .iter()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        valid.then_some(Self(code))
+    }
+
+    /// The code's class, its first two characters (`08`, `23`, `57`…).
+    pub fn class(&self) -> &str {
+        &self.as_str()[..2]
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and capitals are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("?????")
+    }
+}
+
+impl std::fmt::Display for SqlState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a failed query means for whoever sent it: the one classification of
+/// database failures, for the HTTP layer and the view flusher alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The database is unreachable, stopping, out of resources, too slow
+    /// (statement timeout), or the statement lost a race with another
+    /// transaction (deadlock, serialization failure): the same work may
+    /// succeed when sent again. SQLSTATE classes 08, 53, 57, codes 40001 and
+    /// 40P01, and a connection that failed before the server said why.
+    Unavailable,
+    /// The write conflicts with stored content: a unique or foreign key
+    /// violation (class 23 other than CHECK and NOT NULL).
+    Conflict,
+    /// A value the schema's CHECK or NOT NULL refuses: the client's, which
+    /// validation should have caught.
+    Invalid,
+    /// A value the database cannot take at all (class 22, data exception:
+    /// bytes that are not text, a date out of range, an overflow).
+    BadInput,
+    /// Anything else: a fault of Broadsheet or its schema, not of the client
+    /// or the database's availability.
+    Bug,
+}
+
+impl Failure {
+    /// Classifies a diesel error by its SQLSTATE. `diesel::NotFound` is not a
+    /// failure of the database; callers that expect it handle it first.
+    pub fn of(error: &diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            // The commit's own error says what happened; the rollback after
+            // it fails too whenever the connection is gone.
+            Error::RollbackErrorOnCommit { commit_error, .. } => Self::of(commit_error),
+            Error::DatabaseError(kind, info) => match (SqlState::parse(info.message()), kind) {
+                // Sent by the server: its code says what it means.
+                (Some(state), _) => Self::of_state(state),
+                // The connection broke before the server could say why.
+                (
+                    None,
+                    DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+                ) => Self::Unavailable,
+                (None, _) => Self::Bug,
+            },
+            _ => Self::Bug,
+        }
+    }
+
+    fn of_state(state: SqlState) -> Self {
+        match state.class() {
+            "08" | "53" | "57" => Self::Unavailable,
+            _ if state == SqlState::SERIALIZATION_FAILURE
+                || state == SqlState::DEADLOCK_DETECTED =>
+            {
+                Self::Unavailable
+            }
+            _ if state == SqlState::CHECK_VIOLATION || state == SqlState::NOT_NULL_VIOLATION => {
+                Self::Invalid
+            }
+            "23" => Self::Conflict,
+            "22" => Self::BadInput,
+            _ => Self::Bug,
+        }
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn sent(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_string()))
+    }
+
+    fn unknown(message: &str) -> Error {
+        sent(DatabaseErrorKind::Unknown, message)
+    }
+
+    #[test]
+    fn the_sqlstate_is_read_from_the_head_of_a_server_message_only() {
+        let state = SqlState::of(&unknown("57P01: terminating connection"));
+        assert_eq!(state.map(|s| s.to_string()), Some("57P01".into()));
+        assert_eq!(state.map(|s| s.class().to_string()), Some("57".into()));
+        for message in [
+            "terminating connection due to administrator command",
+            "57P0: short",
+            "57p01: lower case",
+            "57P01 no colon",
+            "",
+        ] {
+            assert_eq!(SqlState::of(&unknown(message)), None, "{message:?}");
+        }
+        assert_eq!(SqlState::of(&Error::NotFound), None);
+    }
+
+    #[test]
+    fn unavailability_and_lost_races_are_retryable_whatever_diesel_calls_them() {
+        for message in [
+            "08006: connection failure",
+            "08P01: protocol violation",
+            "57P01: terminating connection due to administrator command",
+            "57P02: terminating connection due to crash of another server process",
+            "57P03: the database system is starting up",
+            "57014: canceling statement due to statement timeout",
+            "53300: sorry, too many clients already",
+            "53100: could not extend file: No space left on device",
+            "40P01: deadlock detected",
+        ] {
+            assert_eq!(
+                Failure::of(&unknown(message)),
+                Failure::Unavailable,
+                "{message}"
+            );
+        }
+        let serialization = sent(
+            DatabaseErrorKind::SerializationFailure,
+            "40001: could not serialize access",
+        );
+        assert_eq!(Failure::of(&serialization), Failure::Unavailable);
+        for kind in [
+            DatabaseErrorKind::UnableToSendCommand,
+            DatabaseErrorKind::ClosedConnection,
+        ] {
+            let broken = sent(kind, "connection closed");
+            assert_eq!(Failure::of(&broken), Failure::Unavailable);
+        }
+    }
+
+    #[test]
+    fn integrity_violations_are_the_clients_conflict_or_invalid_value() {
+        let cases = [
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "23505: duplicate key",
+                Failure::Conflict,
+            ),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "23503: violates foreign key",
+                Failure::Conflict,
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "23P01: conflicting key value violates exclusion constraint",
+                Failure::Conflict,
+            ),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "23514: violates check constraint",
+                Failure::Invalid,
+            ),
+            (
+                DatabaseErrorKind::NotNullViolation,
+                "23502: null value in column",
+                Failure::Invalid,
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "22021: invalid byte sequence",
+                Failure::BadInput,
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "22008: date/time field value out of range",
+                Failure::BadInput,
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "22P02: invalid input syntax",
+                Failure::BadInput,
+            ),
+        ];
+        for (kind, message, expected) in cases {
+            assert_eq!(Failure::of(&sent(kind, message)), expected, "{message}");
+        }
+    }
+
+    #[test]
+    fn everything_else_is_a_bug() {
+        for error in [
+            unknown("42P01: relation \"nowhere\" does not exist"),
+            unknown("42703: column \"nothing\" does not exist"),
+            unknown("XX000: internal error"),
+            // Unknown without a code did not come from the server.
+            unknown("something diesel made up"),
+            Error::NotFound,
+            Error::BrokenTransactionManager,
+        ] {
+            assert_eq!(Failure::of(&error), Failure::Bug, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_failed_commit_is_classified_by_the_commits_own_error() {
+        let error = Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(sent(DatabaseErrorKind::ClosedConnection, "closed")),
+            commit_error: Box::new(unknown("40001: could not serialize access")),
+        };
+        assert_eq!(Failure::of(&error), Failure::Unavailable);
+        let error = Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(sent(DatabaseErrorKind::ClosedConnection, "closed")),
+            commit_error: Box::new(sent(DatabaseErrorKind::UniqueViolation, "23505: dup")),
+        };
+        assert_eq!(Failure::of(&error), Failure::Conflict);
     }
 }

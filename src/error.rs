@@ -7,11 +7,11 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::PoolError;
+use crate::db::{Failure, PoolError, SqlState};
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
@@ -49,6 +49,17 @@ impl InvalidInput {
             parameter: None,
             pointer: Some(pointer.into()),
             detail: detail.into(),
+        }
+    }
+
+    /// The same input, inside the body member at `pointer`: a member's
+    /// pointer gets it as a prefix, and an input that names nothing is the
+    /// member itself.
+    pub fn within(self, pointer: &str) -> Self {
+        match self.pointer {
+            Some(inner) => Self::field(format!("{pointer}{inner}"), self.detail),
+            None if self.parameter.is_none() => Self::field(pointer, self.detail),
+            None => self,
         }
     }
 
@@ -113,8 +124,18 @@ pub enum AppError {
     },
     #[error("{0}")]
     Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of the server; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What failed, with the error that made it fail as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+struct Because {
+    what: String,
+    #[source]
+    cause: Box<dyn std::error::Error + Send + Sync>,
 }
 
 fn describe_params(params: &[InvalidInput]) -> String {
@@ -132,6 +153,23 @@ impl AppError {
 
     pub fn not_found(what: &str, key: impl std::fmt::Display) -> Self {
         Self::NotFound(format!("no {what} matches `{key}`"))
+    }
+
+    /// A fault of the server, keeping its cause (an error, or a message
+    /// saying what went wrong) for the log.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// A fault of the server: `what` failed because of `cause`, both logged.
+    pub fn internal_because(
+        what: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Internal(Box::new(Because {
+            what: what.into(),
+            cause: Box::new(cause),
+        }))
     }
 
     fn kind_and_title(&self) -> (&'static str, &'static str) {
@@ -195,7 +233,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(cause) = self {
-            log::error!("internal error: {cause}");
+            log::error!("internal error: {}", chain(cause.as_ref()));
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((
@@ -220,36 +258,108 @@ impl ResponseError for AppError {
 
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
-        match &error {
-            DieselError::NotFound => Self::NotFound("no such resource".into()),
-            DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation,
-                info,
-            ) => Self::Conflict(conflict_detail(info.constraint_name())),
-            DieselError::DatabaseError(
-                DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
-                _,
-            ) => {
-                log::warn!("database connection failed: {error}");
-                Self::Unavailable("the database is unreachable; retry shortly".into())
+        let info = match &error {
+            DieselError::NotFound => return Self::NotFound("no such resource".into()),
+            DieselError::DatabaseError(_, info) => Some(info.as_ref()),
+            _ => None,
+        };
+        let constraint = info.and_then(|info| info.constraint_name());
+        match Failure::of(&error) {
+            Failure::Unavailable => {
+                log::warn!("database unavailable: {}", chain(&error));
+                Self::Unavailable(unavailable_detail(SqlState::of(&error)).into())
             }
-            DieselError::DatabaseError(_, info) if info.message().contains("statement timeout") => {
-                log::warn!("query timed out: {error}");
-                Self::Unavailable(
-                    "the database is too busy to answer in time; retry shortly".into(),
-                )
+            Failure::Conflict => Self::Conflict(conflict_detail(constraint)),
+            // Validation should have refused the value before the database
+            // did; the client still sent it, so it is still the client's.
+            Failure::Invalid => {
+                log::warn!("the database refused what validation let through: {error}");
+                let table = info.and_then(|info| info.table_name());
+                let column = info.and_then(|info| info.column_name());
+                Self::Unprocessable(vec![refused_value(table, constraint, column)])
             }
-            DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
-                log::warn!("write aborted by a deadlock: {error}");
-                Self::Unavailable("concurrent writes collided; retry shortly".into())
-            }
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("invalid byte sequence") =>
-            {
-                Self::BadRequest("the request contains bytes that are not valid text".into())
-            }
-            _ => Self::Internal(error.to_string()),
+            Failure::BadInput => Self::BadRequest(match SqlState::of(&error) {
+                Some(SqlState::CHARACTER_NOT_IN_REPERTOIRE) => {
+                    "the request contains bytes that are not valid text".into()
+                }
+                _ => "a value in the request cannot be stored (out of range or malformed)".into(),
+            }),
+            Failure::Bug => Self::Internal(Box::new(error)),
         }
+    }
+}
+
+/// The message of an error and of each of its causes, for the log.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
+/// Why the database could not answer, in the API's words.
+fn unavailable_detail(state: Option<SqlState>) -> &'static str {
+    match state {
+        Some(SqlState::QUERY_CANCELED) => {
+            "the database is too busy to answer in time; retry shortly"
+        }
+        Some(SqlState::DEADLOCK_DETECTED | SqlState::SERIALIZATION_FAILURE) => {
+            "concurrent writes collided; retry shortly"
+        }
+        _ => "the database is unavailable; retry shortly",
+    }
+}
+
+/// Names the member a CHECK or NOT NULL violation is about: the column the
+/// server names (NOT NULL), else the one in the constraint's name
+/// (`excerpts_source_url_check` → `source_url`), with the rule it broke.
+fn refused_value(
+    table: Option<&str>,
+    constraint: Option<&str>,
+    column: Option<&str>,
+) -> InvalidInput {
+    /// Constraints whose name does not say the member, and columns the API
+    /// calls otherwise.
+    const MEMBERS: &[(&str, &str)] = &[
+        ("published_articles_have_a_date", "published_at"),
+        ("body", "body_markdown"),
+    ];
+    // PostgreSQL names a column's CHECK `<table>_<column>_check`.
+    let from_name = constraint.and_then(|name| {
+        name.strip_suffix("_check")?
+            .strip_prefix(table?)?
+            .strip_prefix('_')
+    });
+    let renamed = |name: &str| {
+        MEMBERS
+            .iter()
+            .find(|(stored, _)| *stored == name)
+            .map(|(_, api)| *api)
+    };
+    let member = column
+        .or(from_name)
+        .map(|column| renamed(column).unwrap_or(column))
+        .or_else(|| constraint.and_then(renamed));
+    let detail = match constraint {
+        Some(name) if name.ends_with("url_check") => "must be an absolute http(s) URL",
+        Some(name) if name.ends_with("slug_check") => {
+            "must be a slug: lowercase letters and digits separated by single hyphens"
+        }
+        Some("published_articles_have_a_date") => "a published article needs a date",
+        _ if column.is_some() => "is required",
+        _ => "is not a value the stored content allows",
+    };
+    match member {
+        Some(member) => InvalidInput::field(format!("/{member}"), detail),
+        None => InvalidInput {
+            parameter: None,
+            pointer: None,
+            detail: detail.into(),
+        },
     }
 }
 
@@ -388,4 +498,213 @@ pub mod responses {
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))
     )]
     pub struct Unavailable(pub Problem);
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
+
+    use super::*;
+
+    /// An error as the server reports it, naming what it names.
+    #[derive(Default)]
+    struct Sent {
+        message: &'static str,
+        table: Option<&'static str>,
+        column: Option<&'static str>,
+        constraint: Option<&'static str>,
+    }
+
+    impl DatabaseErrorInformation for Sent {
+        fn message(&self) -> &str {
+            self.message
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            self.table
+        }
+        fn column_name(&self) -> Option<&str> {
+            self.column
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.constraint
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn answer(kind: DatabaseErrorKind, sent: Sent) -> (u16, Problem, HttpResponse) {
+        let error = AppError::from(DieselError::DatabaseError(kind, Box::new(sent)));
+        let response = error.error_response();
+        (response.status().as_u16(), error.to_problem(), response)
+    }
+
+    #[test]
+    fn a_terminated_backend_or_a_stopping_server_is_a_503_with_retry_after() {
+        for message in [
+            "57P01: terminating connection due to administrator command",
+            "57014: canceling statement due to statement timeout",
+            "40P01: deadlock detected",
+            "08006: connection failure",
+            "53300: sorry, too many clients already",
+        ] {
+            let sent = Sent {
+                message,
+                ..Sent::default()
+            };
+            let (status, problem, response) = answer(DatabaseErrorKind::Unknown, sent);
+            assert_eq!(status, 503, "{message}");
+            assert_eq!(problem.kind, "/problems/unavailable");
+            assert!(response.headers().contains_key(header::RETRY_AFTER));
+            assert!(!problem.detail.contains(&message[7..]), "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn check_and_not_null_violations_past_validation_are_422s_naming_the_member() {
+        let cases = [
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: new row for relation \"excerpts\" violates check constraint",
+                    table: Some("excerpts"),
+                    constraint: Some("excerpts_source_url_check"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/source_url", "must be an absolute http(s) URL"),
+            ),
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: violates check constraint",
+                    table: Some("articles"),
+                    constraint: Some("published_articles_have_a_date"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/published_at", "a published article needs a date"),
+            ),
+            (
+                DatabaseErrorKind::NotNullViolation,
+                Sent {
+                    message: "23502: null value in column \"body\" violates not-null constraint",
+                    table: Some("excerpts"),
+                    column: Some("body"),
+                    ..Sent::default()
+                },
+                InvalidInput::field("/body_markdown", "is required"),
+            ),
+            // No member is named: the problem says what, without a pointer.
+            (
+                DatabaseErrorKind::CheckViolation,
+                Sent {
+                    message: "23514: violates check constraint",
+                    table: Some("view_counts"),
+                    constraint: Some("bucket_start_is_aligned"),
+                    ..Sent::default()
+                },
+                InvalidInput {
+                    parameter: None,
+                    pointer: None,
+                    detail: "is not a value the stored content allows".into(),
+                },
+            ),
+        ];
+        for (kind, sent, expected) in cases {
+            let (status, problem, _) = answer(kind, sent);
+            assert_eq!((status, problem.errors), (422, vec![expected]));
+        }
+    }
+
+    #[test]
+    fn an_input_within_a_member_points_into_it() {
+        let inner = InvalidInput::field("/source_url", "must be an absolute http(s) URL");
+        assert_eq!(
+            inner.within("/excerpts/2").pointer.as_deref(),
+            Some("/excerpts/2/source_url")
+        );
+        let unnamed = InvalidInput {
+            parameter: None,
+            pointer: None,
+            detail: "is not a value the stored content allows".into(),
+        };
+        assert_eq!(
+            unnamed.within("/roundups/0").pointer.as_deref(),
+            Some("/roundups/0")
+        );
+        let parameter = InvalidInput::new("limit", "too big").within("/x");
+        assert_eq!(parameter, InvalidInput::new("limit", "too big"));
+    }
+
+    #[test]
+    fn unique_and_foreign_key_violations_are_409s_in_the_apis_words() {
+        for (kind, message, constraint, detail) in [
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "23505: duplicate key",
+                "articles_slug_key",
+                "another article has this slug",
+            ),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "23503: violates foreign key constraint",
+                "excerpts_outlet_id_fkey",
+                "an outlet this write names was deleted meanwhile, or one it deletes is still cited",
+            ),
+        ] {
+            let sent = Sent {
+                message,
+                constraint: Some(constraint),
+                ..Sent::default()
+            };
+            let (status, problem, _) = answer(kind, sent);
+            assert_eq!((status, problem.detail.as_str()), (409, detail));
+        }
+    }
+
+    #[test]
+    fn data_exceptions_are_400s() {
+        for message in [
+            "22021: invalid byte sequence for encoding \"UTF8\": 0x00",
+            "22008: timestamp out of range",
+        ] {
+            let sent = Sent {
+                message,
+                ..Sent::default()
+            };
+            let (status, problem, _) = answer(DatabaseErrorKind::Unknown, sent);
+            assert_eq!(status, 400, "{message}");
+            assert_eq!(problem.kind, "/problems/bad-request");
+        }
+    }
+
+    #[test]
+    fn a_bug_is_an_opaque_500_that_keeps_its_cause_for_the_log() {
+        let sent = Sent {
+            message: "42703: column \"secret_column\" does not exist",
+            ..Sent::default()
+        };
+        let error = AppError::from(DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(sent),
+        ));
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.to_problem().detail.contains("secret_column"));
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("42703: column \"secret_column\" does not exist")
+        );
+        let wrapped = AppError::internal_because("revision 3 is unreadable", error);
+        assert_eq!(
+            chain(&wrapped),
+            "internal error: revision 3 is unreadable: internal error: \
+             42703: column \"secret_column\" does not exist"
+        );
+    }
 }

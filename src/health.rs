@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::db::{self, DbPool};
+use crate::db::{self, DbPool, SqlState};
 use crate::error::{responses, AppError};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -54,13 +54,8 @@ pub async fn check_readiness(pool: web::Data<DbPool>) -> Result<web::Json<Health
         Ok(true) => Ok(web::Json(Health { status: "ready" })),
         Ok(false) => Err(behind()),
         // A database without the migrations table has never been migrated.
-        Err(error) => match AppError::from(error) {
-            AppError::Internal(cause) => {
-                log::warn!("readiness check failed: {cause}");
-                Err(behind())
-            }
-            other => Err(other),
-        },
+        Err(error) if SqlState::of(&error) == Some(SqlState::UNDEFINED_TABLE) => Err(behind()),
+        Err(error) => Err(error.into()),
     }
 }
 

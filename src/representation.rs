@@ -36,10 +36,10 @@ pub struct Representation {
 impl Representation {
     pub fn of<T: Serialize>(value: &T) -> Result<Self, AppError> {
         let body: Bytes = serde_json::to_vec(value)
-            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::internal)?
             .into();
         let etag = HeaderValue::from_str(&etag_of(&body))
-            .map_err(|e| AppError::Internal(format!("entity tag: {e}")))?;
+            .map_err(|e| AppError::internal_because("an entity tag is not a header value", e))?;
         Ok(Self { body, etag })
     }
 

@@ -305,6 +305,40 @@ pub enum SiteError {
     /// The database refused or failed.
     #[error("database: {0}")]
     Database(#[from] diesel::result::Error),
+    /// The database refused or failed writing one of an article's excerpts,
+    /// roundups or links, at this JSON pointer into the article.
+    #[error("`{article}` at {pointer}: database: {error}")]
+    Child {
+        article: String,
+        pointer: String,
+        error: diesel::result::Error,
+    },
+}
+
+/// A loader failure inside a request (the nested create of
+/// `POST /v1/articles`): a database failure is classified as any other (a
+/// deadlock or a lost connection is a 503, a constraint a 409 or 422), never
+/// a 500 for being nested.
+impl From<SiteError> for crate::error::AppError {
+    fn from(error: SiteError) -> Self {
+        match error {
+            SiteError::Database(error) => error.into(),
+            // The nested create's body is the article: point into it.
+            SiteError::Child { pointer, error, .. } => match Self::from(error) {
+                Self::Unprocessable(inputs) => Self::Unprocessable(
+                    inputs
+                        .into_iter()
+                        .map(|input| input.within(&pointer))
+                        .collect(),
+                ),
+                other => other,
+            },
+            // The request's outlets were checked in its transaction; one that
+            // is gone now was deleted meanwhile, as the foreign key would say.
+            SiteError::Invalid(detail) => Self::Conflict(detail),
+            SiteError::Format(error) => Self::internal(error),
+        }
+    }
 }
 
 /// Whether a load keeps what it wrote.
@@ -1370,6 +1404,12 @@ pub async fn replace_children(
     article: &SiteArticle,
     outlet_ids: &HashMap<String, i64>,
 ) -> Result<(usize, usize), SiteError> {
+    // Which child the database refused, as a JSON pointer into the article.
+    let at = |pointer: String, error| SiteError::Child {
+        article: article.slug.clone(),
+        pointer,
+        error,
+    };
     let outlet_id = |slug: &str| {
         outlet_ids.get(slug).copied().ok_or_else(|| {
             SiteError::Invalid(format!("`{}` cites unknown outlet `{slug}`", article.slug))
@@ -1395,7 +1435,8 @@ pub async fn replace_children(
                 excerpts::body.eq(&excerpt.body_markdown),
             ))
             .execute(conn)
-            .await?;
+            .await
+            .map_err(|error| at(format!("/excerpts/{index}"), error))?;
     }
     let mut links = 0;
     for (index, roundup) in article.roundups.iter().enumerate() {
@@ -1407,18 +1448,20 @@ pub async fn replace_children(
             ))
             .returning(roundups::id)
             .get_result(conn)
-            .await?;
-        for (index, link) in roundup.links.iter().enumerate() {
+            .await
+            .map_err(|error| at(format!("/roundups/{index}"), error))?;
+        for (position, link) in (1..).zip(&roundup.links) {
             diesel::insert_into(roundup_links::table)
                 .values((
                     roundup_links::roundup_id.eq(roundup_id),
-                    roundup_links::position.eq(index as i32 + 1),
+                    roundup_links::position.eq(position),
                     roundup_links::headline.eq(&link.headline),
                     roundup_links::outlet_id.eq(outlet_id(&link.outlet)?),
                     roundup_links::url.eq(&link.url),
                 ))
                 .execute(conn)
-                .await?;
+                .await
+                .map_err(|error| at(format!("/roundups/{index}/links/{}", position - 1), error))?;
             links += 1;
         }
     }

@@ -165,7 +165,7 @@ async fn change_article(
                         .ok_or_else(|| AppError::not_found("revision of this article", id))?;
                     serde_json::from_value::<Snapshot>(revision.snapshot)
                         .map_err(|e| {
-                            AppError::Internal(format!("revision {id} is unreadable: {e}"))
+                            AppError::internal_because(format!("revision {id} is unreadable"), e)
                         })?
                         .into_patch()
                 }

@@ -22,9 +22,7 @@ pub async fn create(conn: &mut AsyncPgConnection, article: &SiteArticle) -> Resu
         .await?;
     site::set_tags(conn, id, &article.tags).await?;
     let outlets = site::outlet_ids(conn).await?;
-    site::replace_children(conn, id, article, &outlets)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    site::replace_children(conn, id, article, &outlets).await?;
     Ok(id)
 }
 
@@ -93,8 +91,7 @@ pub async fn update(
     if patch.is_empty() {
         return Ok(());
     }
-    let snapshot = serde_json::to_value(Snapshot::of(row, tags))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let snapshot = serde_json::to_value(Snapshot::of(row, tags)).map_err(AppError::internal)?;
     diesel::insert_into(article_revisions::table)
         .values((
             article_revisions::article_id.eq(row.id),

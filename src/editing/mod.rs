@@ -447,7 +447,7 @@ pub async fn touch_article(
 
 /// The failure of a resource that was locked and then not found.
 pub fn vanished(what: &str, key: impl Display) -> AppError {
-    AppError::Internal(format!("{what} {key} vanished inside its own transaction"))
+    AppError::internal(format!("{what} {key} vanished inside its own transaction"))
 }
 
 /// The id of the outlet with this slug, which the body was checked to cite;

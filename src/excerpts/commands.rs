@@ -29,5 +29,5 @@ pub fn document(excerpt: &Excerpt) -> Result<Value, AppError> {
         call_to_action: excerpt.call_to_action.clone(),
         body_markdown: excerpt.body_markdown.clone(),
     })
-    .map_err(|e| AppError::Internal(e.to_string()))
+    .map_err(AppError::internal)
 }

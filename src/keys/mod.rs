@@ -177,7 +177,7 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Caller>, AppError> {
     let (lookup, secret) = parse(presented).ok_or_else(invalid)?;
     let pool = req
         .app_data::<web::Data<DbPool>>()
-        .ok_or_else(|| AppError::Internal("no database pool configured".into()))?;
+        .ok_or_else(|| AppError::internal("no database pool configured"))?;
     let mut conn = pool.get().await?;
     let row = queries::find_active(&mut conn, lookup)
         .await?
@@ -187,7 +187,7 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Caller>, AppError> {
     }
     queries::touch(&mut conn, row.id).await?;
     let role = Role::parse(&row.role)
-        .ok_or_else(|| AppError::Internal(format!("key {} has role {}", row.id, row.role)))?;
+        .ok_or_else(|| AppError::internal(format!("key {} has role {}", row.id, row.role)))?;
     Ok(Some(Caller {
         key_id: row.id,
         name: row.name,

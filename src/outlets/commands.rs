@@ -50,5 +50,5 @@ pub fn document(outlet: &Outlet) -> Result<Value, AppError> {
         home_url: outlet.outlet.home_url.clone(),
         country_code: outlet.outlet.country_code.clone(),
     })
-    .map_err(|e| AppError::Internal(e.to_string()))
+    .map_err(AppError::internal)
 }

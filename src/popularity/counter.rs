@@ -3,9 +3,11 @@
 //!
 //! Because every write adds to what is stored, any number of instances can
 //! flush into one database and the totals are exact sums. A flush that fails
-//! because the database is away puts its counts back, to be written when it
-//! returns; past a bound, new counts are dropped and the drop is counted and
-//! logged rather than growing memory without limit.
+//! because the database is away keeps its batch, under the same id, to be
+//! sent again until it is written exactly once; past a bound, new counts are
+//! dropped and the drop is counted and logged rather than growing memory
+//! without limit. Only a batch the database refuses for what it is (see
+//! `Outcome`) is ever dropped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -18,15 +20,15 @@ use diesel::QueryResult;
 use diesel_async::RunQueryDsl as _;
 
 use super::FastMap;
-use crate::db::DbPool;
+use crate::db::{DbPool, Failure};
 
 type Batch = Vec<((i64, DateTime<Utc>), i64)>;
 
 /// Pending counts, by article and hour.
 pub struct Counter {
     pending: Mutex<FastMap<(i64, DateTime<Utc>), i64>>,
-    /// A batch sent whose outcome is unknown, with its id, to retry as it is.
-    in_doubt: Mutex<Option<(String, Batch)>>,
+    /// A batch sent but not known to be written, to send again as it is.
+    in_doubt: Mutex<Option<InDoubt>>,
     /// One flush at a time, so that a batch in doubt is never sent twice at once.
     flushing: tokio::sync::Mutex<()>,
     max_keys: usize,
@@ -72,10 +74,10 @@ impl Counter {
         AtomicU64::load(&self.written, Ordering::Relaxed)
     }
 
-    /// Writes everything pending in one statement (after retrying a batch in
-    /// doubt, if any). On a connection failure the batch is kept in doubt; on
-    /// any other failure it is dropped (and logged), since retrying a
-    /// statement the database refuses cannot help.
+    /// Writes everything pending in one statement (after sending again a
+    /// batch in doubt, if any). A batch that fails for a reason retrying can
+    /// fix stays in doubt for the next flush, under its id; one the database
+    /// refuses for what it holds is dropped and logged (see `Outcome`).
     pub async fn flush(&self, pool: &DbPool) -> Flushed {
         let _one_at_a_time = self.flushing.lock().await;
         let mut flushed = Flushed::default();
@@ -84,46 +86,66 @@ impl Counter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some((id, batch)) = retry {
-            if !self.send(pool, id, batch, &mut flushed).await {
+        if let Some(doubt) = retry {
+            if !self.send(pool, doubt, &mut flushed).await {
                 let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                 flushed.unwritten += pending.values().sum::<i64>() as u64;
                 return flushed;
             }
         }
-        let batch: Batch = {
+        let mut batch: Batch = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if pending.is_empty() {
                 return flushed;
             }
             std::mem::take(&mut *pending).into_iter().collect()
         };
-        self.send(pool, batch_id(), batch, &mut flushed).await;
+        // Instances that upsert shared rows in one order cannot deadlock on them.
+        batch.sort_unstable_by_key(|(key, _)| *key);
+        let doubt = InDoubt {
+            id: batch_id(),
+            batch,
+            conflicts: 0,
+        };
+        self.send(pool, doubt, &mut flushed).await;
         flushed
     }
 
-    /// Sends one batch, adding its views to what `flushed` wrote or did not; true when written.
-    async fn send(&self, pool: &DbPool, id: String, batch: Batch, flushed: &mut Flushed) -> bool {
-        let total: i64 = batch.iter().map(|(_, views)| views).sum();
-        match write(pool, &id, &batch).await {
+    /// Sends one batch, adding its views to what `flushed` wrote or did not;
+    /// true when written.
+    async fn send(&self, pool: &DbPool, mut doubt: InDoubt, flushed: &mut Flushed) -> bool {
+        let total: i64 = doubt.batch.iter().map(|(_, views)| views).sum();
+        let rows = doubt.batch.len();
+        let cause = match write(pool, &doubt.id, &doubt.batch).await {
             Ok(()) => {
                 self.written.fetch_add(total as u64, Ordering::Relaxed);
                 flushed.written += total as u64;
-                true
+                return true;
             }
-            Err(Failure::Unavailable(cause)) => {
-                log::warn!("views not written yet, keeping {total} for the next flush: {cause}");
-                *self.in_doubt.lock().unwrap_or_else(|e| e.into_inner()) = Some((id, batch));
-                flushed.unwritten += total as u64;
-                false
+            Err(Outcome::Retry(cause)) => cause,
+            Err(Outcome::Conflict(cause)) if doubt.conflicts < MAX_CONFLICTS => {
+                doubt.conflicts += 1;
+                cause
             }
-            Err(Failure::Refused(cause)) => {
-                log::error!("dropping {total} views the database refused: {cause}");
+            Err(Outcome::Conflict(cause) | Outcome::Refused(cause)) => {
+                log::error!(
+                    "dropping {total} views ({rows} article-hours) of batch {} that the \
+                     database refuses: {cause}",
+                    doubt.id
+                );
                 self.dropped.fetch_add(total as u64, Ordering::Relaxed);
                 flushed.unwritten += total as u64;
-                false
+                return false;
             }
-        }
+        };
+        log::warn!(
+            "views not written yet, keeping {total} ({rows} article-hours) of batch {} \
+             for the next flush: {cause}",
+            doubt.id
+        );
+        *self.in_doubt.lock().unwrap_or_else(|e| e.into_inner()) = Some(doubt);
+        flushed.unwritten += total as u64;
+        false
     }
 }
 
@@ -143,10 +165,39 @@ impl Flushed {
     }
 }
 
-enum Failure {
-    Unavailable(String),
-    Refused(String),
+/// A batch that was sent and may or may not have been written. Its id makes
+/// sending it again safe: the statement that adds its counts also claims the
+/// id in `view_flushes`, so a batch that was written adds nothing the second time.
+struct InDoubt {
+    id: String,
+    batch: Batch,
+    /// How many times the database has answered it with a conflict.
+    conflicts: u32,
 }
+
+/// How often a batch answered with a conflict is sent again before it is dropped.
+const MAX_CONFLICTS: u32 = 3;
+
+/// Why a batch was not written, and so whether to send it again.
+enum Outcome {
+    /// Sending again can succeed: no connection, a connection lost mid-write
+    /// (whether the batch was written is unknown), the database stopping,
+    /// restarting or out of resources, a statement timeout, a deadlock or a
+    /// serialization failure. Kept for as long as it takes.
+    Retry(Cause),
+    /// An integrity conflict: an article deleted while its views were being
+    /// written breaks the foreign key, and the next attempt leaves it out.
+    /// Sent again a few times, then dropped: a conflict that persists would
+    /// hold back every later batch.
+    Conflict(Cause),
+    /// The database refuses the statement for what it is: a value it cannot
+    /// take (a CHECK, NOT NULL or data exception, such as a count overflowing
+    /// a bigint) or a bug (a schema that does not match this build). The same
+    /// statement would be refused again, so the batch is dropped.
+    Refused(Cause),
+}
+
+type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// A batch id unique across instances and restarts.
 fn batch_id() -> String {
@@ -163,11 +214,12 @@ async fn write(
     pool: &DbPool,
     id: &str,
     batch: &[((i64, DateTime<Utc>), i64)],
-) -> Result<(), Failure> {
+) -> Result<(), Outcome> {
+    // Nothing was sent without a connection, whatever the reason.
     let mut conn = pool
         .get()
         .await
-        .map_err(|e| Failure::Unavailable(e.to_string()))?;
+        .map_err(|error| Outcome::Retry(error.into()))?;
     // One statement: the batch id is claimed and the counts added together,
     // so a retried batch that already committed adds nothing.
     AddViews {
@@ -179,9 +231,10 @@ async fn write(
     .execute(&mut conn)
     .await
     .map(drop)
-    .map_err(|e| match crate::error::AppError::from(e) {
-        crate::error::AppError::Unavailable(cause) => Failure::Unavailable(cause),
-        other => Failure::Refused(other.to_string()),
+    .map_err(|error| match Failure::of(&error) {
+        Failure::Unavailable => Outcome::Retry(error.into()),
+        Failure::Conflict => Outcome::Conflict(error.into()),
+        Failure::Invalid | Failure::BadInput | Failure::Bug => Outcome::Refused(error.into()),
     })
 }
 

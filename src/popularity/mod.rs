@@ -155,8 +155,8 @@ fn shared(req: &HttpRequest) -> Result<(&Popularity, &DbPool), AppError> {
         req.app_data::<web::Data<DbPool>>(),
     ) {
         (Some(engine), Some(pool)) => Ok((engine, pool)),
-        _ => Err(AppError::Internal(
-            "the popularity engine is not configured".into(),
+        _ => Err(AppError::internal(
+            "the popularity engine is not configured",
         )),
     }
 }

@@ -104,7 +104,7 @@ impl Rankings {
         let tags: Vec<String> = key.1.iter().cloned().collect();
         self.compute(pool, &tags, key.1.is_none()).await?;
         self.held(&key, limit)
-            .ok_or_else(|| AppError::Internal("a computed ranking was not kept".into()))
+            .ok_or_else(|| AppError::internal("a computed ranking was not kept"))
     }
 
     fn held(&self, key: &(Window, Option<String>), limit: u32) -> Option<Representation> {
@@ -129,7 +129,7 @@ impl Rankings {
         }
         self.compute(pool, &[], true).await?;
         self.held_trending(limit)
-            .ok_or_else(|| AppError::Internal("a computed ranking was not kept".into()))
+            .ok_or_else(|| AppError::internal("a computed ranking was not kept"))
     }
 
     fn held_trending(&self, limit: u32) -> Option<Representation> {

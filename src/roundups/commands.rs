@@ -39,5 +39,5 @@ pub fn link_document(link: &ListedLink) -> Result<Value, AppError> {
         outlet: link.link.outlet.slug.clone(),
         url: link.link.url.clone(),
     })
-    .map_err(|e| AppError::Internal(e.to_string()))
+    .map_err(AppError::internal)
 }

@@ -74,6 +74,18 @@ impl Cluster {
         Some(cluster)
     }
 
+    /// `start` from a test's runtime; when the tools are absent, says the
+    /// test is skipped and returns `None`.
+    pub fn throwaway() -> Option<Self> {
+        let cluster = tokio::task::block_in_place(Self::start);
+        if cluster.is_none() {
+            eprintln!(
+                "skipped: {POSTGRES_BIN}/initdb is absent, so no throwaway cluster can be made"
+            );
+        }
+        cluster
+    }
+
     pub fn data(&self) -> String {
         self.dir.join("data").display().to_string()
     }

@@ -201,9 +201,7 @@ impl TestApp {
 
     /// Loads a site document into this app's database.
     pub async fn load(&self, site: Value) {
-        let site = site::Site::parse(&site.to_string()).expect("valid site document");
-        let mut conn = db::connect(&self.database_url).await.expect("connect");
-        site::load(&mut conn, &site).await.expect("site loads");
+        load_into(&self.database_url, site).await;
         self.refresh_rankings().await;
     }
 
@@ -226,15 +224,7 @@ impl TestApp {
 
     /// A new API key with this role (`editor` or `admin`), as a client would hold it.
     pub async fn key(&self, role: &str) -> String {
-        static KEYS: AtomicU32 = AtomicU32::new(0);
-        let role = broadsheet::keys::Role::parse(role).expect("editor or admin");
-        let key = broadsheet::keys::NewKey::generate().expect("randomness");
-        let name = format!("{}-{}", role.as_str(), KEYS.fetch_add(1, Ordering::Relaxed));
-        let mut conn = db::connect(&self.database_url).await.expect("connect");
-        broadsheet::keys::queries::create(&mut conn, &name, role, &key)
-            .await
-            .expect("key stored");
-        key.text
+        key_in(&self.database_url, role).await
     }
 
     /// A request builder for `method path` carrying `key` as a bearer token.
@@ -340,6 +330,27 @@ impl Drop for ScratchDatabase {
             let _ = execute(&server_url(), &statement).await;
         });
     }
+}
+
+/// A new API key with this role, stored in the database at `database_url`.
+pub async fn key_in(database_url: &str, role: &str) -> String {
+    static KEYS: AtomicU32 = AtomicU32::new(0);
+    let role = broadsheet::keys::Role::parse(role).expect("editor or admin");
+    let key = broadsheet::keys::NewKey::generate().expect("randomness");
+    let name = format!("{}-{}", role.as_str(), KEYS.fetch_add(1, Ordering::Relaxed));
+    let mut conn = db::connect(database_url).await.expect("connect");
+    broadsheet::keys::queries::create(&mut conn, &name, role, &key)
+        .await
+        .expect("key stored");
+    key.text
+}
+
+/// Loads a site document into the database at `database_url`, without
+/// refreshing any server's rankings (see `TestApp::load` for that).
+pub async fn load_into(database_url: &str, site: Value) {
+    let site = site::Site::parse(&site.to_string()).expect("valid site document");
+    let mut conn = db::connect(database_url).await.expect("connect");
+    site::load(&mut conn, &site).await.expect("site loads");
 }
 
 /// Asserts an RFC 9457 problem response with this status, returning its body.
