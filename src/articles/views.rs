@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 
 use super::queries::{ArticleRefRow, ArticleRow, ArticleSummaryRow};
 use crate::excerpts::views::Excerpt;
-use crate::markdown;
 use crate::roundups::views::Roundup;
 use crate::tags::views::TagRef;
 use crate::visibility::effective_status;
@@ -122,7 +121,7 @@ impl Article {
         Self {
             url: api_url(&row.slug),
             status: effective_status(&row.status, row.published_at, now),
-            body_html: markdown::to_html(&row.body),
+            body_html: row.body_html,
             body_markdown: row.body,
             slug: row.slug,
             title: row.title,

@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 
 use super::queries::ExcerptRecord;
 use crate::articles::views::ArticleRef;
-use crate::markdown;
 use crate::outlets::views::OutletRef;
 
 /// A passage quoted from a source article, with its attribution.
@@ -53,7 +52,7 @@ impl From<ExcerptRecord> for Excerpt {
             source_published_on: row.source_published_on,
             source_url: row.source_url,
             call_to_action: row.call_to_action,
-            body_html: markdown::to_html(&row.body),
+            body_html: row.body_html,
             body_markdown: row.body,
             article: article.into(),
         }
