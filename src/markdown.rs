@@ -17,9 +17,14 @@ use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 /// How deeply block quotes, lists and raw HTML elements may nest, together.
 pub const MAX_DEPTH: usize = 32;
 
-/// The most bytes a Markdown field may hold. The slowest body found within
-/// it renders in well under a second even in a debug build.
-pub const MAX_BYTES: usize = 256 * 1024;
+/// The most bytes a Markdown field may hold: a long essay is a quarter of it.
+pub const MAX_BYTES: usize = 128 * 1024;
+
+/// The most elements (paragraphs, list items, links, emphasis, raw HTML
+/// tags…) a Markdown field may make. Sanitizing costs time in proportion to
+/// the HTML, and a few bytes of Markdown can make many elements: a line of
+/// nested lists makes dozens.
+pub const MAX_ELEMENTS: usize = 10_000;
 
 fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES
@@ -44,15 +49,25 @@ pub fn check(markdown: &str) -> Result<(), String> {
         return Err(format!("must be at most {MAX_BYTES} bytes"));
     }
     let mut depth = 0;
+    let mut elements = 0;
     let mut raw = RawHtml::default();
     // The parser's own nesting, read from its events: exactly what it would
     // render, in one pass that stops at the first level too deep.
     for event in Parser::new_ext(markdown, options()) {
         match event {
-            Event::Start(Tag::BlockQuote(_) | Tag::List(_)) => depth += 1,
+            Event::Start(Tag::BlockQuote(_) | Tag::List(_)) => {
+                depth += 1;
+                elements += 1;
+            }
             Event::End(TagEnd::BlockQuote(_) | TagEnd::List(_)) => depth -= 1,
-            Event::Html(html) | Event::InlineHtml(html) => raw.read(&html),
+            Event::Start(_) => elements += 1,
+            Event::Html(html) | Event::InlineHtml(html) => elements += raw.read(&html),
             _ => continue,
+        }
+        if elements > MAX_ELEMENTS {
+            return Err(format!(
+                "must not make more than {MAX_ELEMENTS} HTML elements"
+            ));
         }
         if depth + raw.open.len() > MAX_DEPTH {
             return Err(format!(
@@ -99,7 +114,9 @@ struct RawHtml {
 }
 
 impl RawHtml {
-    fn read(&mut self, html: &str) {
+    /// Reads a piece of raw HTML; how many start tags it holds.
+    fn read(&mut self, html: &str) -> usize {
+        let mut started = 0;
         let mut rest = html;
         while let Some(at) = rest.find('<') {
             rest = &rest[at + 1..];
@@ -116,7 +133,10 @@ impl RawHtml {
             }
             if closing {
                 self.close(&name);
-            } else if !VOID.contains(&name.as_str()) {
+                continue;
+            }
+            started += 1;
+            if !VOID.contains(&name.as_str()) {
                 // A new paragraph or list item ends the open one.
                 if name == "p" || name == "li" {
                     self.close(&name);
@@ -124,6 +144,7 @@ impl RawHtml {
                 self.open.push(name);
             }
         }
+        started
     }
 
     /// Closes the nearest open `name` and what it holds, unless a scope
@@ -143,7 +164,7 @@ impl RawHtml {
 
 #[cfg(test)]
 mod tests {
-    use super::{check, to_html, MAX_BYTES, MAX_DEPTH};
+    use super::{check, to_html, MAX_BYTES, MAX_DEPTH, MAX_ELEMENTS};
 
     #[test]
     fn headings_and_paragraphs_render() {
@@ -198,9 +219,17 @@ mod tests {
     fn raw_html_nesting_counts_too_and_closed_elements_do_not() {
         assert!(check(&"<div>".repeat(MAX_DEPTH + 1)).is_err());
         assert!(check(&"<div>".repeat(MAX_DEPTH)).is_ok());
-        assert!(check(&"<sup>1</sup> <br> <p>a <p>b ".repeat(1000)).is_ok());
+        assert!(check(&"<sup>1</sup> <br> <p>a <p>b ".repeat(500)).is_ok());
         // An end tag does not reach past a table for its element.
         assert!(check(&"<div><table></div>".repeat(MAX_DEPTH)).is_err());
+    }
+
+    #[test]
+    fn elements_are_limited_in_number() {
+        let paragraphs = |n: usize| "x\n\n".repeat(n);
+        assert!(check(&paragraphs(MAX_ELEMENTS)).is_ok());
+        assert!(check(&paragraphs(MAX_ELEMENTS + 1)).is_err());
+        assert!(check(&"<br>".repeat(MAX_ELEMENTS + 1)).is_err());
     }
 
     #[test]
