@@ -19,6 +19,7 @@ mod openapi;
 mod outlets;
 mod popularity;
 mod rankings;
+mod rendering;
 mod roundups;
 mod tags;
 mod transfer;
