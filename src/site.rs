@@ -359,8 +359,9 @@ impl Site {
     }
 
     /// Checks what the database would refuse less clearly, naming the item at
-    /// fault. Nothing the database accepts is refused here, so that whatever
-    /// was exported can be imported.
+    /// fault. Besides the rule every write holds Markdown to (what may be
+    /// rendered), nothing the database accepts is refused here, so that
+    /// whatever was exported can be imported.
     fn validate(&self, this_hour: DateTime<Utc>) -> Result<(), SiteError> {
         let mut outlet_slugs = HashSet::new();
         for outlet in &self.outlets {

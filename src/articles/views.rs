@@ -91,7 +91,7 @@ pub struct Article {
     pub summary: Option<String>,
     /// The editor's commentary in Markdown.
     pub body_markdown: String,
-    /// The commentary rendered to sanitized HTML.
+    /// The commentary rendered to sanitized HTML, once, when it was written.
     pub body_html: String,
     /// `published`; editors also see `draft` and `scheduled` (published, with a future date).
     #[schema(example = "published")]

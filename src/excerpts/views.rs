@@ -35,7 +35,7 @@ pub struct Excerpt {
     pub call_to_action: Option<String>,
     /// The quoted passage in Markdown, sub-headings included.
     pub body_markdown: String,
-    /// The quoted passage rendered to sanitized HTML.
+    /// The quoted passage rendered to sanitized HTML, once, when it was written.
     pub body_html: String,
     /// The article that quotes this excerpt.
     pub article: ArticleRef,

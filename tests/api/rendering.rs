@@ -38,6 +38,11 @@ async fn send(app: &TestApp, key: &str, method: Method, path: &str, body: &Value
         .expect("request reaches the server")
 }
 
+/// POST /v1/articles.
+async fn create(app: &TestApp, key: &str, article: &Value) -> Response {
+    send(app, key, Method::POST, "/v1/articles", article).await
+}
+
 fn article(slug: &str, body_markdown: &str) -> Value {
     json!({
         "slug": slug,
@@ -69,28 +74,14 @@ async fn markdown_nested_too_deeply_is_refused_on_every_write_naming_the_field_a
     let (app, key) = desk().await;
     let deep = quotes(40_000);
 
-    let response = send(
-        &app,
-        &key,
-        Method::POST,
-        "/v1/articles",
-        &article("a", &deep),
-    )
-    .await;
+    let response = create(&app, &key, &article("a", &deep)).await;
     assert_refused(response, "/body_markdown", MAX_DEPTH).await;
     let mut nested = article("a", "Fine.");
     nested["excerpts"][0]["body_markdown"] = json!(deep);
-    let response = send(&app, &key, Method::POST, "/v1/articles", &nested).await;
+    let response = create(&app, &key, &nested).await;
     assert_refused(response, "/excerpts/0/body_markdown", MAX_DEPTH).await;
 
-    let response = send(
-        &app,
-        &key,
-        Method::POST,
-        "/v1/articles",
-        &article("a", "Fine."),
-    )
-    .await;
+    let response = create(&app, &key, &article("a", "Fine.")).await;
     assert_eq!(response.status(), 201);
     let patch = json!({"body_markdown": deep});
     let response = send(&app, &key, Method::PATCH, "/v1/articles/a", &patch).await;
@@ -110,24 +101,10 @@ async fn markdown_nested_too_deeply_is_refused_on_every_write_naming_the_field_a
 async fn markdown_over_the_size_limit_is_refused_naming_the_field_and_limit() {
     let (app, key) = desk().await;
     let large = "a".repeat(MAX_BYTES + 1);
-    let response = send(
-        &app,
-        &key,
-        Method::POST,
-        "/v1/articles",
-        &article("a", &large),
-    )
-    .await;
+    let response = create(&app, &key, &article("a", &large)).await;
     assert_refused(response, "/body_markdown", MAX_BYTES).await;
     let just = "a".repeat(MAX_BYTES);
-    let response = send(
-        &app,
-        &key,
-        Method::POST,
-        "/v1/articles",
-        &article("a", &just),
-    )
-    .await;
+    let response = create(&app, &key, &article("a", &just)).await;
     assert_eq!(response.status(), 201);
 }
 
@@ -136,7 +113,7 @@ async fn markdown_at_the_depth_limit_is_accepted_and_rendered_quickly() {
     let (app, key) = desk().await;
     let started = Instant::now();
     let body = article("deep", &quotes(MAX_DEPTH));
-    let response = send(&app, &key, Method::POST, "/v1/articles", &body).await;
+    let response = create(&app, &key, &body).await;
     assert_eq!(response.status(), 201);
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -166,12 +143,7 @@ async fn the_probes_keep_answering_while_heavy_bodies_are_written() {
         .into_iter()
         .map(|body| {
             let (app, key) = (app.clone(), key.clone());
-            tokio::spawn(async move {
-                send(&app, &key, Method::POST, "/v1/articles", &body)
-                    .await
-                    .status()
-                    .as_u16()
-            })
+            tokio::spawn(async move { create(&app, &key, &body).await.status().as_u16() })
         })
         .collect();
 
@@ -194,14 +166,7 @@ async fn the_probes_keep_answering_while_heavy_bodies_are_written() {
 async fn reads_serve_the_stored_html_and_writes_render_it_again() {
     let (app, key) = desk().await;
     let first = "Commentary on **talks**.";
-    let response = send(
-        &app,
-        &key,
-        Method::POST,
-        "/v1/articles",
-        &article("a", first),
-    )
-    .await;
+    let response = create(&app, &key, &article("a", first)).await;
     assert_eq!(response.status(), 201);
 
     // What is stored is what is served: nothing renders on a read.
