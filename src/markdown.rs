@@ -14,6 +14,8 @@
 
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 
+use crate::error::AppError;
+
 /// How deeply block quotes, lists and raw HTML elements may nest, together.
 pub const MAX_DEPTH: usize = 32;
 
@@ -41,6 +43,15 @@ pub fn to_html(markdown: &str) -> String {
 /// CPU, which an async worker must spend serving other requests.
 pub async fn render(texts: Vec<String>) -> Result<Vec<String>, tokio::task::JoinError> {
     tokio::task::spawn_blocking(move || texts.iter().map(|text| to_html(text)).collect()).await
+}
+
+/// The HTML of one text, rendered on a blocking thread, for a request's write.
+pub async fn render_one(text: &str) -> Result<String, AppError> {
+    render(vec![text.to_owned()])
+        .await
+        .map_err(|e| AppError::Internal(format!("rendering Markdown: {e}")))?
+        .pop()
+        .ok_or_else(|| AppError::Internal("rendering Markdown gave no HTML".into()))
 }
 
 /// Why Markdown may not be stored, as the detail of a problem naming its field.

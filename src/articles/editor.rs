@@ -179,7 +179,7 @@ async fn change_article(
                     crate::markdown::check(&snapshot.body_markdown).map_err(|detail| {
                         AppError::Unprocessable(vec![InvalidInput::field(
                             "/body_markdown",
-                            format!("of revision {id} {detail}"),
+                            format!("{detail} (as revision {id} keeps it)"),
                         )])
                     })?;
                     snapshot.into_patch()

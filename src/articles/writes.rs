@@ -149,7 +149,7 @@ pub async fn update(
     let body_html = if *body == row.body {
         row.body_html.clone()
     } else {
-        rendered_html(body).await?
+        markdown::render_one(body).await?
     };
     let status = patch.status.clone().unwrap_or_else(|| row.status.clone());
     let mut published_at = patch.published_at.unwrap_or(row.published_at);
@@ -173,15 +173,6 @@ pub async fn update(
         site::set_tags(conn, row.id, tags).await?;
     }
     Ok(())
-}
-
-/// The HTML of one Markdown body, rendered off the async workers.
-pub async fn rendered_html(markdown: &str) -> Result<String, AppError> {
-    markdown::render(vec![markdown.to_owned()])
-        .await
-        .map_err(|e| AppError::Internal(format!("rendering Markdown: {e}")))?
-        .pop()
-        .ok_or_else(|| AppError::Internal("rendering Markdown gave no HTML".into()))
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {

@@ -9,9 +9,9 @@ use super::commands;
 use super::views::Excerpt;
 use crate::articles::commands::check_excerpt;
 use crate::articles::queries::ArticleRow;
-use crate::articles::writes;
 use crate::editing::{self, Added, Check, Guarded, Locked, Patchable};
 use crate::error::AppError;
+use crate::markdown;
 use crate::schema::excerpts;
 use crate::site::SiteExcerpt;
 
@@ -43,7 +43,7 @@ impl<'a> Columns<'a> {
             call_to_action: excerpt.call_to_action.as_deref(),
             body: &excerpt.body_markdown,
             // Rendered once, here, so that reads serve HTML and render nothing.
-            body_html: writes::rendered_html(&excerpt.body_markdown).await?,
+            body_html: markdown::render_one(&excerpt.body_markdown).await?,
         })
     }
 }

@@ -43,6 +43,15 @@ async fn create(app: &TestApp, key: &str, article: &Value) -> Response {
     send(app, key, Method::POST, "/v1/articles", article).await
 }
 
+/// Restores the article's newest revision.
+async fn restore_newest_revision(app: &TestApp, key: &str, slug: &str) -> Response {
+    let path = format!("/v1/articles/{slug}/revisions");
+    let response = app.with_key(Method::GET, &path, key).send().await.unwrap();
+    let revisions: Value = response.json().await.unwrap();
+    let restore = revisions["data"][0]["restore_url"].as_str().unwrap();
+    send(app, key, Method::POST, restore, &json!({})).await
+}
+
 fn article(slug: &str, body_markdown: &str) -> Value {
     json!({
         "slug": slug,
@@ -94,6 +103,17 @@ async fn markdown_nested_too_deeply_is_refused_on_every_write_naming_the_field_a
     let (_, stored) = app.get_json("/v1/articles/a").await;
     let excerpt_path = format!("/v1/excerpts/{}", stored["excerpts"][0]["id"]);
     let response = send(&app, &key, Method::PATCH, &excerpt_path, &patch).await;
+    assert_refused(response, "/body_markdown", MAX_DEPTH).await;
+
+    // A revision kept before the rule is not restored, nor rendered.
+    app.sql(
+        "INSERT INTO article_revisions (article_id, snapshot) \
+         SELECT id, jsonb_build_object('slug', 'a', 'title', 'Old', 'summary', null, \
+             'body_markdown', repeat('>', 40000) || ' x', 'status', 'draft', \
+             'published_at', null, 'tags', '[]'::jsonb) FROM articles",
+    )
+    .await;
+    let response = restore_newest_revision(&app, &key, "a").await;
     assert_refused(response, "/body_markdown", MAX_DEPTH).await;
 }
 
@@ -196,14 +216,7 @@ async fn reads_serve_the_stored_html_and_writes_render_it_again() {
     assert_eq!(excerpt["body_html"], to_html(second));
 
     // So does a restore, from the revision's Markdown.
-    let response = app
-        .with_key(Method::GET, "/v1/articles/a/revisions", &key)
-        .send()
-        .await
-        .unwrap();
-    let revisions: Value = response.json().await.unwrap();
-    let restore = revisions["data"][0]["restore_url"].as_str().unwrap();
-    let response = send(&app, &key, Method::POST, restore, &json!({})).await;
+    let response = restore_newest_revision(&app, &key, "a").await;
     assert_eq!(response.status(), 200);
     let (_, restored) = app.get_json("/v1/articles/a").await;
     assert_eq!(restored["body_markdown"], first);
