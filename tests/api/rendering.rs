@@ -146,19 +146,36 @@ async fn markdown_at_the_depth_limit_is_accepted_and_rendered_quickly() {
     assert_eq!(html.matches("<blockquote>").count(), MAX_DEPTH, "{html}");
 }
 
+/// How long `/healthz` takes to answer, at the longest of `times`.
+async fn slowest_probe(app: &TestApp, times: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for _ in 0..times {
+        let started = Instant::now();
+        assert_eq!(app.get("/healthz").await.status(), 200);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    slowest
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probes_keep_answering_while_heavy_bodies_are_written() {
-    let (app, key) = desk().await;
+    // One worker, which a rendering on it would hold from the probes.
+    let app = TestApp::spawn_configured(|config| config.workers = Some(1)).await;
+    app.load(base_site()).await;
+    let key = app.key("editor").await;
+    // What the machine adds by itself (other tests run alongside).
+    let ambient = slowest_probe(&app, 5).await;
     let app = std::sync::Arc::new(app);
-    // Refused ones, and accepted ones of the most rendering work allowed.
+    // Refused ones, and accepted ones that take long to render for little
+    // checking: tables of thousands of rows, all elements to sanitize.
     let mut bodies: Vec<Value> = (0..4)
         .map(|i| article(&format!("refused-{i}"), &quotes(40_000)))
         .collect();
-    bodies.push(article("long", &"word ".repeat(MAX_BYTES / 5)));
-    bodies.push(article(
-        "links",
-        &"[a](https://example.org/) ".repeat(4_800),
-    ));
+    for i in 0..4 {
+        let heavy = format!("|a|b|\n|-|-|\n{}", "|x|y|\n".repeat(3_300));
+        bodies.push(article(&format!("heavy-{i}"), &heavy));
+    }
     let writes: Vec<_> = bodies
         .into_iter()
         .map(|body| {
@@ -169,17 +186,15 @@ async fn the_probes_keep_answering_while_heavy_bodies_are_written() {
 
     let mut slowest = Duration::ZERO;
     while !writes.iter().all(|write| write.is_finished()) {
-        let started = Instant::now();
-        assert_eq!(app.get("/healthz").await.status(), 200);
-        slowest = slowest.max(started.elapsed());
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        slowest = slowest.max(slowest_probe(&app, 1).await);
     }
     let mut statuses = Vec::new();
     for write in writes {
         statuses.push(write.await.unwrap());
     }
-    assert_eq!(statuses, [422, 422, 422, 422, 201, 201]);
-    assert!(slowest < Duration::from_millis(200), "{slowest:?}");
+    assert_eq!(statuses, [422, 422, 422, 422, 201, 201, 201, 201]);
+    let budget = Duration::from_millis(200) + ambient;
+    assert!(slowest < budget, "{slowest:?}, over {budget:?}");
 }
 
 #[tokio::test]
