@@ -170,9 +170,7 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>, SetupError> {
             diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY);
         diesel::RunQueryDsl::execute(lock, &mut conn)
             .map_err(|e| SetupError::Failed(e.to_string()))?;
-        let applied = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map(|versions| versions.iter().map(ToString::to_string).collect())
+        let applied = apply_pending(&mut conn)
             .map_err(|e| SetupError::Failed(format!("applying migrations: {e}")));
         let unlock = diesel::sql_query("SELECT pg_advisory_unlock($1)")
             .bind::<BigInt, _>(MIGRATION_LOCK_KEY);
@@ -181,6 +179,23 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>, SetupError> {
     })
     .await
     .map_err(|e| SetupError::Failed(e.to_string()))?
+}
+
+/// Applies each pending migration in order, rendering the HTML of rows that
+/// have none before the migration that requires it.
+fn apply_pending(
+    conn: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+) -> diesel::migration::Result<Vec<String>> {
+    let mut applied = Vec::new();
+    for migration in conn.pending_migrations(MIGRATIONS)? {
+        let version = migration.name().version().to_string();
+        if version == crate::stored_html::REQUIRED_FROM {
+            crate::stored_html::fill(conn)?;
+        }
+        conn.run_migration(&*migration)?;
+        applied.push(version);
+    }
+    Ok(applied)
 }
 
 /// The version of the newest migration this binary embeds.

@@ -34,6 +34,7 @@ pub mod representation;
 pub mod roundups;
 pub mod schema;
 pub mod site;
+pub mod stored_html;
 pub mod tags;
 pub mod transfer;
 pub mod validate;

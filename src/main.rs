@@ -334,6 +334,10 @@ async fn import_site(config: &Config, file: &str, dry_run: bool) -> Result<(), S
         eprintln!("dry run of {name}: would write {loaded}; nothing was written");
     } else {
         eprintln!("imported {name}: {loaded}");
+        // What was loaded stays loaded; stale statistics only slow reads down.
+        if let Err(e) = site::analyze(&mut conn).await {
+            eprintln!("warning: ANALYZE after the import failed: {}", one_line(&e));
+        }
     }
     Ok(())
 }

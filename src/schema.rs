@@ -20,6 +20,7 @@ diesel::table! {
         title -> Text,
         summary -> Nullable<Text>,
         body -> Text,
+        body_html -> Text,
         status -> Text,
         published_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
@@ -54,6 +55,7 @@ diesel::table! {
         source_url -> Text,
         call_to_action -> Nullable<Text>,
         body -> Text,
+        body_html -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

@@ -313,6 +313,9 @@ pub enum SiteError {
         pointer: String,
         error: diesel::result::Error,
     },
+    /// The thread rendering Markdown failed.
+    #[error("rendering Markdown: {0}")]
+    Render(#[from] tokio::task::JoinError),
 }
 
 /// A loader failure inside a request (the nested create of
@@ -337,6 +340,7 @@ impl From<SiteError> for crate::error::AppError {
             // is gone now was deleted meanwhile, as the foreign key would say.
             SiteError::Invalid(detail) => Self::Conflict(detail),
             SiteError::Format(error) => Self::internal(error),
+            SiteError::Render(error) => Self::internal(error),
         }
     }
 }
@@ -428,8 +432,9 @@ impl Site {
 
     /// Checks what the database would refuse less clearly, and what no write
     /// of the API accepts either (links not in the form they are stored in,
-    /// dates outside the years 1 to 9999 in UTC: `validate`), naming the item
-    /// at fault. Nothing else the database accepts is refused here, so that
+    /// dates outside the years 1 to 9999 in UTC: `validate`; Markdown beyond
+    /// what may be rendered: `markdown::check`), naming the item at fault.
+    /// Nothing else the database accepts is refused here, so that
     /// whatever was exported can be imported.
     fn validate(&self, this_hour: DateTime<Utc>) -> Result<(), SiteError> {
         let mut outlet_slugs = HashSet::new();
@@ -493,18 +498,46 @@ pub type ArticleColumns<'a> = (
     diesel::dsl::Eq<articles::title, &'a String>,
     diesel::dsl::Eq<articles::summary, &'a Option<String>>,
     diesel::dsl::Eq<articles::body, &'a String>,
+    diesel::dsl::Eq<articles::body_html, &'a String>,
     diesel::dsl::Eq<articles::status, &'a String>,
     diesel::dsl::Eq<articles::published_at, Option<DateTime<Utc>>>,
 );
 
+/// The HTML of an article's Markdown: its body's and each excerpt's, in order.
+#[derive(Debug)]
+pub struct Rendered {
+    pub body: String,
+    pub excerpts: Vec<String>,
+}
+
+/// Renders the Markdown of these articles, all on one blocking thread.
+pub async fn render(articles: &[SiteArticle]) -> Result<Vec<Rendered>, SiteError> {
+    let texts = articles
+        .iter()
+        .flat_map(|a| {
+            let excerpts = a.excerpts.iter().map(|e| e.body_markdown.clone());
+            std::iter::once(a.body_markdown.clone()).chain(excerpts)
+        })
+        .collect();
+    let mut html = crate::markdown::render(texts).await?.into_iter();
+    Ok(articles
+        .iter()
+        .map(|a| Rendered {
+            body: html.next().unwrap_or_default(),
+            excerpts: html.by_ref().take(a.excerpts.len()).collect(),
+        })
+        .collect())
+}
+
 impl SiteArticle {
-    /// The article's own columns, for an insert of it.
-    pub fn columns(&self) -> ArticleColumns<'_> {
+    /// The article's own columns, for an insert of it with its rendered body.
+    pub fn columns<'a>(&'a self, body_html: &'a String) -> ArticleColumns<'a> {
         (
             articles::slug.eq(&self.slug),
             articles::title.eq(&self.title),
             articles::summary.eq(&self.summary),
             articles::body.eq(&self.body_markdown),
+            articles::body_html.eq(body_html),
             articles::status.eq(&self.status),
             articles::published_at.eq(self.published_at),
         )
@@ -521,7 +554,7 @@ impl SiteArticle {
             self.summary.as_deref().unwrap_or_default(),
             false,
         )?;
-        text("body_markdown", &self.body_markdown, false)?;
+        markdown("body_markdown", &self.body_markdown)?;
         match self.status.as_str() {
             "draft" => {}
             "published" if self.published_at.is_none() => {
@@ -572,7 +605,7 @@ impl SiteArticle {
             stored_url("source_url", &excerpt.source_url).map_err(at)?;
             let call_to_action = excerpt.call_to_action.as_deref().unwrap_or_default();
             text("call_to_action", call_to_action, false).map_err(at)?;
-            text("body_markdown", &excerpt.body_markdown, false).map_err(at)?;
+            markdown("body_markdown", &excerpt.body_markdown).map_err(at)?;
         }
         for (index, roundup) in self.roundups.iter().enumerate() {
             let at = |problem: String| format!("roundup {}: {problem}", index + 1);
@@ -615,6 +648,12 @@ fn text(field: &str, value: &str, required: bool) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// Markdown, held to the rule every write follows (size and nesting).
+fn markdown(field: &str, value: &str) -> Result<(), String> {
+    text(field, value, false)?;
+    crate::markdown::check(value).map_err(|problem| format!("{field} {problem}"))
 }
 
 /// The form a link is stored in (`validate::http_url`).
@@ -777,6 +816,18 @@ async fn missing_from(conn: &mut AsyncPgConnection, site: &Site) -> Result<Site,
     })
 }
 
+/// Refreshes the planner's statistics of every table a load writes. Run
+/// after a load commits: autovacuum may be off, and tables that grew by a
+/// bulk load without statistics get sequential scans (an article read fell
+/// to a twelfth of its rate).
+pub async fn analyze(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    conn.batch_execute(
+        "ANALYZE outlets, tags, articles, article_tags, article_slug_history, \
+         excerpts, roundups, roundup_links, view_counts",
+    )
+    .await
+}
+
 /// How a load's transaction ends other than by committing.
 enum Abort {
     Failed(SiteError),
@@ -860,7 +911,8 @@ async fn write_round<'a>(
     tag_ids: &HashMap<String, i64>,
     progress: &mut dyn Progress,
 ) -> Result<Round<'a>, SiteError> {
-    let ids = upsert_articles(conn, round).await?;
+    let rendered = render(round).await?;
+    let ids = upsert_articles(conn, round, &rendered).await?;
     progress.advance("articles", round.len());
     let ids: Vec<(i64, &SiteArticle)> = round
         .iter()
@@ -873,7 +925,8 @@ async fn write_round<'a>(
         })
         .collect::<Result<_, SiteError>>()?;
     write_article_tags(conn, &ids, tag_ids, progress).await?;
-    let (excerpts, roundups, links) = write_children(conn, &ids, outlet_ids, progress).await?;
+    let (excerpts, roundups, links) =
+        write_children(conn, &ids, &rendered, outlet_ids, progress).await?;
     Ok(Round {
         ids,
         excerpts,
@@ -1034,8 +1087,13 @@ async fn release_old_slugs(conn: &mut AsyncPgConnection, site: &Site) -> Result<
 async fn upsert_articles(
     conn: &mut AsyncPgConnection,
     round: &[SiteArticle],
+    rendered: &[Rendered],
 ) -> QueryResult<HashMap<String, i64>> {
-    let rows: Vec<_> = round.iter().map(SiteArticle::columns).collect();
+    let rows: Vec<_> = round
+        .iter()
+        .zip(rendered)
+        .map(|(article, html)| article.columns(&html.body))
+        .collect();
     let ids: HashMap<String, i64> = diesel::insert_into(articles::table)
         .values(&rows)
         .on_conflict(articles::slug)
@@ -1044,6 +1102,7 @@ async fn upsert_articles(
             articles::title.eq(excluded(articles::title)),
             articles::summary.eq(excluded(articles::summary)),
             articles::body.eq(excluded(articles::body)),
+            articles::body_html.eq(excluded(articles::body_html)),
             articles::status.eq(excluded(articles::status)),
             articles::published_at.eq(excluded(articles::published_at)),
             articles::updated_at.eq(diesel::dsl::now),
@@ -1127,6 +1186,7 @@ async fn write_article_tags(
 async fn write_children(
     conn: &mut AsyncPgConnection,
     round: &[(i64, &SiteArticle)],
+    rendered: &[Rendered],
     outlet_ids: &HashMap<String, i64>,
     progress: &mut dyn Progress,
 ) -> Result<(usize, usize, usize), SiteError> {
@@ -1150,8 +1210,8 @@ async fn write_children(
 
     let mut excerpt_rows = Vec::new();
     let mut roundup_rows = Vec::new();
-    for (id, article) in round {
-        for (index, excerpt) in article.excerpts.iter().enumerate() {
+    for ((id, article), html) in round.iter().zip(rendered) {
+        for ((index, excerpt), html) in article.excerpts.iter().enumerate().zip(&html.excerpts) {
             let what = format!("excerpt {}", index + 1);
             excerpt_rows.push((
                 excerpts::article_id.eq(*id),
@@ -1163,6 +1223,7 @@ async fn write_children(
                 excerpts::source_url.eq(&excerpt.source_url),
                 excerpts::call_to_action.eq(&excerpt.call_to_action),
                 excerpts::body.eq(&excerpt.body_markdown),
+                excerpts::body_html.eq(html),
             ));
         }
         for (index, roundup) in article.roundups.iter().enumerate() {
@@ -1402,6 +1463,7 @@ pub async fn replace_children(
     conn: &mut AsyncPgConnection,
     id: i64,
     article: &SiteArticle,
+    rendered: &Rendered,
     outlet_ids: &HashMap<String, i64>,
 ) -> Result<(usize, usize), SiteError> {
     // Which child the database refused, as a JSON pointer into the article.
@@ -1421,7 +1483,7 @@ pub async fn replace_children(
     diesel::delete(roundups::table.filter(roundups::article_id.eq(id)))
         .execute(conn)
         .await?;
-    for (index, excerpt) in article.excerpts.iter().enumerate() {
+    for ((index, excerpt), html) in article.excerpts.iter().enumerate().zip(&rendered.excerpts) {
         diesel::insert_into(excerpts::table)
             .values((
                 excerpts::article_id.eq(id),
@@ -1433,6 +1495,7 @@ pub async fn replace_children(
                 excerpts::source_url.eq(&excerpt.source_url),
                 excerpts::call_to_action.eq(&excerpt.call_to_action),
                 excerpts::body.eq(&excerpt.body_markdown),
+                excerpts::body_html.eq(html),
             ))
             .execute(conn)
             .await

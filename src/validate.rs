@@ -170,6 +170,20 @@ impl<'a> Fields<'a> {
         None
     }
 
+    /// Markdown: text held to the one rule on what may be rendered and
+    /// stored (`markdown::check`: its size and how deeply it nests).
+    pub fn markdown(&mut self, name: &str, required: bool, non_empty: bool) -> Option<String> {
+        // No length of its own: `markdown::check` bounds the bytes.
+        let text = self.text(name, required, non_empty, usize::MAX)?;
+        match crate::markdown::check(&text) {
+            Ok(()) => Some(text),
+            Err(detail) => {
+                self.problem(name, detail);
+                None
+            }
+        }
+    }
+
     pub fn slug(&mut self, name: &str, required: bool) -> Option<String> {
         let slug = self.text(name, required, true, 200)?;
         if is_slug(&slug) {

@@ -13,7 +13,6 @@ use crate::visibility::PUBLISHED;
 pub const STATUSES: [&str; 2] = ["draft", "published"];
 const TITLE_MAX: usize = 500;
 const SUMMARY_MAX: usize = 2000;
-const BODY_MAX: usize = 500_000;
 
 const ROUNDUP_FIELDS: [&str; 2] = ["title", "links"];
 
@@ -27,7 +26,7 @@ pub fn check_excerpt(fields: &mut Fields<'_>, outlets: &mut Vec<(String, String)
     fields.date("source_published_on");
     fields.url("source_url", true);
     fields.text("call_to_action", false, true, 200);
-    fields.text("body_markdown", true, true, BODY_MAX);
+    fields.markdown("body_markdown", true, true);
 }
 
 /// Checks the members a press link has, as on creation.
@@ -82,7 +81,7 @@ pub async fn parse_new_article(
         fields.slug("slug", true);
         fields.text("title", true, true, TITLE_MAX);
         fields.text("summary", false, false, SUMMARY_MAX);
-        fields.text("body_markdown", false, false, BODY_MAX);
+        fields.markdown("body_markdown", false, false);
         status = fields.choice("status", false, &STATUSES);
         published_at = fields.timestamp("published_at");
         fields.strings("tags", 100, true);
@@ -180,7 +179,7 @@ impl ArticlePatch {
             } else {
                 fields.text("summary", false, false, SUMMARY_MAX).map(Some)
             };
-            patch.body_markdown = fields.text("body_markdown", false, false, BODY_MAX);
+            patch.body_markdown = fields.markdown("body_markdown", false, false);
             patch.status = fields.choice("status", false, &STATUSES);
             patch.published_at = if nulled("published_at") {
                 Some(None)

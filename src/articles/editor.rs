@@ -22,12 +22,13 @@ use super::writes::{self, RevisionRow, Snapshot};
 use crate::body::JsonBody;
 use crate::db::DbPool;
 use crate::editing::{self, Created, Guarded, Parent};
-use crate::error::{responses, AppError};
+use crate::error::{responses, AppError, InvalidInput};
 use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Representation};
+use crate::site;
 use crate::visibility::Viewer;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -75,9 +76,15 @@ pub async fn create_article(
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
+    // Rendered before the transaction starts, off the async workers.
+    let rendered = site::render(std::slice::from_ref(&article))
+        .await
+        .map_err(|e| AppError::internal_because("rendering Markdown", e))?
+        .pop()
+        .ok_or_else(|| AppError::internal("rendering gave no HTML"))?;
     editing::create(&req, &mut conn, &caller, key, &body, |conn| {
         async move {
-            writes::create(conn, &article).await?;
+            writes::create(conn, &article, &rendered).await?;
             let representation = editor_view(conn, &article.slug, now).await?;
             Ok(Created {
                 representation,
@@ -163,11 +170,19 @@ async fn change_article(
                     let revision = writes::revision(conn, row.id, id)
                         .await?
                         .ok_or_else(|| AppError::not_found("revision of this article", id))?;
-                    serde_json::from_value::<Snapshot>(revision.snapshot)
-                        .map_err(|e| {
+                    let snapshot =
+                        serde_json::from_value::<Snapshot>(revision.snapshot).map_err(|e| {
                             AppError::internal_because(format!("revision {id} is unreadable"), e)
-                        })?
-                        .into_patch()
+                        })?;
+                    // A revision kept before today's rule may hold Markdown
+                    // no write would accept now: it is not rendered either.
+                    crate::markdown::check(&snapshot.body_markdown).map_err(|detail| {
+                        AppError::Unprocessable(vec![InvalidInput::field(
+                            "/body_markdown",
+                            format!("{detail} (as revision {id} keeps it)"),
+                        )])
+                    })?;
+                    snapshot.into_patch()
                 }
             };
             let slug = patch.slug.clone().unwrap_or_else(|| row.slug.clone());

@@ -32,6 +32,8 @@ pub struct ArticleRow {
     pub title: String,
     pub summary: Option<String>,
     pub body: String,
+    /// `body` rendered when it was written.
+    pub body_html: String,
     pub status: String,
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 
 use super::queries::{ArticleRefRow, ArticleRow, ArticleSummaryRow};
 use crate::excerpts::views::Excerpt;
-use crate::markdown;
 use crate::roundups::views::Roundup;
 use crate::tags::views::TagRef;
 use crate::visibility::effective_status;
@@ -92,7 +91,7 @@ pub struct Article {
     pub summary: Option<String>,
     /// The editor's commentary in Markdown.
     pub body_markdown: String,
-    /// The commentary rendered to sanitized HTML.
+    /// The commentary rendered to sanitized HTML, once, when it was written.
     pub body_html: String,
     /// `published`; editors also see `draft` and `scheduled` (published, with a future date).
     #[schema(example = "published")]
@@ -122,7 +121,7 @@ impl Article {
         Self {
             url: api_url(&row.slug),
             status: effective_status(&row.status, row.published_at, now),
-            body_html: markdown::to_html(&row.body),
+            body_html: row.body_html,
             body_markdown: row.body,
             slug: row.slug,
             title: row.title,

@@ -9,20 +9,26 @@ use serde_json::Value;
 use super::commands::ArticlePatch;
 use super::queries::ArticleRow;
 use crate::error::AppError;
+use crate::markdown;
 use crate::schema::{article_revisions, article_slug_history, articles};
-use crate::site::{self, SiteArticle};
+use crate::site::{self, Rendered, SiteArticle};
 use crate::visibility::PUBLISHED;
 
-/// Inserts a new article with its tags, excerpts and roundups; returns its id.
-pub async fn create(conn: &mut AsyncPgConnection, article: &SiteArticle) -> Result<i64, AppError> {
+/// Inserts a new article with its tags, excerpts and roundups, and the HTML
+/// their Markdown renders to; returns its id.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    article: &SiteArticle,
+    rendered: &Rendered,
+) -> Result<i64, AppError> {
     let id: i64 = diesel::insert_into(articles::table)
-        .values(article.columns())
+        .values(article.columns(&rendered.body))
         .returning(articles::id)
         .get_result(conn)
         .await?;
     site::set_tags(conn, id, &article.tags).await?;
     let outlets = site::outlet_ids(conn).await?;
-    site::replace_children(conn, id, article, &outlets).await?;
+    site::replace_children(conn, id, article, rendered, &outlets).await?;
     Ok(id)
 }
 
@@ -135,6 +141,13 @@ pub async fn update(
             .execute(conn)
             .await?;
     }
+    // A new body is rendered now, so that reads serve HTML and render nothing.
+    let body = patch.body_markdown.as_ref().unwrap_or(&row.body);
+    let body_html = if *body == row.body {
+        row.body_html.clone()
+    } else {
+        markdown::render_one(body).await?
+    };
     let status = patch.status.clone().unwrap_or_else(|| row.status.clone());
     let mut published_at = patch.published_at.unwrap_or(row.published_at);
     // Publishing an article that has no date publishes it now.
@@ -145,7 +158,8 @@ pub async fn update(
         .set((
             articles::title.eq(patch.title.as_ref().unwrap_or(&row.title)),
             articles::summary.eq(patch.summary.clone().unwrap_or_else(|| row.summary.clone())),
-            articles::body.eq(patch.body_markdown.as_ref().unwrap_or(&row.body)),
+            articles::body.eq(body),
+            articles::body_html.eq(body_html),
             articles::status.eq(&status),
             articles::published_at.eq(published_at),
             articles::updated_at.eq(now),

@@ -22,6 +22,8 @@ pub struct ExcerptRow {
     pub source_url: String,
     pub call_to_action: Option<String>,
     pub body: String,
+    /// `body` rendered when it was written.
+    pub body_html: String,
 }
 
 pub type ExcerptRecord = (ExcerptRow, OutletRow, ArticleRefRow);

@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 
 use super::queries::ExcerptRecord;
 use crate::articles::views::ArticleRef;
-use crate::markdown;
 use crate::outlets::views::OutletRef;
 
 /// A passage quoted from a source article, with its attribution.
@@ -36,7 +35,7 @@ pub struct Excerpt {
     pub call_to_action: Option<String>,
     /// The quoted passage in Markdown, sub-headings included.
     pub body_markdown: String,
-    /// The quoted passage rendered to sanitized HTML.
+    /// The quoted passage rendered to sanitized HTML, once, when it was written.
     pub body_html: String,
     /// The article that quotes this excerpt.
     pub article: ArticleRef,
@@ -53,7 +52,7 @@ impl From<ExcerptRecord> for Excerpt {
             source_published_on: row.source_published_on,
             source_url: row.source_url,
             call_to_action: row.call_to_action,
-            body_html: markdown::to_html(&row.body),
+            body_html: row.body_html,
             body_markdown: row.body,
             article: article.into(),
         }

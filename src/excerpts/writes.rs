@@ -11,6 +11,7 @@ use crate::articles::commands::check_excerpt;
 use crate::articles::queries::ArticleRow;
 use crate::editing::{self, Added, Check, Guarded, Locked, Patchable};
 use crate::error::AppError;
+use crate::markdown;
 use crate::schema::excerpts;
 use crate::site::SiteExcerpt;
 
@@ -25,6 +26,7 @@ struct Columns<'a> {
     source_url: &'a str,
     call_to_action: Option<&'a str>,
     body: &'a str,
+    body_html: String,
 }
 
 impl<'a> Columns<'a> {
@@ -40,6 +42,8 @@ impl<'a> Columns<'a> {
             source_url: &excerpt.source_url,
             call_to_action: excerpt.call_to_action.as_deref(),
             body: &excerpt.body_markdown,
+            // Rendered once, here, so that reads serve HTML and render nothing.
+            body_html: markdown::render_one(&excerpt.body_markdown).await?,
         })
     }
 }

@@ -21,6 +21,7 @@ mod openapi;
 mod outlets;
 mod popularity;
 mod rankings;
+mod rendering;
 mod roundups;
 mod storms;
 mod tags;

@@ -593,3 +593,40 @@ impl Tap for Value {
         self
     }
 }
+
+#[tokio::test]
+async fn an_import_analyzes_the_tables_it_loaded_and_a_dry_run_does_not() {
+    use diesel_async::RunQueryDsl;
+
+    #[derive(QueryableByName)]
+    struct Estimate {
+        #[diesel(sql_type = BigInt)]
+        rows: i64,
+    }
+    // The planner's row estimate: -1 until the table is first analyzed.
+    let estimate = |database_url: String| async move {
+        let mut conn = db::connect(&database_url).await.unwrap();
+        diesel::sql_query(
+            "SELECT reltuples::bigint AS rows FROM pg_class WHERE oid = 'articles'::regclass",
+        )
+        .get_result::<Estimate>(&mut conn)
+        .await
+        .unwrap()
+        .rows
+    };
+    let app = TestApp::spawn().await;
+    let file = DocumentFile::new("analyze", &generated_site(200));
+
+    let dry = broadsheet(
+        &app.database_url,
+        &["import", "--dry-run", file.path()],
+        None,
+    )
+    .await;
+    assert_ok(&dry, "dry run");
+    assert_eq!(estimate(app.database_url.clone()).await, -1);
+
+    let imported = broadsheet(&app.database_url, &["import", file.path()], None).await;
+    assert_ok(&imported, "import");
+    assert_eq!(estimate(app.database_url.clone()).await, 200);
+}

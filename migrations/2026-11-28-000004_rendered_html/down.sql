@@ -1,0 +1,2 @@
+ALTER TABLE excerpts DROP COLUMN body_html;
+ALTER TABLE articles DROP COLUMN body_html;

@@ -1,0 +1,2 @@
+ALTER TABLE excerpts ALTER COLUMN body_html DROP NOT NULL;
+ALTER TABLE articles ALTER COLUMN body_html DROP NOT NULL;
