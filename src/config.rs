@@ -11,6 +11,7 @@
 //! | `BROADSHEET_FLUSH_INTERVAL_MS` | `1000` | how often counted views are written (one statement per flush) |
 //! | `BROADSHEET_SNAPSHOT_INTERVAL_MS` | `10000` | how often rankings are recomputed |
 //! | `BROADSHEET_MAX_PENDING_VIEWS` | `100000` | (article, hour) counts kept while the database is away; beyond, views are dropped and counted |
+//! | `BROADSHEET_MAX_VISITORS_PER_ADDRESS` | `8` | new visitors (user agents) one client address, or IPv6 /64, may bring to one article per 30 minutes; beyond, its views count nothing |
 //! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses; behind them, the client is the nearest address in `Forwarded`/`X-Forwarded-For` that is not one of them |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
@@ -69,6 +70,8 @@ impl Config {
                 max_pending: number("BROADSHEET_MAX_PENDING_VIEWS", 1..=100_000_000)?
                     .unwrap_or(100_000),
                 trusted_proxies: addresses("BROADSHEET_TRUSTED_PROXIES")?,
+                max_visitors_per_address: number("BROADSHEET_MAX_VISITORS_PER_ADDRESS", 1..=1000)?
+                    .unwrap_or(8) as u32,
                 ..PopularitySettings::default()
             },
             body_limits: BodyLimits {

@@ -42,6 +42,9 @@ pub struct PopularitySettings {
     /// How often old hourly buckets are rolled into days (first at start);
     /// `None` leaves it to another instance or to an explicit call.
     pub roll_up_interval: Option<Duration>,
+    /// New visitors one client address may bring to one article per repeat
+    /// window (30 minutes); beyond, its views count nothing.
+    pub max_visitors_per_address: u32,
 }
 
 impl Default for PopularitySettings {
@@ -52,6 +55,7 @@ impl Default for PopularitySettings {
             max_pending: 100_000,
             trusted_proxies: Vec::new(),
             roll_up_interval: Some(Duration::from_secs(3600)),
+            max_visitors_per_address: 8,
         }
     }
 }
@@ -69,7 +73,10 @@ impl Popularity {
     pub fn new(settings: &PopularitySettings) -> Self {
         Self {
             counter: Counter::new(settings.max_pending),
-            visitors: Visitors::new(settings.trusted_proxies.clone()),
+            visitors: Visitors::new(
+                settings.trusted_proxies.clone(),
+                settings.max_visitors_per_address,
+            ),
             directory: Directory::default(),
             rankings: Rankings::default(),
             bots: Bots::default(),
