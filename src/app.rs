@@ -19,6 +19,7 @@ use crate::body::BodyLimits;
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::popularity::Popularity;
 use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
@@ -62,6 +63,10 @@ impl Application {
             routes,
             body_limits: web::Data::new(config.body_limits),
             popularity: web::Data::from(popularity.clone()),
+            throttle: web::Data::new(AuthThrottle::new(
+                config.popularity.trusted_proxies.clone(),
+                config.max_failed_auths_per_minute,
+            )),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -110,6 +115,7 @@ struct Shared {
     routes: web::Data<RouteTable>,
     body_limits: web::Data<BodyLimits>,
     popularity: web::Data<Popularity>,
+    throttle: web::Data<AuthThrottle>,
 }
 
 fn build(
@@ -128,6 +134,7 @@ fn build(
         .app_data(shared.routes)
         .app_data(shared.body_limits)
         .app_data(shared.popularity)
+        .app_data(shared.throttle)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

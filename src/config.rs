@@ -15,6 +15,7 @@
 //! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses; behind them, the client is the nearest address in `Forwarded`/`X-Forwarded-For` that is not one of them |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
+//! | `BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE` | `10` | failed authentications one client address, or IPv6 /64, may make in a minute; beyond, its requests with a key get 429 without a lookup until the minute from its first failure has passed |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::popularity::PopularitySettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -35,6 +37,8 @@ pub struct Config {
     pub workers: Option<usize>,
     pub body_limits: BodyLimits,
     pub popularity: PopularitySettings,
+    /// Failed authentications a client address may make per minute.
+    pub max_failed_auths_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,9 @@ impl Config {
                     number("BROADSHEET_BODY_TIMEOUT_MS", 1..=600_000)?.unwrap_or(10_000) as u64,
                 ),
             },
+            max_failed_auths_per_minute: number("BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE", 1..=1000)?
+                .unwrap_or(DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE as usize)
+                as u32,
         })
     }
 
@@ -94,6 +101,7 @@ impl Config {
             workers: None,
             body_limits: BodyLimits::default(),
             popularity: PopularitySettings::default(),
+            max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
         }
     }
 }
