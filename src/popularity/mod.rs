@@ -179,7 +179,8 @@ pub struct PopularQuery {
     /// How many articles to rank.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50, default = 10)]
     limit: Option<String>,
-    /// Only articles with this tag (a tag slug).
+    /// Only articles with this tag (a tag slug). A tag that ranks nothing,
+    /// unknown or without views, gives an empty ranking, not a 404.
     #[param(example = "pakistan")]
     tag: Option<String>,
 }
@@ -187,7 +188,9 @@ pub struct PopularQuery {
 /// List popular articles
 ///
 /// The most viewed published articles in a window, with their rank and view
-/// count. Articles with equal views share a rank.
+/// count. Articles with equal views share a rank. Every ranking, of every
+/// tag, is recomputed every 10 seconds and answered from memory; a tag that
+/// ranks nothing (unknown, or without views) answers an empty ranking.
 #[utoipa::path(
     tag = "rankings",
     params(PopularQuery),
@@ -223,7 +226,10 @@ pub async fn list_popular(
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 
     let (engine, pool) = shared(&req)?;
-    let ranking = engine.rankings.popular(pool, window, tag, limit).await?;
+    let ranking = engine
+        .rankings
+        .popular(pool, window, tag.as_deref(), limit)
+        .await?;
     Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
 }
 
