@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::popularity::Popularity;
-use crate::{articles, excerpts, health, outlets, popularity, roundups, tags};
+use crate::{articles, excerpts, headers, health, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.
 ///
@@ -166,6 +166,8 @@ fn build(
                 .custom_request_replace("method", |req| req.method().to_string())
                 .log_target("access"),
         )
+        .wrap_fn(headers::docs)
+        .wrap(headers::every_response())
 }
 
 async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {

@@ -122,6 +122,10 @@ pub struct Rankings {
     /// Bumped whenever a snapshot is stored: the workers' copies of an
     /// older generation are stale.
     generation: AtomicU64,
+    /// Held by a request computing the first snapshot, so that the requests
+    /// arriving before the refresher's first run send one statement at a
+    /// time, not one each.
+    first: tokio::sync::Mutex<()>,
 }
 
 impl Default for Rankings {
@@ -131,6 +135,7 @@ impl Default for Rankings {
             snapshot: RwLock::default(),
             id: IDS.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
+            first: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -167,7 +172,7 @@ impl Rankings {
         if let Some(found) = self.held_popular(window, tag, limit)? {
             return Ok(found);
         }
-        self.refresh(pool).await?;
+        self.first_snapshot(pool).await?;
         self.held_popular(window, tag, limit)?
             .ok_or_else(|| AppError::Internal("a computed ranking was not kept".into()))
     }
@@ -191,7 +196,7 @@ impl Rankings {
         if let Some(found) = self.held_trending(limit)? {
             return Ok(found);
         }
-        self.refresh(pool).await?;
+        self.first_snapshot(pool).await?;
         self.held_trending(limit)?
             .ok_or_else(|| AppError::Internal("a computed ranking was not kept".into()))
     }
@@ -237,6 +242,20 @@ impl Rankings {
             local.answers.insert((ranking, limit), answer.clone());
             Ok(Some(answer))
         })
+    }
+
+    /// Computes the first snapshot, unless another request did meanwhile.
+    async fn first_snapshot(&self, pool: &DbPool) -> Result<(), AppError> {
+        let _one_at_a_time = self.first.lock().await;
+        let held = self
+            .snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if held {
+            return Ok(());
+        }
+        self.refresh(pool).await
     }
 
     /// Recomputes every ranking in one statement and keeps them.

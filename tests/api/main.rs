@@ -12,6 +12,7 @@ mod cluster;
 mod demo;
 mod errors;
 mod excerpts;
+mod headers;
 mod health;
 mod keys_cli;
 mod migrations;
