@@ -166,8 +166,7 @@ fn build(
                 .custom_request_replace("method", |req| req.method().to_string())
                 .log_target("access"),
         )
-        .wrap_fn(headers::docs)
-        .wrap(headers::every_response())
+        .wrap_fn(headers::every_response)
 }
 
 async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {

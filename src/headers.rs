@@ -5,22 +5,26 @@
 //! and styles and connect only to this server, may not be framed, and sends
 //! no referrer; a file it does not have is a 404 problem like every other.
 //!
-//! Both are middleware around the whole app: the first adds one header; the
-//! second costs other requests one comparison of the path's first bytes.
+//! One middleware around the whole app does both, with no allocation
+//! outside `/docs`: one layer less on every request than actix-web's
+//! `DefaultHeaders` beside a wrap for the reference.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::middleware::DefaultHeaders;
 use actix_web::ResponseError;
 use futures_util::future::{Either, FutureExt, LocalBoxFuture};
 
 use crate::error::AppError;
 
-/// `X-Content-Type-Options: nosniff` on every response that has none.
-pub fn every_response() -> DefaultHeaders {
-    DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+/// No handler sets it, so it is inserted without looking first.
+fn nosniff<B>(mut response: ServiceResponse<B>) -> ServiceResponse<B> {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// What the reference page may load: Swagger UI's own files, its inline
@@ -35,13 +39,14 @@ fn is_docs(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The reference's headers on everything under `/docs`, and its bare 404s
-/// (a file Swagger UI does not have) made problem details.
+/// `X-Content-Type-Options: nosniff` on every response; the reference's
+/// headers on everything under `/docs`, and its bare 404s (a file Swagger
+/// UI does not have) made problem details.
 #[expect(
     clippy::type_complexity,
     reason = "the future type of a wrap_fn middleware, spelled out once"
 )]
-pub fn docs<S, B>(
+pub fn every_response<S, B>(
     req: ServiceRequest,
     service: &S,
 ) -> Either<
@@ -59,8 +64,9 @@ where
     B: MessageBody + 'static,
 {
     if !is_docs(req.path()) {
-        let left: fn(_) -> _ =
-            |result: Result<ServiceResponse<B>, _>| result.map(ServiceResponse::map_into_left_body);
+        let left: fn(_) -> _ = |result: Result<ServiceResponse<B>, _>| {
+            result.map(|response| nosniff(response).map_into_left_body())
+        };
         return Either::Left(service.call(req).map(left));
     }
     let path = req.path().to_string();
@@ -69,12 +75,12 @@ where
         let response = response.await?;
         let bare_404 = response.status() == StatusCode::NOT_FOUND
             && !response.headers().contains_key(header::CONTENT_TYPE);
-        let mut response = if bare_404 {
+        let mut response = nosniff(if bare_404 {
             let problem = AppError::NotFound(format!("no resource at {path}")).error_response();
             response.into_response(problem).map_into_right_body()
         } else {
             response.map_into_left_body()
-        };
+        });
         let headers = response.headers_mut();
         for (name, value) in [
             (header::CONTENT_SECURITY_POLICY, DOCS_POLICY),
