@@ -19,10 +19,11 @@ use crate::body::BodyLimits;
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
-use crate::{articles, excerpts, health, index, outlets, popularity, roundups, tags};
+use crate::{articles, excerpts, headers, health, index, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.
 ///
@@ -82,6 +83,10 @@ impl Application {
             popularity: web::Data::from(popularity.clone()),
             docs_page: web::Data::new(DocsPage::new()),
             cursors: web::Data::new(cursors),
+            throttle: web::Data::new(AuthThrottle::new(
+                config.popularity.trusted_proxies.clone(),
+                config.max_failed_auths_per_minute,
+            )),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -187,6 +192,7 @@ struct Shared {
     popularity: web::Data<Popularity>,
     docs_page: web::Data<DocsPage>,
     cursors: web::Data<CursorKey>,
+    throttle: web::Data<AuthThrottle>,
 }
 
 fn build(
@@ -206,6 +212,7 @@ fn build(
         .app_data(shared.body_limits)
         .app_data(shared.popularity)
         .app_data(shared.cursors)
+        .app_data(shared.throttle)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()
@@ -240,6 +247,7 @@ fn build(
                 .custom_request_replace("method", |req| req.method().to_string())
                 .log_target("access"),
         )
+        .wrap_fn(headers::every_response)
 }
 
 async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {

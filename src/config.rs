@@ -11,10 +11,12 @@
 //! | `BROADSHEET_FLUSH_INTERVAL_MS` | `1000` | how often counted views are written (one statement per flush) |
 //! | `BROADSHEET_SNAPSHOT_INTERVAL_MS` | `10000` | how often rankings are recomputed |
 //! | `BROADSHEET_MAX_PENDING_VIEWS` | `100000` | (article, hour) counts kept while the database is away; beyond, views are dropped and counted |
+//! | `BROADSHEET_MAX_VISITORS_PER_ADDRESS` | `8` | new visitors (user agents) one client address, or IPv6 /64, may bring to one article per 30 minutes; beyond, its views count nothing |
 //! | `BROADSHEET_TRUSTED_PROXIES` | none | comma-separated proxy addresses; behind them, the client is the nearest address in `Forwarded`/`X-Forwarded-For` that is not one of them |
 //! | `BROADSHEET_BODY_LIMIT_BYTES` | `1048576` | largest request body accepted (413 beyond) |
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
+//! | `BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE` | `10` | failed authentications one client address, or IPv6 /64, may make in a minute; beyond, its requests with a key get 429 without a lookup until the minute from its first failure has passed |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -24,6 +26,7 @@ use crate::popularity::PopularitySettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE: u32 = 10;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,6 +40,8 @@ pub struct Config {
     pub popularity: PopularitySettings,
     /// Seals list cursors; `None` means a random one per start.
     pub cursor_secret: Option<Secret>,
+    /// Failed authentications a client address may make per minute.
+    pub max_failed_auths_per_minute: u32,
 }
 
 /// A secret setting, never shown by `Debug`.
@@ -95,6 +100,8 @@ impl Config {
                 max_pending: number("BROADSHEET_MAX_PENDING_VIEWS", 1..=100_000_000)?
                     .unwrap_or(100_000),
                 trusted_proxies: addresses("BROADSHEET_TRUSTED_PROXIES")?,
+                max_visitors_per_address: number("BROADSHEET_MAX_VISITORS_PER_ADDRESS", 1..=1000)?
+                    .unwrap_or(8) as u32,
                 ..PopularitySettings::default()
             },
             body_limits: BodyLimits {
@@ -104,6 +111,9 @@ impl Config {
                 ),
             },
             cursor_secret: secret("BROADSHEET_CURSOR_SECRET")?,
+            max_failed_auths_per_minute: number("BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE", 1..=1000)?
+                .unwrap_or(DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE as usize)
+                as u32,
         })
     }
 
@@ -119,6 +129,7 @@ impl Config {
             body_limits: BodyLimits::default(),
             popularity: PopularitySettings::default(),
             cursor_secret: None,
+            max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
         }
     }
 }

@@ -124,6 +124,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many failed authentications from this address; retry in {retry_after} seconds")]
+    TooManyRequests { retry_after: u32 },
     /// A fault of the server; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -189,6 +191,7 @@ impl AppError {
             Self::RequestTimeout(_) => ("/problems/request-timeout", "Request timeout"),
             Self::MethodNotAllowed { .. } => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
+            Self::TooManyRequests { .. } => ("/problems/too-many-requests", "Too many requests"),
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
         }
     }
@@ -227,6 +230,7 @@ impl ResponseError for AppError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,6 +253,9 @@ impl ResponseError for AppError {
             }
             Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"broadsheet\""));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after));
             }
             _ => {}
         }
@@ -498,6 +505,16 @@ pub mod responses {
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying"))
     )]
     pub struct Unavailable(pub Problem);
+
+    /// 429: too many failed authentications from this client address.
+    #[derive(IntoResponses)]
+    #[response(
+        status = 429,
+        description = "Too many failed authentications from this client address (10 a minute by default): the key is not even looked at until `Retry-After` seconds have passed",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u32, description = "Seconds until the address may try a key again"))
+    )]
+    pub struct TooManyRequests(pub Problem);
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ pub async fn list_excerpts(
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
         responses::BadRequest,
         responses::Unauthorized,
+        responses::TooManyRequests,
         responses::NotFound,
         responses::Unavailable,
     ),

@@ -4,13 +4,17 @@
 //! the secret half is stored only as a SHA-256 digest and compared in constant
 //! time. Keys carry 256 random bits, so a fast hash is enough: there is no
 //! password to guess. The key itself is shown once, when it is created.
+//! A client address that fails to authenticate too often is refused for a
+//! while without a lookup (`throttle`).
 
 pub mod queries;
+pub mod throttle;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::HeaderValue;
 use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,6 +29,7 @@ use crate::db::DbPool;
 use crate::error::AppError;
 use crate::representation::Audience;
 use crate::visibility::Viewer;
+use throttle::AuthThrottle;
 
 const PREFIX: &str = "bsk";
 
@@ -157,10 +162,25 @@ impl MaybeCaller {
     }
 }
 
+/// The caller behind the request's key, if it carries one. An address that
+/// failed too often lately is refused before its key is read; every 401
+/// counts against its address.
 async fn authenticate(req: HttpRequest) -> Result<Option<Caller>, AppError> {
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
+    let throttle = req
+        .app_data::<web::Data<AuthThrottle>>()
+        .ok_or_else(|| AppError::Internal("no authentication throttle configured".into()))?;
+    let client = throttle.admit(&req)?;
+    let caller = check_key(&req, header).await;
+    if let Err(AppError::Unauthorized(_)) = caller {
+        throttle.failed(client);
+    }
+    caller.map(Some)
+}
+
+async fn check_key(req: &HttpRequest, header: &HeaderValue) -> Result<Caller, AppError> {
     let presented = header
         .to_str()
         .ok()
@@ -188,11 +208,11 @@ async fn authenticate(req: HttpRequest) -> Result<Option<Caller>, AppError> {
     queries::touch(&mut conn, row.id).await?;
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::internal(format!("key {} has role {}", row.id, row.role)))?;
-    Ok(Some(Caller {
+    Ok(Caller {
         key_id: row.id,
         name: row.name,
         role,
-    }))
+    })
 }
 
 impl FromRequest for MaybeCaller {

@@ -40,6 +40,7 @@ pub fn configure(config: &mut ServiceConfig) {
             headers(("Location" = String, description = "The new outlet's URL"), ("ETag" = String, description = "Strong entity tag"))),
         responses::BadBody,
         responses::Unauthorized,
+        responses::TooManyRequests,
         responses::Forbidden,
         responses::Conflict,
         responses::Unavailable,
@@ -89,6 +90,7 @@ pub async fn create_outlet(
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
         responses::BadBody,
         responses::Unauthorized,
+        responses::TooManyRequests,
         responses::Forbidden,
         responses::NotFound,
         responses::Conflict,
@@ -123,6 +125,7 @@ pub async fn update_outlet(
     responses(
         (status = 204, description = "Deleted"),
         responses::Unauthorized,
+        responses::TooManyRequests,
         responses::Forbidden,
         responses::NotFound,
         responses::Conflict,

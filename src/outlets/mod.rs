@@ -71,6 +71,7 @@ pub async fn list_outlets(
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
         responses::Unauthorized,
+        responses::TooManyRequests,
         responses::NotFound,
         responses::Unavailable,
     ),

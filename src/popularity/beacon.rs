@@ -57,10 +57,13 @@ fn viewed_slug(path: &str) -> Option<&str> {
 /// empty, `text/plain` or JSON body is accepted and ignored, JSON may carry a
 /// `referrer`). Answers 202 at once; the view is written with others in the
 /// next batch. What counts: not requests whose `User-Agent` is a known bot or
-/// crawler, and one view per visitor per article per 30 minutes. A visitor is
-/// a keyed hash of client address and user agent whose key lives only in
-/// memory and changes daily: nothing personal is stored. Unknown, draft and
-/// scheduled slugs answer 404 and count nothing.
+/// crawler (read with any byte that is not UTF-8 replaced), and one view per
+/// visitor per article per 30 minutes. A visitor is a keyed hash of client
+/// address and user agent whose key lives only in memory and changes daily:
+/// nothing personal is stored. One client address (an IPv6 client's /64)
+/// brings at most 8 visitors (configurable) to an article per 30 minutes,
+/// however many user agents it sends. Unknown, draft and scheduled slugs
+/// answer 404 and count nothing.
 #[utoipa::path(
     post,
     path = "/v1/articles/{slug}/views",
@@ -99,15 +102,16 @@ pub async fn record_view(
         .get(header::USER_AGENT)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    // A repeat counts nothing whoever sends it, so bots are looked for on
-    // first views only.
+    // A repeat counts nothing whoever sends it, so bots and the per-address
+    // cap are looked at on first views only. Bytes that are not UTF-8 are
+    // read as U+FFFD, so a bot's name stays readable around them (borrowed,
+    // not copied, when the agent is valid text).
     let address = engine.visitors.client_address(&req);
     if engine
         .visitors
         .first_view(address, user_agent, article, now)
-        && !engine
-            .bots
-            .is_bot(std::str::from_utf8(user_agent).unwrap_or_default())
+        && !engine.bots.is_bot(&String::from_utf8_lossy(user_agent))
+        && engine.visitors.admit(address, article)
     {
         engine.counter.add(article, now);
     }

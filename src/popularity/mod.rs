@@ -42,6 +42,9 @@ pub struct PopularitySettings {
     /// How often old hourly buckets are rolled into days (first at start);
     /// `None` leaves it to another instance or to an explicit call.
     pub roll_up_interval: Option<Duration>,
+    /// New visitors one client address may bring to one article per repeat
+    /// window (30 minutes); beyond, its views count nothing.
+    pub max_visitors_per_address: u32,
 }
 
 impl Default for PopularitySettings {
@@ -52,6 +55,7 @@ impl Default for PopularitySettings {
             max_pending: 100_000,
             trusted_proxies: Vec::new(),
             roll_up_interval: Some(Duration::from_secs(3600)),
+            max_visitors_per_address: 8,
         }
     }
 }
@@ -69,7 +73,10 @@ impl Popularity {
     pub fn new(settings: &PopularitySettings) -> Self {
         Self {
             counter: Counter::new(settings.max_pending),
-            visitors: Visitors::new(settings.trusted_proxies.clone()),
+            visitors: Visitors::new(
+                settings.trusted_proxies.clone(),
+                settings.max_visitors_per_address,
+            ),
             directory: Directory::default(),
             rankings: Rankings::default(),
             bots: Bots::default(),
@@ -172,7 +179,8 @@ pub struct PopularQuery {
     /// How many articles to rank.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50, default = 10)]
     limit: Option<String>,
-    /// Only articles with this tag (a tag slug).
+    /// Only articles with this tag (a tag slug). A tag that ranks nothing,
+    /// unknown or without views, gives an empty ranking, not a 404.
     #[param(example = "pakistan")]
     tag: Option<String>,
 }
@@ -180,7 +188,9 @@ pub struct PopularQuery {
 /// List popular articles
 ///
 /// The most viewed published articles in a window, with their rank and view
-/// count. Articles with equal views share a rank.
+/// count. Articles with equal views share a rank. Every ranking, of every
+/// tag, is recomputed every 10 seconds and answered from memory; a tag that
+/// ranks nothing (unknown, or without views) answers an empty ranking.
 #[utoipa::path(
     tag = "rankings",
     params(PopularQuery),
@@ -216,7 +226,10 @@ pub async fn list_popular(
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 
     let (engine, pool) = shared(&req)?;
-    let ranking = engine.rankings.popular(pool, window, tag, limit).await?;
+    let ranking = engine
+        .rankings
+        .popular(pool, window, tag.as_deref(), limit)
+        .await?;
     Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Untyped};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Untyped};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::views::Window;
@@ -46,15 +46,13 @@ pub struct RankingRow {
 }
 
 /// Every ranking at once, in one statement: the popular ranking of each
-/// window (untagged when `untagged`, and within each of `tags`) with ranks in
-/// the previous window of the same length, and trending (with `untagged`).
-/// At most `limit` entries each; rows come ordered by ranking, tag (untagged
+/// window, untagged and within each tag that has viewed public articles,
+/// with ranks in the previous window of the same length, and trending. At
+/// most `limit` entries each; rows come ordered by ranking, tag (untagged
 /// first) and place.
 pub async fn rankings(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
-    tags: &[String],
-    untagged: bool,
     limit: u32,
     trending_floor: i64,
 ) -> QueryResult<Vec<RankingRow>> {
@@ -64,8 +62,6 @@ pub async fn rankings(
         bounds: Window::ALL.map(|window| (start(window, 1), start(window, 2))),
         trending_since: now - TREND_RECENT,
         trending_base_since: now - TREND_RECENT - TREND_BASE,
-        tags,
-        untagged,
         limit: i64::from(limit),
         trending_floor,
     }
@@ -78,29 +74,27 @@ type Since = Option<DateTime<Utc>>;
 
 /// The ranking statement as a query type of its own, so that each connection
 /// prepares it once (diesel never keeps a `sql_query` prepared).
-struct AllRankings<'a> {
+struct AllRankings {
     now: DateTime<Utc>,
     /// For each of `Window::ALL`: where it starts, and where the window of
     /// the same length before it starts.
     bounds: [(Since, Since); 4],
     trending_since: DateTime<Utc>,
     trending_base_since: DateTime<Utc>,
-    tags: &'a [String],
-    untagged: bool,
     limit: i64,
     trending_floor: i64,
 }
 
-impl QueryId for AllRankings<'_> {
-    type QueryId = AllRankings<'static>;
+impl QueryId for AllRankings {
+    type QueryId = AllRankings;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for AllRankings<'_> {
+impl Query for AllRankings {
     type SqlType = Untyped;
 }
 
-impl QueryFragment<Pg> for AllRankings<'_> {
+impl QueryFragment<Pg> for AllRankings {
     // One pass over the view counts sums every window of every public
     // article; each ranking is then a window function over those sums.
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -134,17 +128,10 @@ impl QueryFragment<Pg> for AllRankings<'_> {
         out.push_sql(" AND a.published_at <= ");
         out.push_bind_param::<Timestamptz, _>(&self.now)?;
         out.push_sql(
-            " GROUP BY a.id), scoped AS (SELECT NULL::text AS tag, s.* FROM sums s WHERE ",
-        );
-        out.push_bind_param::<Bool, _>(&self.untagged)?;
-        out.push_sql(
-            " UNION ALL SELECT t.slug, s.* FROM sums s \
+            " GROUP BY a.id), scoped AS (SELECT NULL::text AS tag, s.* FROM sums s \
+             UNION ALL SELECT t.slug, s.* FROM sums s \
              JOIN article_tags at ON at.article_id = s.article_id \
-             JOIN tags t ON t.id = at.tag_id WHERE t.slug = ANY(",
-        );
-        out.push_bind_param::<Array<Text>, _>(self.tags)?;
-        out.push_sql(
-            ")), windowed AS (SELECT sc.tag, sc.article_id, sc.published_at, w.* \
+             JOIN tags t ON t.id = at.tag_id), windowed AS (SELECT sc.tag, sc.article_id, sc.published_at, w.* \
              FROM scoped sc CROSS JOIN LATERAL (VALUES ",
         );
         for (index, window) in Window::ALL.iter().enumerate() {
@@ -168,9 +155,7 @@ impl QueryFragment<Pg> for AllRankings<'_> {
                 row_number() OVER (ORDER BY trend_recent::float8 / GREATEST(trend_base / ",
         );
         out.push_sql(&format!("{}.0", TREND_BASE.num_days()));
-        out.push_sql(", 1.0) DESC, article_id DESC) AS place FROM sums WHERE ");
-        out.push_bind_param::<Bool, _>(&self.untagged)?;
-        out.push_sql(" AND trend_recent >= ");
+        out.push_sql(", 1.0) DESC, article_id DESC) AS place FROM sums WHERE trend_recent >= ");
         out.push_bind_param::<BigInt, _>(&self.trending_floor)?;
         out.push_sql(
             "), entries AS (\

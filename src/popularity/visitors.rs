@@ -14,15 +14,23 @@
 //! picks a bucket of four slots, and a new pair takes an empty or expired slot
 //! or else the oldest. A view costs one bucket, whatever the traffic; nothing
 //! grows, and nothing ever has to be swept.
+//!
+//! A new user agent is a new visitor, and a client can send a new one with
+//! every request: so one client address (an IPv6 client's /64) brings at most
+//! `max_per_address` visitors to an article per repeat window, counted in a
+//! second fixed table (`crate::tally`), and one machine cannot move a
+//! ranking. Repeats never reach that table.
 
 use std::hash::{BuildHasher, RandomState};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{self, HeaderMap, HeaderName};
 use actix_web::HttpRequest;
 use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::client::{host_network, ClientAddresses};
+use crate::tally::WindowedCounts;
 
 /// Views of one article by one visitor within this window count once.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(30 * 60);
@@ -43,8 +51,15 @@ pub struct Visitors {
     pick: foldhash::fast::RandomState,
     /// Slots store seconds since this instant.
     started: Instant,
-    trusted_proxies: Vec<IpAddr>,
+    clients: ClientAddresses,
+    /// New visitors per (client network, article) in the current window.
+    per_address: WindowedCounts,
+    max_per_address: u32,
 }
+
+/// Buckets of the table counting new visitors per address and article:
+/// 65,536 × 4 keys in 2 MiB.
+const ADDRESS_BUCKETS: usize = 1 << 16;
 
 struct Shard {
     day: NaiveDate,
@@ -66,7 +81,7 @@ struct Slot {
 }
 
 impl Visitors {
-    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+    pub fn new(trusted_proxies: Vec<IpAddr>, max_per_address: u32) -> Self {
         let today = Utc::now().date_naive();
         Self {
             shards: (0..SHARDS)
@@ -80,18 +95,15 @@ impl Visitors {
                 .collect(),
             pick: foldhash::fast::RandomState::default(),
             started: Instant::now(),
-            trusted_proxies,
+            clients: ClientAddresses::new(trusted_proxies),
+            per_address: WindowedCounts::new(ADDRESS_BUCKETS, REPEAT_WINDOW),
+            max_per_address,
         }
     }
 
-    /// The client's address: the socket peer, or what a trusted proxy in
-    /// front of us says the client was.
+    /// The client's address (see `crate::client`).
     pub fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
-        if !self.trusted_proxies.contains(&peer) {
-            return Some(peer);
-        }
-        forwarded_for(req, &self.trusted_proxies).or(Some(peer))
+        self.clients.of(req)
     }
 
     /// True when this is the visitor's first view of the article within the
@@ -116,6 +128,14 @@ impl Visitors {
         }
         let pair = shard.key.hash_one(visitor);
         shard.remember(pair, at)
+    }
+
+    /// True while the client at `address` has brought fewer than the
+    /// per-address cap of new visitors to the article in the current
+    /// window; counts this one. Asked only of a first view that would count.
+    pub fn admit(&self, address: Option<IpAddr>, article_id: i64) -> bool {
+        let network = address.map(host_network);
+        self.per_address.add((network, article_id)).events <= self.max_per_address
     }
 }
 
@@ -149,85 +169,13 @@ impl Shard {
     }
 }
 
-/// The client as the trusted proxies in front of us name it: the entries of
-/// `Forwarded` (RFC 7239), or else of `X-Forwarded-For`, read from the right
-/// (each proxy appends the address it was sent from) past those naming a
-/// trusted proxy. Entries further left are whatever the client sent, so a
-/// client cannot pass for another by sending the header itself.
-fn forwarded_for(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    let headers = req.headers();
-    if headers.contains_key(header::FORWARDED) {
-        let elements = from_the_right(headers, &header::FORWARDED);
-        return nearest_untrusted(elements.map(forwarded_node), trusted);
-    }
-    let entries = from_the_right(headers, &X_FORWARDED_FOR);
-    nearest_untrusted(
-        entries.map(|entry| parse_ip(std::str::from_utf8(entry).ok()?.trim())),
-        trusted,
-    )
-}
-
-/// The comma-separated entries of every `name` header line, the last first.
-fn from_the_right<'a>(headers: &'a HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'a [u8]> {
-    headers
-        .get_all(name)
-        .rev()
-        .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
-}
-
-/// The first address, from the nearest proxy on, that is not a trusted
-/// proxy; `None` at an entry that names no address, as nothing left of it
-/// can be vouched for.
-fn nearest_untrusted(
-    entries: impl Iterator<Item = Option<IpAddr>>,
-    trusted: &[IpAddr],
-) -> Option<IpAddr> {
-    for entry in entries {
-        match entry {
-            Some(ip) if trusted.contains(&ip) => continue,
-            other => return other,
-        }
-    }
-    None
-}
-
-/// The address in one `Forwarded` element's `for=` (`for=192.0.2.43:47011`,
-/// `for="[2001:db8::17]:4711"`); `None` for `unknown`, obfuscated names or
-/// no `for` at all.
-fn forwarded_node(element: &[u8]) -> Option<IpAddr> {
-    let element = std::str::from_utf8(element).ok()?;
-    element.split(';').find_map(|pair| {
-        let (name, value) = pair.trim().split_once('=')?;
-        if !name.eq_ignore_ascii_case("for") {
-            return None;
-        }
-        let value = value.trim_matches('"');
-        let host = value
-            .strip_prefix('[')
-            .and_then(|v| v.split(']').next())
-            .unwrap_or_else(|| value.split(':').next().unwrap_or(value));
-        parse_ip(host)
-    })
-}
-
-/// Parses an address as the family its text shows (`IpAddr`'s own parser
-/// tries IPv4 first, even on IPv6 text).
-fn parse_ip(text: &str) -> Option<IpAddr> {
-    if text.contains(':') {
-        text.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
-    } else {
-        text.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_repeat_within_the_window_counts_once_and_other_articles_count() {
-        let visitors = Visitors::new(Vec::new());
+        let visitors = Visitors::new(Vec::new(), 8);
         let me = Some("203.0.113.7".parse().unwrap());
         assert!(visitors.first_view(me, b"Firefox", 1, Utc::now()));
         assert!(!visitors.first_view(me, b"Firefox", 1, Utc::now()));
@@ -242,6 +190,21 @@ mod tests {
             1,
             Utc::now()
         ));
+    }
+
+    #[test]
+    fn one_address_brings_at_most_its_cap_of_visitors_to_an_article() {
+        let visitors = Visitors::new(Vec::new(), 3);
+        let me = Some("2001:db8::1".parse().unwrap());
+        let admitted = (0..10).filter(|_| visitors.admit(me, 1)).count();
+        assert_eq!(admitted, 3);
+        let same_64 = Some("2001:db8::ffff:2".parse().unwrap());
+        assert!(
+            !visitors.admit(same_64, 1),
+            "the rest of its /64 is the same host"
+        );
+        assert!(visitors.admit(me, 2), "another article");
+        assert!(visitors.admit(Some("2001:db8:0:1::1".parse().unwrap()), 1));
     }
 
     fn shard() -> Shard {
@@ -279,69 +242,5 @@ mod tests {
         let newcomer = 6 * BUCKETS as u64;
         assert!(shard.remember(newcomer, expired));
         assert!(!shard.remember(newcomer, expired + 1));
-    }
-
-    #[test]
-    fn a_trusted_proxy_names_the_client_and_anyone_else_is_the_client() {
-        use actix_web::test::TestRequest;
-        let proxy = "10.0.0.1:40000".parse().unwrap();
-        let visitors = Visitors::new(vec!["10.0.0.1".parse().unwrap()]);
-        let address = |peer, name: &str, value: &str| {
-            let req = TestRequest::default().peer_addr(peer);
-            let req = if name.is_empty() {
-                req
-            } else {
-                req.insert_header((name, value))
-            };
-            visitors
-                .client_address(&req.to_http_request())
-                .map(|ip| ip.to_string())
-        };
-        let cases = [
-            ("x-forwarded-for", "203.0.113.7, 10.0.0.1", "203.0.113.7"),
-            ("x-forwarded-for", " 2001:db8::7 ", "2001:db8::7"),
-            (
-                "forwarded",
-                "for=192.0.2.60;proto=http, for=10.0.0.1",
-                "192.0.2.60",
-            ),
-            (
-                "forwarded",
-                "for=\"[2001:db8:cafe::17]:4711\"",
-                "2001:db8:cafe::17",
-            ),
-            ("forwarded", "for=192.0.2.43:47011", "192.0.2.43"),
-            ("x-forwarded-for", "unknown", "10.0.0.1"),
-            // What the client sent sits left of what the proxy appended.
-            (
-                "x-forwarded-for",
-                "198.51.100.1, 203.0.113.7",
-                "203.0.113.7",
-            ),
-            (
-                "x-forwarded-for",
-                "198.51.100.1, 203.0.113.7, 10.0.0.1",
-                "203.0.113.7",
-            ),
-            (
-                "forwarded",
-                "for=198.51.100.1, for=203.0.113.7;proto=https",
-                "203.0.113.7",
-            ),
-            ("", "", "10.0.0.1"),
-        ];
-        for (name, value, client) in cases {
-            assert_eq!(
-                address(proxy, name, value).as_deref(),
-                Some(client),
-                "{name}: {value}"
-            );
-        }
-        let stranger = "198.51.100.9:5000".parse().unwrap();
-        assert_eq!(
-            address(stranger, "x-forwarded-for", "203.0.113.7").as_deref(),
-            Some("198.51.100.9"),
-            "an untrusted peer cannot name another client"
-        );
     }
 }

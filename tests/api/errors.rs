@@ -386,3 +386,54 @@ async fn every_method_the_allow_header_lists_is_answered() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_address_that_keeps_presenting_bad_keys_gets_429_without_a_lookup() {
+    let app = TestApp::spawn_configured(|config| {
+        config.popularity.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        config.max_failed_auths_per_minute =
+            broadsheet::config::DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE;
+    })
+    .await;
+    let good = app.key("editor").await;
+    let from = |client: &'static str, key: String| {
+        app.with_key(Method::GET, "/v1/articles?status=all", &key)
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let attacker = "203.0.113.7";
+    for n in 0..10 {
+        let response = from(attacker, format!("bsk_nosuch{n}_secret"))
+            .await
+            .unwrap();
+        assert_problem(response, 401).await;
+    }
+    // From the eleventh on, no key from there is looked up, not even a good
+    // one: with the keys' table gone, a lookup would fail.
+    app.sql("ALTER TABLE api_keys RENAME TO api_keys_away")
+        .await;
+    for key in ["bsk_nosuch_secret".to_string(), good.clone()] {
+        let refused = from(attacker, key).await.unwrap();
+        let retry_after: u32 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        let body = assert_problem(refused, 429).await;
+        assert_eq!(body["type"], "/problems/too-many-requests");
+    }
+    // Requests without a key are not throttled.
+    let public = app
+        .client
+        .get(format!("{}/v1/articles", app.address))
+        .header("x-forwarded-for", attacker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200);
+    app.sql("ALTER TABLE api_keys_away RENAME TO api_keys")
+        .await;
+    let elsewhere = from("198.51.100.9", good).await.unwrap();
+    assert_eq!(elsewhere.status(), 200);
+}

@@ -171,6 +171,9 @@ impl TestApp {
         // A roll-up in the background would change stored buckets under a
         // test's feet; tests that want one call it.
         config.popularity.roll_up_interval = None;
+        // Tests that try many bad keys on purpose would be throttled; the
+        // throttle's own tests set the limit back.
+        config.max_failed_auths_per_minute = 1000;
         adjust(&mut config);
         let pool = prepare_database(&config, false)
             .await

@@ -307,3 +307,45 @@ async fn popular_names_every_bad_parameter_at_once() {
         assert_invalid_parameter(&app, path, parameter).await;
     }
 }
+
+/// Runs SQL against the app's database without refreshing its rankings.
+async fn sql_behind_its_back(app: &TestApp, statement: &str) {
+    use diesel_async::SimpleAsyncConnection;
+    let mut conn = broadsheet::db::connect(&app.database_url)
+        .await
+        .expect("connect");
+    conn.batch_execute(statement).await.expect("fixture SQL");
+}
+
+#[tokio::test]
+async fn tagged_rankings_are_answered_from_memory_whatever_tag_is_named() {
+    let app = viewed_app().await;
+    // With the view counts gone, any ranking query fails: what answers
+    // below was computed at the last refresh, for every tag at once.
+    sql_behind_its_back(&app, "ALTER TABLE view_counts RENAME TO view_counts_away").await;
+    let path = "/v1/rankings/popular?tag=pakistan&window=30d";
+    assert_ranks(&app, path, &[("monthly", 1005), ("steady", 57)]).await;
+    let path = "/v1/rankings/popular?window=all&tag=economy&limit=1";
+    assert_ranks(&app, path, &[("classic", 10_000)]).await;
+    for n in 0..20 {
+        let tag = format!("made-up-{n}");
+        let body = assert_ranks(&app, &format!("/v1/rankings/popular?tag={tag}"), &[]).await;
+        assert_eq!(body["tag"], tag);
+        assert_eq!(body["window"], "7d");
+    }
+    let (status, _) = app.get_json("/v1/rankings/trending").await;
+    assert_eq!(status, 200);
+    sql_behind_its_back(&app, "ALTER TABLE view_counts_away RENAME TO view_counts").await;
+}
+
+#[tokio::test]
+async fn a_tag_gets_its_ranking_at_the_next_refresh() {
+    let app = viewed_app().await;
+    app.sql(
+        "INSERT INTO tags (slug, name) VALUES ('new-tag', 'New tag'); \
+         INSERT INTO article_tags (article_id, tag_id) \
+         SELECT a.id, t.id FROM articles a, tags t WHERE a.slug = 'rising' AND t.slug = 'new-tag'",
+    )
+    .await;
+    assert_ranks(&app, "/v1/rankings/popular?tag=new-tag", &[("rising", 110)]).await;
+}

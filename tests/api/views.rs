@@ -237,3 +237,79 @@ async fn an_article_unpublished_or_renamed_stops_counting_once_the_directory_is_
     assert_eq!(beacon(&app, "new-name", safari).await, 202);
     assert_eq!(stored_views(&app, "new-name").await, 2);
 }
+
+#[tokio::test]
+async fn a_bot_agent_with_bytes_that_are_not_utf8_is_still_a_bot() {
+    let app = TestApp::with_site(one_article()).await;
+    let mut agent =
+        b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)".to_vec();
+    agent.push(0xFF);
+    for agent in [agent.clone(), [&[0xFE, b' '], agent.as_slice()].concat()] {
+        let response = app
+            .client
+            .post(format!("{}/v1/articles/read-me/views", app.address))
+            .header(
+                "user-agent",
+                reqwest::header::HeaderValue::from_bytes(&agent).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    assert_eq!(stored_views(&app, "read-me").await, 0);
+}
+
+#[tokio::test]
+async fn one_address_sending_a_new_user_agent_each_time_counts_at_most_its_cap() {
+    let app = TestApp::spawn_configured(|config| {
+        config.popularity.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    app.load(one_article()).await;
+    let view = |client: &str, agent: String| {
+        app.client
+            .post(format!("{}/v1/articles/read-me/views", app.address))
+            .header("user-agent", agent)
+            .header("x-forwarded-for", client.to_string())
+            .send()
+    };
+    for n in 0..50 {
+        let response = view("203.0.113.7", format!("{BROWSER} Build/{n}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    // An IPv6 client taking a new address of its /64 every time is one client.
+    for n in 0..50 {
+        let client = format!("2001:db8:7:7::{n:x}");
+        let response = view(&client, format!("{BROWSER} Build/{n}")).await.unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    // Other clients still count, each up to the cap.
+    for n in 0..3 {
+        let response = view(&format!("198.51.100.{n}"), BROWSER.into())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let cap = broadsheet::popularity::PopularitySettings::default().max_visitors_per_address;
+    assert_eq!(cap, 8);
+    assert_eq!(stored_views(&app, "read-me").await, 2 * i64::from(cap) + 3);
+}
+
+#[tokio::test]
+async fn the_per_address_cap_is_configurable() {
+    let app = TestApp::spawn_configured(|config| {
+        config.popularity.max_visitors_per_address = 2;
+    })
+    .await;
+    app.load(one_article()).await;
+    for n in 0..5 {
+        assert_eq!(
+            beacon(&app, "read-me", &format!("{BROWSER} Build/{n}")).await,
+            202
+        );
+    }
+    assert_eq!(stored_views(&app, "read-me").await, 2);
+}
