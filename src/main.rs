@@ -140,6 +140,18 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_BODY_TIMEOUT_MS",
         "time to send a whole body (default 10000)",
     ),
+    (
+        "BROADSHEET_MAX_VISITORS_PER_ADDRESS",
+        "new visitors one address may bring to an article per 30 minutes (default 8)",
+    ),
+    (
+        "BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE",
+        "failed authentications one address may make a minute before 429s (default 10)",
+    ),
+    (
+        "BROADSHEET_CURSOR_SECRET",
+        "at least 32 bytes sealing list cursors (default: random at each start)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

@@ -189,6 +189,21 @@ async fn help_lists_the_environment_variables_each_command_reads() {
             assert!(help.contains(variable), "{args:?} lacks {variable}: {help}");
         }
     }
+    // `serve` reads every variable of the configuration table in src/config.rs.
+    let serve = run_broadsheet(&["serve", "--help"], &[]).await;
+    let help = String::from_utf8_lossy(&serve.stdout);
+    let table = include_str!("../../src/config.rs");
+    let variables: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `")?.split('`').next())
+        .collect();
+    assert!(variables.len() >= 15, "{variables:?}");
+    for variable in variables {
+        assert!(
+            help.contains(variable),
+            "serve --help lacks {variable}: {help}"
+        );
+    }
     for args in [
         &["migrate", "--help"][..],
         &["seed", "--help"],
