@@ -340,7 +340,7 @@ impl From<SiteError> for crate::error::AppError {
             // is gone now was deleted meanwhile, as the foreign key would say.
             SiteError::Invalid(detail) => Self::Conflict(detail),
             SiteError::Format(error) => Self::internal(error),
-            SiteError::Render(error) => Self::internal(error),
+            SiteError::Render(error) => Self::internal_because("rendering Markdown", error),
         }
     }
 }

@@ -79,8 +79,7 @@ pub async fn create_article(
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
     // Rendered before the transaction starts, off the async workers.
     let rendered = site::render(std::slice::from_ref(&article))
-        .await
-        .map_err(|e| AppError::internal_because("rendering Markdown", e))?
+        .await?
         .pop()
         .ok_or_else(|| AppError::internal("rendering gave no HTML"))?;
     editing::create(&req, &mut conn, &caller, key, &body, |conn| {
