@@ -8,7 +8,8 @@
 //! with a 400 naming `cursor` rather than silently answering a different
 //! question or failing in the database.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, InvalidInput};
 use crate::params::{self, is_slug, Checker};
-use crate::representation::Audience;
+use crate::representation::{Audience, Provenance, Representation};
 use crate::validate;
 
 /// Bytes of the HMAC kept in a cursor: 128 bits, past any guessing.
@@ -257,19 +258,26 @@ impl<T> Page<T> {
 }
 
 impl<T: Serialize> Page<T> {
-    /// The JSON response, with a `Link: <…>; rel="next"` header when there is a next page.
-    pub fn respond(&self, req: &HttpRequest, audience: Audience) -> HttpResponse {
-        let mut response = HttpResponse::Ok();
-        if audience == Audience::Private {
-            response.insert_header((header::CACHE_CONTROL, "private, no-store"));
-        }
+    /// The JSON response, its validators renewed by every revision of what
+    /// it shows, with a `Link: <…>; rel="next"` header when there is a next page.
+    pub fn respond(
+        &self,
+        req: &HttpRequest,
+        audience: Audience,
+        shown: &Provenance,
+    ) -> Result<HttpResponse, AppError> {
+        let mut response =
+            Representation::of(self)?
+                .shows_revisions(shown)
+                .respond(req, StatusCode::OK, audience);
         if let Some(cursor) = &self.next_cursor {
-            response.insert_header((
-                header::LINK,
-                format!("<{}>; rel=\"next\"", next_url(req, cursor)),
-            ));
+            if let Ok(link) =
+                HeaderValue::from_str(&format!("<{}>; rel=\"next\"", next_url(req, cursor)))
+            {
+                response.headers_mut().insert(header::LINK, link);
+            }
         }
-        response.json(self)
+        Ok(response)
     }
 }
 

@@ -27,7 +27,7 @@ use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
-use crate::representation::{Audience, Representation};
+use crate::representation::{Audience, Provenance, Representation};
 use crate::site;
 use crate::visibility::Viewer;
 
@@ -357,7 +357,7 @@ pub async fn list_revisions(
                 .unwrap_or_else(|_| Snapshot::of(&article, Vec::new())),
         },
     );
-    Ok(page.respond(&req, Audience::Private))
+    page.respond(&req, Audience::Private, &Provenance::new())
 }
 
 /// Restore a revision

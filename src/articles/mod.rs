@@ -19,7 +19,7 @@ use crate::excerpts::queries::ExcerptSelection;
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
-use crate::representation::Representation;
+use crate::representation::{Provenance, Representation};
 use crate::roundups::queries::{LinkSelection, RoundupSelection};
 use crate::visibility::Viewer;
 use crate::{excerpts, roundups, tags};
@@ -164,7 +164,7 @@ pub async fn list_articles(
         data,
         next_cursor: page.next_cursor,
     };
-    Ok(page.respond(&req, caller.audience()))
+    page.respond(&req, caller.audience(), &Provenance::new())
 }
 
 /// Summaries of these rows, in their order, with their tags (one query for all).

@@ -18,7 +18,7 @@ use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
-use crate::representation::Audience;
+use crate::representation::{Audience, Provenance};
 use crate::visibility::Viewer;
 use queries::ExcerptSelection;
 use views::Excerpt;
@@ -80,7 +80,7 @@ pub async fn list_excerpts(
         |r| Position::Id(r.0.id),
         Excerpt::from,
     );
-    Ok(page.respond(&req, Audience::Public))
+    page.respond(&req, Audience::Public, &Provenance::new())
 }
 
 /// Get an excerpt

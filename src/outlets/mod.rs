@@ -16,7 +16,7 @@ use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::params;
-use crate::representation::{Audience, Representation};
+use crate::representation::{Audience, Provenance, Representation};
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -56,7 +56,7 @@ pub async fn list_outlets(
         |o| Position::Slug(o.outlet.slug.clone()),
         Outlet::from,
     );
-    Ok(page.respond(&req, Audience::Public))
+    page.respond(&req, Audience::Public, &Provenance::new())
 }
 
 /// Get an outlet

@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
-use crate::representation::Audience;
+use crate::representation::{Audience, Provenance};
 use views::Tag;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -49,5 +49,5 @@ pub async fn list_tags(
         |(tag, _)| Position::Slug(tag.slug.clone()),
         Tag::from,
     );
-    Ok(page.respond(&req, Audience::Public))
+    page.respond(&req, Audience::Public, &Provenance::new())
 }
