@@ -35,6 +35,7 @@ pub mod popularity;
 pub mod representation;
 pub mod roundups;
 pub mod schema;
+pub mod search;
 pub mod site;
 pub mod stored_html;
 pub mod tags;
