@@ -352,7 +352,7 @@ async fn a_cursor_from_elsewhere_or_edited_is_refused() {
     assert_eq!(status, 200, "{next}");
     for path in [
         format!("/v1/search?q=monsoon&cursor={cursor}x"),
-        format!("/v1/search?q=monsoon&cursor=bm90IGEgY3Vyc29y"),
+        "/v1/search?q=monsoon&cursor=bm90IGEgY3Vyc29y".to_string(),
         format!("/v1/search?q=floods&cursor={cursor}"),
         format!("/v1/search?q=monsoon&tag=economy&cursor={cursor}"),
     ] {
