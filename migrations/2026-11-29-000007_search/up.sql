@@ -67,24 +67,25 @@ BEGIN
 END $$;
 
 -- Rebuilds the documents of these articles (ids of deleted articles are
--- skipped). The rows are locked before the documents are read, in a
+-- skipped). The existing rows are locked before the documents are read, in a
 -- statement of their own: a concurrent writer of the same article then
 -- waits, and reads the other's committed excerpts once it goes on, so that
 -- two transactions adding excerpts to one article cannot each write a
--- document that lacks the other's.
+-- document that lacks the other's. (A new article's row needs no lock: no
+-- one else can write to the article before it commits.) A document that
+-- comes out the same, as after a reorder of excerpts that are all counted,
+-- is not written again.
 CREATE FUNCTION refresh_article_search(targets bigint[]) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    INSERT INTO article_search (article_id, document)
-    SELECT a.id, ''::tsvector FROM articles a WHERE a.id = ANY (targets)
-    ON CONFLICT (article_id) DO NOTHING;
     PERFORM 1 FROM article_search s
       WHERE s.article_id = ANY (targets)
       ORDER BY s.article_id
       FOR UPDATE;
-    UPDATE article_search s
-       SET document = article_search_document(s.article_id)
-     WHERE s.article_id = ANY (targets);
+    INSERT INTO article_search AS s (article_id, document)
+    SELECT a.id, article_search_document(a.id) FROM articles a WHERE a.id = ANY (targets)
+    ON CONFLICT (article_id) DO UPDATE SET document = excluded.document
+        WHERE s.document IS DISTINCT FROM excluded.document;
 END $$;
 
 -- Statement-level triggers with transition tables, so that a bulk write (an
