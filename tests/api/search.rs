@@ -403,6 +403,83 @@ async fn edits_through_the_api_are_found_at_once() {
         found(&app, "/v1/search?q=turnout&outlet=the-news").await,
         ["vote"]
     );
+
+    // Restoring the title from before the patch.
+    let response = app
+        .with_key(Method::GET, "/v1/articles/cricket/revisions", &key)
+        .send()
+        .await
+        .unwrap();
+    let revisions: Value = response.json().await.unwrap();
+    let revision = &revisions["data"][0]["id"];
+    let path = format!("/v1/articles/cricket/revisions/{revision}/restore");
+    let response = app
+        .with_key(Method::POST, &path, &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(found(&app, "/v1/search?q=cricket").await, ["cricket"]);
+    assert!(found(&app, "/v1/search?q=squash").await.is_empty());
+
+    // Deleting an excerpt.
+    let (_, relief) = app.get_json("/v1/articles/relief").await;
+    let excerpt = &relief["excerpts"][0]["id"];
+    let response = app
+        .with_key(Method::DELETE, &format!("/v1/excerpts/{excerpt}"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
+    assert!(found(&app, "/v1/search?q=villagers").await.is_empty());
+    assert_eq!(found(&app, "/v1/search?q=aid").await, ["relief"]);
+}
+
+#[tokio::test]
+async fn an_excerpt_moved_to_another_article_is_found_there() {
+    let app = TestApp::with_site(newsroom()).await;
+    app.sql(
+        "UPDATE excerpts SET article_id = (SELECT id FROM articles WHERE slug = 'cricket') \
+         WHERE article_id = (SELECT id FROM articles WHERE slug = 'relief')",
+    )
+    .await;
+    assert_eq!(found(&app, "/v1/search?q=villagers").await, ["cricket"]);
+    assert_eq!(
+        found(&app, "/v1/search?q=monsoon%20-sindh").await,
+        ["budget"],
+        "relief no longer mentions Sindh, cricket now does"
+    );
+}
+
+#[tokio::test]
+async fn an_article_too_big_to_index_whole_can_still_be_written_and_found() {
+    let app = TestApp::with_site(newsroom()).await;
+    // 100 excerpts of distinct two-character words, more than a tsvector
+    // holds (1 MB): the document drops what does not fit instead of failing
+    // the write.
+    app.sql(
+        "INSERT INTO excerpts (article_id, position, headline, outlet_id, source_url, body, body_html) \
+         SELECT (SELECT id FROM articles WHERE slug = 'relief'), p + 1, 'Bulletin ' || p, \
+                (SELECT id FROM outlets WHERE slug = 'dawn'), 'https://example.org/', \
+                (SELECT string_agg(chr(131072 + p * 300 + i / 200) || chr(131072 + i % 200), ' ') \
+                   FROM generate_series(1, 5461) i), '' \
+           FROM generate_series(1, 100) p",
+    )
+    .await;
+    let key = app.key("editor").await;
+    let response = app
+        .with_key(Method::PATCH, "/v1/articles/relief", &key)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"title": "Relief after the deluge"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(found(&app, "/v1/search?q=deluge").await, ["relief"]);
+    assert_eq!(found(&app, "/v1/search?q=bulletin").await, ["relief"]);
+    let (status, body) = app.get_json("/v1/search?q=deluge").await;
+    assert_eq!(status, 200);
+    assert!(body["data"][0]["snippet_html"].is_string());
 }
 
 #[tokio::test]
