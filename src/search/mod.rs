@@ -78,7 +78,10 @@ pub struct SearchQuery {
 ///
 /// Only the 1,000 most recently published matches (after the filters) are
 /// ranked, so that a word found everywhere costs no more than that: a query
-/// matching more leaves the older ones out. Paged by an opaque cursor: follow
+/// matching more leaves the older ones out. Of a very long article, the
+/// first 131,072 characters of the commentary and the first 100 excerpts
+/// are searched (of their bodies, 16,384 characters each and 262,144 in
+/// all). Paged by an opaque cursor: follow
 /// `next_cursor` (or the `Link: rel="next"` header) until it is null.
 #[utoipa::path(
     tag = "search",
