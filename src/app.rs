@@ -23,7 +23,9 @@ use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
-use crate::{articles, excerpts, headers, health, index, outlets, popularity, roundups, tags};
+use crate::{
+    articles, excerpts, headers, health, index, outlets, popularity, roundups, search, tags,
+};
 
 /// Every route of the API, module by module.
 ///
@@ -41,6 +43,7 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(roundups::configure)
         .configure(outlets::configure)
         .configure(tags::configure)
+        .configure(search::configure)
         .configure(index::configure);
 }
 

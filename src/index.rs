@@ -50,7 +50,7 @@ pub struct IndexLink {
 }
 
 #[rustfmt::skip]
-const LINKS: [(&str, &str, &str); 10] = [
+const LINKS: [(&str, &str, &str); 11] = [
     ("articles", "/v1/articles", "Published articles, newest first"),
     ("excerpts", "/v1/excerpts", "Passages quoted from source articles"),
     ("roundup-links", "/v1/roundup-links", "Press links of the roundups"),
@@ -58,6 +58,7 @@ const LINKS: [(&str, &str, &str); 10] = [
     ("tags", "/v1/tags", "Tags with their published-article counts"),
     ("popular", "/v1/rankings/popular", "Most viewed articles"),
     ("trending", "/v1/rankings/trending", "Articles gaining views fastest"),
+    ("search", "/v1/search", "Full-text search over published articles (`?q=`)"),
     ("health", "/healthz", "Liveness probe"),
     ("ready", "/readyz", "Readiness probe: database reachable and migrated"),
     ("openapi", "/openapi.json", "The OpenAPI document"),

@@ -4,7 +4,7 @@
 //!
 //! Start at `app`, which lists every route and wires errors, logging and the
 //! API docs; each resource lives in its own module (`articles`, `excerpts`,
-//! `roundups`, `outlets`, `tags`, `popularity`) holding its handlers,
+//! `roundups`, `outlets`, `tags`, `popularity`, `search`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
 //! `editing` is what every editorial write shares: locking and `If-Match`,
 //! merge patches, creates with `Idempotency-Key`, and positions.
@@ -36,6 +36,7 @@ pub mod popularity;
 pub mod representation;
 pub mod roundups;
 pub mod schema;
+pub mod search;
 pub mod site;
 pub mod stored_html;
 pub mod tags;

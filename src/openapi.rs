@@ -35,6 +35,7 @@ drafts and scheduled posts, answered `Cache-Control: private, no-store`.",
         (name = "outlets", description = "The publications that excerpts and links cite"),
         (name = "tags", description = "Labels on articles"),
         (name = "rankings", description = "Popular articles by views"),
+        (name = "search", description = "Full-text search over published articles and their excerpts"),
         (name = "health", description = "Probes for orchestrators"),
     ),
 )]

@@ -87,6 +87,10 @@ pub enum Position {
     Id(i64),
     /// Ascending slugs.
     Slug(String),
+    /// Best match first: the last row's search rank and id. The rank is kept
+    /// as the bits of the `real` PostgreSQL computed, so that it comes back
+    /// exactly equal and paging neither skips nor repeats a row.
+    Rank { rank_bits: u32, id: i64 },
 }
 
 impl Position {
@@ -98,6 +102,10 @@ impl Position {
             Self::Published { at, id } => validate::in_years(*at) && *id >= 1,
             Self::Id(id) => *id >= 1,
             Self::Slug(slug) => is_slug(slug),
+            Self::Rank { rank_bits, id } => {
+                let rank = f32::from_bits(*rank_bits);
+                rank.is_finite() && rank >= 0.0 && *id >= 1
+            }
         }
     }
 }
@@ -202,6 +210,14 @@ impl Scope {
     pub fn after_slug(&self, cursor: Option<&str>) -> Result<Option<String>, InvalidInput> {
         self.after(cursor, |p| match p {
             Position::Slug(slug) => Some(slug),
+            _ => None,
+        })
+    }
+
+    /// Where a best-match-first page resumes: the rank and the id.
+    pub fn after_rank(&self, cursor: Option<&str>) -> Result<Option<(f32, i64)>, InvalidInput> {
+        self.after(cursor, |p| match p {
+            Position::Rank { rank_bits, id } => Some((f32::from_bits(rank_bits), id)),
             _ => None,
         })
     }
@@ -339,6 +355,10 @@ mod tests {
         for position in [
             Position::Id(42),
             Position::Slug("dawn".into()),
+            Position::Rank {
+                rank_bits: 0.607_927_1_f32.to_bits(),
+                id: 3,
+            },
             Position::Published {
                 at: "2011-10-25T09:00:00Z".parse().unwrap(),
                 id: 7,
@@ -396,6 +416,14 @@ mod tests {
                 id: 0,
             },
             Position::Id(-5),
+            Position::Rank {
+                rank_bits: f32::NAN.to_bits(),
+                id: 1,
+            },
+            Position::Rank {
+                rank_bits: (-1.0_f32).to_bits(),
+                id: 1,
+            },
             Position::Slug("../etc".into()),
             Position::Slug("a\0b".into()),
         ] {

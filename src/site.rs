@@ -822,7 +822,7 @@ async fn missing_from(conn: &mut AsyncPgConnection, site: &Site) -> Result<Site,
 /// to a twelfth of its rate).
 pub async fn analyze(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     conn.batch_execute(
-        "ANALYZE outlets, tags, articles, article_tags, article_slug_history, \
+        "ANALYZE outlets, tags, articles, article_tags, article_slug_history, article_search, \
          excerpts, roundups, roundup_links, view_counts",
     )
     .await

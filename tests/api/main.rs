@@ -24,6 +24,7 @@ mod popularity;
 mod rankings;
 mod rendering;
 mod roundups;
+mod search;
 mod storms;
 mod tags;
 mod tls;

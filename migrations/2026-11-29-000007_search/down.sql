@@ -1,0 +1,10 @@
+DROP TRIGGER article_search_excerpts_delete ON excerpts;
+DROP TRIGGER article_search_excerpts_update ON excerpts;
+DROP TRIGGER article_search_excerpts_insert ON excerpts;
+DROP TRIGGER article_search_articles_update ON articles;
+DROP TRIGGER article_search_articles_insert ON articles;
+DROP FUNCTION article_search_after_excerpts();
+DROP FUNCTION article_search_after_articles();
+DROP FUNCTION refresh_article_search(bigint[]);
+DROP FUNCTION article_search_document(bigint);
+DROP TABLE article_search;
