@@ -19,7 +19,7 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
-use crate::representation::Audience;
+use crate::representation::{Audience, Provenance};
 use queries::SearchFilter;
 use views::SearchResult;
 
@@ -183,7 +183,7 @@ pub async fn search_articles(
         data,
         next_cursor: page.next_cursor,
     };
-    Ok(page.respond(&req, Audience::Public))
+    page.respond(&req, Audience::Public, &Provenance::new())
 }
 
 /// The search text: present, not blank, at most `MAX_QUERY_CHARS`
