@@ -248,7 +248,11 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(cause) = self {
-            log::error!("internal error: {}", chain(cause.as_ref()));
+            log::error!(
+                "internal error{}: {}",
+                crate::request_id::in_log(),
+                chain(cause.as_ref())
+            );
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((

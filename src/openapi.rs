@@ -38,9 +38,10 @@ Responses of 1 KiB or more are compressed as `Accept-Encoding` asks (`br`, `zstd
 (`\"X\"` becomes `\"X-gzip\"`), and `If-None-Match` and `If-Match` accept either form.\n\n\
 Browsers on other origins may make every read and send the view beacon \
 (`Access-Control-Allow-Origin: *`); writes and requests with `Authorization` only from the \
-origins the server is configured with. CORS preflights (`OPTIONS` with \
-`Access-Control-Request-Method`) are answered 204 on every path, or 403 with a problem naming \
-what the origin may not send; a plain `OPTIONS` is a 405.",
+origins the server is configured with. CORS preflights (`OPTIONS` with `Origin` and \
+`Access-Control-Request-Method`) are answered on every path the API serves: 204 with the \
+`Access-Control-Allow-*` headers, or 403 with a problem naming what the origin may not send; a \
+plain `OPTIONS` is a 405.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, InvalidInput)),

@@ -68,12 +68,26 @@ where
             id
         }
     };
-    let response = service.call(req);
+    let response = CURRENT.scope(id.clone(), service.call(req));
     async move {
         let mut response = response.await?;
         response.headers_mut().insert(X_REQUEST_ID.clone(), id);
         Ok(response)
     }
+}
+
+tokio::task_local! {
+    /// The id of the request being answered, for log lines written on its
+    /// way (an internal error's cause), which have no request at hand.
+    static CURRENT: HeaderValue;
+}
+
+/// ` (request ID)` while a request is being answered, else nothing: for
+/// log lines about a request.
+pub fn in_log() -> String {
+    CURRENT
+        .try_with(|id| format!(" (request {})", String::from_utf8_lossy(id.as_bytes())))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

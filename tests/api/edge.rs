@@ -600,3 +600,32 @@ async fn the_probes_are_never_limited() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_internal_errors_log_line_names_the_request() {
+    let app = TestApp::spawn().await;
+    let served = Served::start(&[("DATABASE_URL", &app.database_url)]).await;
+    // A schema the code does not expect: a bug, answered with an opaque 500.
+    app.sql("ALTER TABLE outlets RENAME COLUMN name TO renamed")
+        .await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/outlets", served.address))
+        .header("x-request-id", "the-failed-one")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&response, "x-request-id").as_deref(),
+        Some("the-failed-one")
+    );
+    assert_problem(response, 500).await;
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = served.log_text();
+        if log.contains("internal error (request the-failed-one)") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no internal error line names the request: {log}");
+}
