@@ -1,5 +1,6 @@
 //! The HTTP application: every route of the API is listed in `api`, every
-//! cross-cutting behaviour (errors, logging, docs) is wired in `build`.
+//! cross-cutting behaviour (errors, logging, docs, and the edge: request
+//! ids, CORS, compression, request budgets) is wired in `build`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -250,8 +251,11 @@ fn build(
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
         .default_service(web::to(unrouted))
-        // The layers, innermost first: each sees what the ones inside it
-        // answered, so the outer ones put their headers on every response.
+        // The layers, innermost first (the last `wrap` sees a request
+        // first): HEAD as GET; the request budgets; compression; CORS, which
+        // answers preflights before they reach the budgets; the access log;
+        // `nosniff` and the reference's headers; and outermost the request
+        // id, so that every response, whichever layer made it, carries it.
         .wrap_fn(|mut req, service| {
             // HEAD is GET without a body: the HTTP codec drops the body of a
             // response to a HEAD request, headers (Content-Length too) stay.

@@ -7,7 +7,9 @@
 //! `roundups`, `outlets`, `tags`, `popularity`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
 //! `editing` is what every editorial write shares: locking and `If-Match`,
-//! merge patches, creates with `Idempotency-Key`, and positions.
+//! merge patches, creates with `Idempotency-Key`, and positions. The edge
+//! every request passes is `request_id`, `cors`, `compression` and
+//! `rate_limit`, layered in `app::build`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
