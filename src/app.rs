@@ -1,5 +1,6 @@
 //! The HTTP application: every route of the API is listed in `api`, every
-//! cross-cutting behaviour (errors, logging, docs) is wired in `build`.
+//! cross-cutting behaviour (errors, logging, docs, and the edge: request
+//! ids, CORS, compression, request budgets) is wired in `build`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -17,14 +18,17 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::body::BodyLimits;
 use crate::config::Config;
+use crate::cors::Cors;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
+use crate::rate_limit::RateLimiter;
 use crate::{
-    articles, excerpts, headers, health, index, outlets, popularity, roundups, search, tags,
+    articles, compression, cors, excerpts, headers, health, index, outlets, popularity, rate_limit,
+    request_id, roundups, search, tags,
 };
 
 /// Every route of the API, module by module.
@@ -79,7 +83,14 @@ impl Application {
             }
         };
         popularity.start(pool.clone(), &config.popularity);
+        let limiter = Arc::new(RateLimiter::new(
+            config.rate_limits,
+            config.popularity.trusted_proxies.clone(),
+        ));
+        limiter.start();
         let shared = Shared {
+            cors: Arc::new(Cors::new(&config.cors_write_origins, routes.clone())),
+            limiter,
             pool: web::Data::new(pool.clone()),
             routes,
             body_limits: web::Data::new(config.body_limits),
@@ -189,6 +200,8 @@ const SHUTDOWN_FLUSHES: u32 = 3;
 /// What every worker's app shares.
 #[derive(Clone)]
 struct Shared {
+    cors: Arc<Cors>,
+    limiter: Arc<RateLimiter>,
     pool: web::Data<DbPool>,
     routes: web::Data<RouteTable>,
     body_limits: web::Data<BodyLimits>,
@@ -224,7 +237,9 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
+    let document = crate::openapi::finish(document);
     let document_json = web::Data::new(web::Bytes::from(crate::openapi::document_json()));
+    let (cors, limiter) = (shared.cors, shared.limiter);
     app.app_data(document_json)
         .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
@@ -237,6 +252,11 @@ fn build(
                 .config(utoipa_swagger_ui::Config::default().validator_url("none")),
         )
         .default_service(web::to(unrouted))
+        // The layers, innermost first (the last `wrap` sees a request
+        // first): HEAD as GET; the request budgets; compression; CORS, which
+        // answers preflights before they reach the budgets; the access log;
+        // `nosniff` and the reference's headers; and outermost the request
+        // id, so that every response, whichever layer made it, carries it.
         .wrap_fn(|mut req, service| {
             // HEAD is GET without a body: the HTTP codec drops the body of a
             // response to a HEAD request, headers (Content-Length too) stay.
@@ -245,12 +265,18 @@ fn build(
             }
             service.call(req)
         })
+        .wrap_fn(move |req, service| rate_limit::limit(&limiter, req, service))
+        .wrap_fn(compression::compress)
+        .wrap_fn(move |req, service| cors::cross_origin(&cors, req, service))
         .wrap(
-            Logger::new("%{method}xi %U %s %Dms")
+            // The request id is the client's or the one `request_id::tag`
+            // put in its place, the one the response carries.
+            Logger::new("%{method}xi %U %s %Dms id=%{x-request-id}i")
                 .custom_request_replace("method", |req| req.method().to_string())
                 .log_target("access"),
         )
         .wrap_fn(headers::every_response)
+        .wrap_fn(request_id::tag)
 }
 
 async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {
@@ -321,7 +347,11 @@ impl RouteTable {
         Self(routes)
     }
 
-    fn allowed(&self, path: &str) -> Option<&str> {
+    /// The methods `path` answers (`Allow`), or `None` for an unknown path.
+    /// OPTIONS is not among them: a plain OPTIONS gets 405; only a CORS
+    /// preflight, which browsers send whatever `Allow` says, is answered
+    /// (`cors`), and listing OPTIONS would make the 405 contradict itself.
+    pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(def, _)| def.is_match(path))

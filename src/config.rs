@@ -17,6 +17,10 @@
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
 //! | `BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE` | `10` | failed authentications one client address, or IPv6 /64, may make in a minute; beyond, its requests with a key get 429 without a lookup until the minute from its first failure has passed |
+//! | `BROADSHEET_RATE_LIMIT_READS` | `1200` | GET and HEAD requests one client address, or IPv6 /64, may make a minute (a burst of that many, then refilled evenly); `0` turns the budget off |
+//! | `BROADSHEET_RATE_LIMIT_BEACONS` | `120` | view beacons (`POST /v1/articles/{slug}/views`) one client address, or IPv6 /64, may send a minute; `0` turns the budget off |
+//! | `BROADSHEET_RATE_LIMIT_WRITES` | `120` | other requests (POST, PUT, PATCH, DELETE, …) one client address, or IPv6 /64, may make a minute; `0` turns the budget off |
+//! | `BROADSHEET_CORS_WRITE_ORIGINS` | none | comma-separated origins (`https://admin.example`) whose pages may send writes and requests with `Authorization`; reads are open to every origin |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -27,6 +31,22 @@ use crate::popularity::PopularitySettings;
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE: u32 = 10;
+
+/// Reads a client address may make a minute. A page of the site costs a
+/// browser a handful of API reads and a reader rarely opens more than a few
+/// pages a minute, so 1,200 (20 a second) leaves room for a whole office or
+/// a school behind one NAT address, and for a front-end server rendering
+/// pages without a trusted-proxy setting, while one scraper hammering the
+/// lists still meets the limit within the first minute.
+pub const DEFAULT_READS_PER_MINUTE: u32 = 1200;
+/// View beacons a client address may send a minute: one per page view, so
+/// 120 is two page views a second from one address; past that the views
+/// would not count anyway (one per visitor per article per 30 minutes).
+pub const DEFAULT_BEACONS_PER_MINUTE: u32 = 120;
+/// Writes a client address may make a minute: editors type, and an import
+/// goes through the command line, not the API; 120 is generous for people
+/// and tooling and still bounds what a leaked key can do per minute.
+pub const DEFAULT_WRITES_PER_MINUTE: u32 = 120;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -42,6 +62,37 @@ pub struct Config {
     pub cursor_secret: Option<Secret>,
     /// Failed authentications a client address may make per minute.
     pub max_failed_auths_per_minute: u32,
+    /// Requests per minute per client address, by kind; 0 turns one off.
+    pub rate_limits: RateLimits,
+    /// Origins whose pages may write (exact `scheme://host[:port]`).
+    pub cors_write_origins: Vec<String>,
+}
+
+/// Requests per minute a client address may make, per budget; `0` is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub reads: u32,
+    pub beacons: u32,
+    pub writes: u32,
+}
+
+impl RateLimits {
+    /// No budget at all, for tests that send storms from one address.
+    pub const OFF: Self = Self {
+        reads: 0,
+        beacons: 0,
+        writes: 0,
+    };
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            reads: DEFAULT_READS_PER_MINUTE,
+            beacons: DEFAULT_BEACONS_PER_MINUTE,
+            writes: DEFAULT_WRITES_PER_MINUTE,
+        }
+    }
 }
 
 /// A secret setting, never shown by `Debug`.
@@ -114,6 +165,12 @@ impl Config {
             max_failed_auths_per_minute: number("BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE", 1..=1000)?
                 .unwrap_or(DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE as usize)
                 as u32,
+            rate_limits: RateLimits {
+                reads: per_minute("BROADSHEET_RATE_LIMIT_READS", DEFAULT_READS_PER_MINUTE)?,
+                beacons: per_minute("BROADSHEET_RATE_LIMIT_BEACONS", DEFAULT_BEACONS_PER_MINUTE)?,
+                writes: per_minute("BROADSHEET_RATE_LIMIT_WRITES", DEFAULT_WRITES_PER_MINUTE)?,
+            },
+            cors_write_origins: origins("BROADSHEET_CORS_WRITE_ORIGINS")?,
         })
     }
 
@@ -130,6 +187,8 @@ impl Config {
             popularity: PopularitySettings::default(),
             cursor_secret: None,
             max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
+            rate_limits: RateLimits::default(),
+            cors_write_origins: Vec::new(),
         }
     }
 }
@@ -202,6 +261,46 @@ fn parse_secret(variable: &'static str, value: &str) -> Result<Secret, ConfigErr
     Ok(Secret::new(value))
 }
 
+/// A budget in requests per minute, `0` for none.
+fn per_minute(variable: &'static str, default: u32) -> Result<u32, ConfigError> {
+    Ok(number(variable, 0..=1_000_000)?.map_or(default, |n| n as u32))
+}
+
+/// Origins as a browser sends them in `Origin`: `scheme://host[:port]`,
+/// lowercase, no path and no trailing slash, so that an exact comparison
+/// with the header is right.
+fn origins(variable: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = var(variable) else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            parse_origin(part).ok_or_else(|| ConfigError {
+                variable,
+                expected: "a comma-separated list of origins like https://admin.example \
+                       (scheme, host and optional port; no path)"
+                    .into(),
+                value: value.clone(),
+            })
+        })
+        .collect()
+}
+
+fn parse_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    // Anything beyond the origin (a path, a query, user info) is a mistake
+    // the operator should hear about, not something to drop in silence.
+    let bare = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    (bare && matches!(url.scheme(), "http" | "https")).then(|| url.origin().ascii_serialization())
+}
+
 fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
     let Some(value) = var(variable) else {
         return Ok(Vec::new());
@@ -233,5 +332,29 @@ mod tests {
         let secret = parse_secret("BROADSHEET_CURSOR_SECRET", &format!(" {hex}\n")).unwrap();
         assert_eq!(secret.expose(), hex.as_bytes());
         assert_eq!(format!("{secret:?}"), "Secret(64 bytes)");
+    }
+
+    #[test]
+    fn a_write_origin_is_a_scheme_a_host_and_a_port_as_browsers_send_it() {
+        assert_eq!(
+            parse_origin("https://Admin.Example/").as_deref(),
+            Some("https://admin.example")
+        );
+        assert_eq!(
+            parse_origin("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            parse_origin("https://admin.example:443").as_deref(),
+            Some("https://admin.example")
+        );
+        for wrong in [
+            "admin.example",
+            "https://admin.example/app",
+            "ftp://x.example",
+            "*",
+        ] {
+            assert_eq!(parse_origin(wrong), None, "{wrong}");
+        }
     }
 }

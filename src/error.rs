@@ -126,6 +126,13 @@ pub enum AppError {
     Unavailable(String),
     #[error("too many failed authentications from this address; retry in {retry_after} seconds")]
     TooManyRequests { retry_after: u32 },
+    /// A client address over one of its request budgets (`rate_limit`).
+    #[error("this client address is over its budget of {per_minute} {what} a minute; retry in {retry_after} seconds")]
+    RateLimited {
+        what: &'static str,
+        per_minute: u32,
+        retry_after: u32,
+    },
     /// A fault of the server; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -191,7 +198,9 @@ impl AppError {
             Self::RequestTimeout(_) => ("/problems/request-timeout", "Request timeout"),
             Self::MethodNotAllowed { .. } => ("/problems/method-not-allowed", "Method not allowed"),
             Self::Unavailable(_) => ("/problems/unavailable", "Service unavailable"),
-            Self::TooManyRequests { .. } => ("/problems/too-many-requests", "Too many requests"),
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                ("/problems/too-many-requests", "Too many requests")
+            }
             Self::Internal(_) => ("/problems/internal", "Internal server error"),
         }
     }
@@ -230,14 +239,20 @@ impl ResponseError for AppError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(cause) = self {
-            log::error!("internal error: {}", chain(cause.as_ref()));
+            log::error!(
+                "internal error{}: {}",
+                crate::request_id::in_log(),
+                chain(cause.as_ref())
+            );
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((
@@ -254,7 +269,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"broadsheet\""));
             }
-            Self::TooManyRequests { retry_after } => {
+            Self::TooManyRequests { retry_after } | Self::RateLimited { retry_after, .. } => {
                 response.insert_header((header::RETRY_AFTER, *retry_after));
             }
             _ => {}
@@ -506,13 +521,18 @@ pub mod responses {
     )]
     pub struct Unavailable(pub Problem);
 
-    /// 429: too many failed authentications from this client address.
+    /// 429: the client address is over a request budget, or has failed to
+    /// authenticate too often.
     #[derive(IntoResponses)]
     #[response(
         status = 429,
-        description = "Too many failed authentications from this client address (10 a minute by default): the key is not even looked at until `Retry-After` seconds have passed",
+        description = "The client address (an IPv6 client's /64) is over its budget of requests of this kind a minute (reads 1200, view beacons 120, other requests 120 by default), or, on an operation that reads a key, has made too many failed authentications (10 a minute by default; the key is not even looked at): retry after `Retry-After` seconds",
         content_type = "application/problem+json",
-        headers(("Retry-After" = u32, description = "Seconds until the address may try a key again"))
+        headers(
+            ("Retry-After" = u32, description = "Seconds until the client may try again"),
+            ("RateLimit-Policy" = String, description = "The request budget this request counts against, e.g. `\"reads\";q=1200;w=60` (draft-ietf-httpapi-ratelimit-headers); absent when that budget is turned off"),
+            ("RateLimit" = String, description = "Where the client stands in that budget, e.g. `\"reads\";r=0;t=60`: `r` requests left, `t` seconds until the budget is whole again; absent when that budget is turned off"),
+        )
     )]
     pub struct TooManyRequests(pub Problem);
 }

@@ -7,7 +7,9 @@
 //! `roundups`, `outlets`, `tags`, `popularity`, `search`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
 //! `editing` is what every editorial write shares: locking and `If-Match`,
-//! merge patches, creates with `Idempotency-Key`, and positions.
+//! merge patches, creates with `Idempotency-Key`, and positions. The edge
+//! every request passes is `request_id`, `cors`, `compression` and
+//! `rate_limit`, layered in `app::build`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -16,7 +18,9 @@ pub mod articles;
 pub mod body;
 pub mod citations;
 pub mod client;
+pub mod compression;
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod editing;
 pub mod error;
@@ -33,7 +37,9 @@ pub mod outlets;
 pub mod pagination;
 pub mod params;
 pub mod popularity;
+pub mod rate_limit;
 pub mod representation;
+pub mod request_id;
 pub mod roundups;
 pub mod schema;
 pub mod search;

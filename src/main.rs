@@ -152,6 +152,22 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_CURSOR_SECRET",
         "at least 32 bytes sealing list cursors (default: random at each start)",
     ),
+    (
+        "BROADSHEET_RATE_LIMIT_READS",
+        "GET/HEAD requests per minute per client address, 0 for no limit (default 1200)",
+    ),
+    (
+        "BROADSHEET_RATE_LIMIT_BEACONS",
+        "view beacons per minute per client address, 0 for no limit (default 120)",
+    ),
+    (
+        "BROADSHEET_RATE_LIMIT_WRITES",
+        "other requests per minute per client address, 0 for no limit (default 120)",
+    ),
+    (
+        "BROADSHEET_CORS_WRITE_ORIGINS",
+        "comma-separated origins whose pages may write (default: none)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

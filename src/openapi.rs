@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{InvalidInput, Problem};
+use crate::error::{responses, InvalidInput, Problem};
 
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
@@ -23,7 +23,25 @@ are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) unti
 Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.\n\n\
 Reads and the view beacon need no key. Writes need an API key (`Authorization: Bearer <key>`); the \
 operations that take one are marked with the `api_key` scheme. A read sent with a key also shows \
-drafts and scheduled posts, answered `Cache-Control: private, no-store`.",
+drafts and scheduled posts, answered `Cache-Control: private, no-store`.\n\n\
+Every response carries `X-Request-Id`: the client's own when it sent one of 1 to 128 characters \
+from `A-Z a-z 0-9 . _ : @ / + = -`, otherwise 32 random hex digits. The server's access log \
+prints it, so quote it when reporting a failure.\n\n\
+Each client address (an IPv6 client's /64) has three budgets a minute: reads (GET and HEAD, 1200 by \
+default), view beacons (120) and other requests (120); the probes `/healthz` and `/readyz` are not \
+counted. Every counted response says where the client stands, in the headers of \
+draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy: \"reads\";q=1200;w=60` and \
+`RateLimit: \"reads\";r=1199;t=1` (`r` requests left, `t` seconds until the budget is whole \
+again). Over a budget, the answer is a 429 problem with `Retry-After`.\n\n\
+Responses of 1 KiB or more are compressed as `Accept-Encoding` asks (`br`, `zstd` or `gzip`; \
+`Vary: Accept-Encoding`); a compressed response's strong `ETag` carries the coding as a suffix \
+(`\"X\"` becomes `\"X-gzip\"`), and `If-None-Match` and `If-Match` accept either form.\n\n\
+Browsers on other origins may make every read and send the view beacon \
+(`Access-Control-Allow-Origin: *`); writes and requests with `Authorization` only from the \
+origins the server is configured with. CORS preflights (`OPTIONS` with `Origin` and \
+`Access-Control-Request-Method`) are answered on every path the API serves: 204 with the \
+`Access-Control-Allow-*` headers, or 403 with a problem naming what the origin may not send; a \
+plain `OPTIONS` is a 405.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, InvalidInput)),
@@ -70,6 +88,37 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::app::api)
         .split_for_parts();
+    finish(document)
+}
+
+/// What applies to every operation, added once the routes have put their
+/// operations in (a `Modify` on `ApiDoc` runs before they are there): the
+/// 429 of the rate limits (`rate_limit`), on every operation but the
+/// probes, which are never limited.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::IntoResponses;
+    let too_many = responses::TooManyRequests::responses();
+    for (path, item) in document.paths.paths.iter_mut() {
+        if path == "/healthz" || path == "/readyz" {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &too_many {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.clone())
+                    .or_insert_with(|| response.clone());
+            }
+        }
+    }
     document
 }
 

@@ -174,6 +174,9 @@ impl TestApp {
         // Tests that try many bad keys on purpose would be throttled; the
         // throttle's own tests set the limit back.
         config.max_failed_auths_per_minute = 1000;
+        // Tests send storms from 127.0.0.1; the rate limits' own tests set
+        // budgets.
+        config.rate_limits = broadsheet::config::RateLimits::OFF;
         adjust(&mut config);
         let pool = prepare_database(&config, false)
             .await
@@ -510,6 +513,10 @@ impl Served {
             .env("BROADSHEET_LISTEN", format!("127.0.0.1:{port}"))
             .env("BROADSHEET_WORKERS", "1")
             .env("RUST_LOG", "info")
+            // No request budgets unless a test sets one.
+            .env("BROADSHEET_RATE_LIMIT_READS", "0")
+            .env("BROADSHEET_RATE_LIMIT_BEACONS", "0")
+            .env("BROADSHEET_RATE_LIMIT_WRITES", "0")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))

@@ -11,6 +11,7 @@ mod citation_writes;
 mod cli;
 mod cluster;
 mod demo;
+mod edge;
 mod errors;
 mod excerpts;
 mod faults;

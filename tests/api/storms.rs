@@ -105,6 +105,8 @@ impl Instance {
         config.pool_timeout = Duration::from_secs(1);
         config.workers = Some(1);
         config.popularity.trusted_proxies = vec![LOCALHOST];
+        // Storms repeat visitors far past any per-address budget.
+        config.rate_limits = broadsheet::config::RateLimits::OFF;
         adjust(&mut config);
         let pool = prepare_database(&config, true)
             .await
