@@ -19,11 +19,14 @@ use crate::body::BodyLimits;
 use crate::config::Config;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::feeds::Publication;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
-use crate::{articles, excerpts, headers, health, index, outlets, popularity, roundups, tags};
+use crate::{
+    articles, excerpts, feeds, headers, health, index, outlets, popularity, roundups, tags,
+};
 
 /// Every route of the API, module by module.
 ///
@@ -41,6 +44,7 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(roundups::configure)
         .configure(outlets::configure)
         .configure(tags::configure)
+        .configure(feeds::configure)
         .configure(index::configure);
 }
 
@@ -76,6 +80,10 @@ impl Application {
             }
         };
         popularity.start(pool.clone(), &config.popularity);
+        let public_url = match &config.public_url {
+            Some(url) => url.clone(),
+            None => default_public_url(listener.local_addr()?),
+        };
         let shared = Shared {
             pool: web::Data::new(pool.clone()),
             routes,
@@ -87,6 +95,7 @@ impl Application {
                 config.popularity.trusted_proxies.clone(),
                 config.max_failed_auths_per_minute,
             )),
+            publication: web::Data::new(Publication::new(&public_url, &config.site_title)),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -180,6 +189,16 @@ async fn stop_signal() {
     log::info!("{name} received; finishing the requests in flight, then stopping");
 }
 
+/// `http://` and the address bound, when no public URL is configured; a
+/// wildcard address (all interfaces) is reachable here as `localhost`.
+fn default_public_url(bound: std::net::SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        format!("http://localhost:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    }
+}
+
 /// How many times the views pending at shutdown are sent before giving up.
 const SHUTDOWN_FLUSHES: u32 = 3;
 
@@ -193,6 +212,7 @@ struct Shared {
     docs_page: web::Data<DocsPage>,
     cursors: web::Data<CursorKey>,
     throttle: web::Data<AuthThrottle>,
+    publication: web::Data<Publication>,
 }
 
 fn build(
@@ -213,6 +233,7 @@ fn build(
         .app_data(shared.popularity)
         .app_data(shared.cursors)
         .app_data(shared.throttle)
+        .app_data(shared.publication)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

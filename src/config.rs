@@ -17,6 +17,8 @@
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
 //! | `BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE` | `10` | failed authentications one client address, or IPv6 /64, may make in a minute; beyond, its requests with a key get 429 without a lookup until the minute from its first failure has passed |
+//! | `BROADSHEET_PUBLIC_URL` | `http://` and the address listened on | the API's public base URL (scheme, host, optional port and path prefix), for the absolute links of the feeds and their autodiscovery `Link` headers |
+//! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -27,6 +29,7 @@ use crate::popularity::PopularitySettings;
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE: u32 = 10;
+pub const DEFAULT_SITE_TITLE: &str = "Broadsheet";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -42,6 +45,10 @@ pub struct Config {
     pub cursor_secret: Option<Secret>,
     /// Failed authentications a client address may make per minute.
     pub max_failed_auths_per_minute: u32,
+    /// The API's public base URL; `None` means `http://` and the bound address.
+    pub public_url: Option<String>,
+    /// The publication's name, as its feeds are titled.
+    pub site_title: String,
 }
 
 /// A secret setting, never shown by `Debug`.
@@ -114,6 +121,13 @@ impl Config {
             max_failed_auths_per_minute: number("BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE", 1..=1000)?
                 .unwrap_or(DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE as usize)
                 as u32,
+            public_url: var("BROADSHEET_PUBLIC_URL")
+                .map(|value| public_url("BROADSHEET_PUBLIC_URL", &value))
+                .transpose()?,
+            site_title: var("BROADSHEET_SITE_TITLE").map_or_else(
+                || DEFAULT_SITE_TITLE.into(),
+                |title| title.trim().to_string(),
+            ),
         })
     }
 
@@ -130,6 +144,8 @@ impl Config {
             popularity: PopularitySettings::default(),
             cursor_secret: None,
             max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
+            public_url: None,
+            site_title: DEFAULT_SITE_TITLE.into(),
         }
     }
 }
@@ -155,6 +171,29 @@ pub fn listen_address(value: &str) -> Result<String, String> {
             "`{value}` is not HOST:PORT (--listen or BROADSHEET_LISTEN), \
              e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::]:8080 or localhost:8080"
         )),
+    }
+}
+
+/// An `http` or `https` URL with a host and no query or fragment, as links
+/// are built on it: without its trailing slash.
+fn public_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    match url::Url::parse(value) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(url.as_str().trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError {
+            variable,
+            expected:
+                "an http or https URL without query or fragment, e.g. https://api.example.org"
+                    .into(),
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -221,6 +260,27 @@ fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_url_is_an_http_url_kept_without_its_trailing_slash() {
+        let url = |value| public_url("BROADSHEET_PUBLIC_URL", value);
+        assert_eq!(
+            url("https://api.example.org/").unwrap(),
+            "https://api.example.org"
+        );
+        assert_eq!(
+            url("http://localhost:8080/api/").unwrap(),
+            "http://localhost:8080/api"
+        );
+        for bad in [
+            "api.example.org",
+            "ftp://example.org",
+            "https://x/?a=1",
+            "http://",
+        ] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_cursor_secret_needs_32_bytes_and_is_never_repeated() {

@@ -50,7 +50,7 @@ pub struct IndexLink {
 }
 
 #[rustfmt::skip]
-const LINKS: [(&str, &str, &str); 10] = [
+const LINKS: [(&str, &str, &str); 13] = [
     ("articles", "/v1/articles", "Published articles, newest first"),
     ("excerpts", "/v1/excerpts", "Passages quoted from source articles"),
     ("roundup-links", "/v1/roundup-links", "Press links of the roundups"),
@@ -58,6 +58,9 @@ const LINKS: [(&str, &str, &str); 10] = [
     ("tags", "/v1/tags", "Tags with their published-article counts"),
     ("popular", "/v1/rankings/popular", "Most viewed articles"),
     ("trending", "/v1/rankings/trending", "Articles gaining views fastest"),
+    ("feed-atom", "/v1/feeds/atom", "Published articles as an Atom feed, whole posts"),
+    ("feed-rss", "/v1/feeds/rss", "Published articles as an RSS feed, whole posts"),
+    ("feed-json", "/v1/feeds/json", "Published articles as a JSON Feed, whole posts"),
     ("health", "/healthz", "Liveness probe"),
     ("ready", "/readyz", "Readiness probe: database reachable and migrated"),
     ("openapi", "/openapi.json", "The OpenAPI document"),

@@ -152,6 +152,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_CURSOR_SECRET",
         "at least 32 bytes sealing list cursors (default: random at each start)",
     ),
+    (
+        "BROADSHEET_PUBLIC_URL",
+        "the API's public base URL, for feed links (default: http:// and the listen address)",
+    ),
+    (
+        "BROADSHEET_SITE_TITLE",
+        "the publication's name, titling its feeds (default Broadsheet)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

@@ -35,6 +35,7 @@ drafts and scheduled posts, answered `Cache-Control: private, no-store`.",
         (name = "outlets", description = "The publications that excerpts and links cite"),
         (name = "tags", description = "Labels on articles"),
         (name = "rankings", description = "Popular articles by views"),
+        (name = "feeds", description = "Atom, RSS and JSON Feed of the published articles, whole posts in each entry"),
         (name = "health", description = "Probes for orchestrators"),
     ),
 )]

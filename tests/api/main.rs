@@ -14,6 +14,7 @@ mod demo;
 mod errors;
 mod excerpts;
 mod faults;
+mod feeds;
 mod headers;
 mod health;
 mod keys_cli;
