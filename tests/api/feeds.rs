@@ -74,33 +74,35 @@ else:
 
 /// The Python of a virtual environment holding the parsers, created on
 /// first use. Tests run in parallel threads (the `OnceLock`) and test
-/// binaries may run in parallel processes (the lock file).
+/// binaries may run in parallel processes: each process that finds no
+/// environment builds one in a directory of its own and renames it into
+/// place, which is atomic; a process that loses the race drops its copy.
+/// (A venv moved whole keeps working for `python -m` and scripts; only its
+/// console-script shebangs would point at the old place.)
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/feed-parsers");
         std::fs::create_dir_all(&dir).expect("target/feed-parsers");
-        let lock = std::fs::File::create(dir.join("lock")).expect("lock file");
-        lock.lock().expect("lock");
-        let venv = dir.join("venv");
+        let venv = dir.join(format!("venv-{}", REQUIREMENTS.replace([' ', '='], "-")));
         let python = venv.join("bin/python");
-        let stamp = dir.join("installed");
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(REQUIREMENTS) {
-            let _ = std::fs::remove_dir_all(&venv);
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            run(Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
+        if !python.exists() {
+            let staging = dir.join(format!("staging-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&staging);
+            run(Command::new("python3").args(["-m", "venv"]).arg(&staging));
+            run(Command::new(staging.join("bin/python"))
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
                 .args(REQUIREMENTS.split(' ')));
-            std::fs::write(&stamp, REQUIREMENTS).expect("stamp");
+            if std::fs::rename(&staging, &venv).is_err() {
+                assert!(python.exists(), "the parsers' environment is in place");
+                let _ = std::fs::remove_dir_all(&staging);
+            }
         }
-        std::fs::write(dir.join("parse_feed.py"), PARSE_SCRIPT).expect("script");
-        lock.unlock().expect("unlock");
+        // Written by each process, under a name of its own, then renamed:
+        // never read half-written.
+        let script = dir.join(format!("parse_feed-{}.py", std::process::id()));
+        std::fs::write(&script, PARSE_SCRIPT).expect("script");
+        std::fs::rename(&script, dir.join("parse_feed.py")).expect("script in place");
         python
     })
 }
