@@ -91,7 +91,13 @@ fn python() -> &'static Path {
             let _ = std::fs::remove_dir_all(&staging);
             run(Command::new("python3").args(["-m", "venv"]).arg(&staging));
             run(Command::new(staging.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(REQUIREMENTS.split(' ')));
             if std::fs::rename(&staging, &venv).is_err() {
                 assert!(python.exists(), "the parsers' environment is in place");
