@@ -369,6 +369,7 @@ pub async fn summarize(
     rows: Vec<ArticleSummaryRow>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<ArticleSummary>> {
+    // The viewer judges only the parts `include` asks for: none here.
     summarize_with(conn, rows, Include::default(), Viewer::Editor, now).await
 }
 
