@@ -267,6 +267,7 @@ impl Include {
             match name {
                 "excerpts" => include.excerpts = true,
                 "roundups" => include.roundups = true,
+                "" => unknown.push("an empty name".to_string()),
                 other => unknown.push(format!("`{}`", other.escape_default())),
             }
         }

@@ -733,4 +733,6 @@ async fn an_unknown_include_is_refused_naming_it() {
         "{detail}"
     );
     assert!(!detail.contains("`excerpts`"), "{detail}");
+    assert_invalid_parameter(&app, "/v1/articles?include=", "include").await;
+    assert_invalid_parameter(&app, "/v1/articles?include=Excerpts", "include").await;
 }
