@@ -21,14 +21,15 @@ use crate::config::Config;
 use crate::cors::Cors;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::feeds::Publication;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
 use crate::rate_limit::RateLimiter;
 use crate::{
-    articles, compression, cors, excerpts, headers, health, index, outlets, popularity, rate_limit,
-    request_id, roundups, search, tags,
+    articles, compression, cors, excerpts, feeds, headers, health, index, outlets, popularity,
+    rate_limit, request_id, roundups, search, tags,
 };
 
 /// Every route of the API, module by module.
@@ -48,6 +49,7 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(outlets::configure)
         .configure(tags::configure)
         .configure(search::configure)
+        .configure(feeds::configure)
         .configure(index::configure);
 }
 
@@ -88,6 +90,10 @@ impl Application {
             config.popularity.trusted_proxies.clone(),
         ));
         limiter.start();
+        let public_url = match &config.public_url {
+            Some(url) => url.clone(),
+            None => default_public_url(listener.local_addr()?),
+        };
         let shared = Shared {
             cors: Arc::new(Cors::new(&config.cors_write_origins, routes.clone())),
             limiter,
@@ -101,6 +107,7 @@ impl Application {
                 config.popularity.trusted_proxies.clone(),
                 config.max_failed_auths_per_minute,
             )),
+            publication: web::Data::new(Publication::new(&public_url, &config.site_title)),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -194,6 +201,16 @@ async fn stop_signal() {
     log::info!("{name} received; finishing the requests in flight, then stopping");
 }
 
+/// `http://` and the address bound, when no public URL is configured; a
+/// wildcard address (all interfaces) is reachable here as `localhost`.
+fn default_public_url(bound: std::net::SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        format!("http://localhost:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    }
+}
+
 /// How many times the views pending at shutdown are sent before giving up.
 const SHUTDOWN_FLUSHES: u32 = 3;
 
@@ -209,6 +226,7 @@ struct Shared {
     docs_page: web::Data<DocsPage>,
     cursors: web::Data<CursorKey>,
     throttle: web::Data<AuthThrottle>,
+    publication: web::Data<Publication>,
 }
 
 fn build(
@@ -229,6 +247,7 @@ fn build(
         .app_data(shared.popularity)
         .app_data(shared.cursors)
         .app_data(shared.throttle)
+        .app_data(shared.publication)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

@@ -21,6 +21,8 @@
 //! | `BROADSHEET_RATE_LIMIT_BEACONS` | `120` | view beacons (`POST /v1/articles/{slug}/views`) one client address, or IPv6 /64, may send a minute; `0` turns the budget off |
 //! | `BROADSHEET_RATE_LIMIT_WRITES` | `120` | other requests (POST, PUT, PATCH, DELETE, …) one client address, or IPv6 /64, may make a minute; `0` turns the budget off |
 //! | `BROADSHEET_CORS_WRITE_ORIGINS` | none | comma-separated origins (`https://admin.example`) whose pages may send writes and requests with `Authorization`; reads are open to every origin |
+//! | `BROADSHEET_PUBLIC_URL` | `http://` and the address listened on | the API's public base URL (scheme, host, optional port and path prefix), for the absolute links of the feeds and their autodiscovery `Link` headers |
+//! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -31,6 +33,7 @@ use crate::popularity::PopularitySettings;
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE: u32 = 10;
+pub const DEFAULT_SITE_TITLE: &str = "Broadsheet";
 
 /// Reads a client address may make a minute. A page of the site costs a
 /// browser a handful of API reads and a reader rarely opens more than a few
@@ -66,6 +69,10 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Origins whose pages may write (exact `scheme://host[:port]`).
     pub cors_write_origins: Vec<String>,
+    /// The API's public base URL; `None` means `http://` and the bound address.
+    pub public_url: Option<String>,
+    /// The publication's name, as its feeds are titled.
+    pub site_title: String,
 }
 
 /// Requests per minute a client address may make, per budget; `0` is no limit.
@@ -171,6 +178,13 @@ impl Config {
                 writes: per_minute("BROADSHEET_RATE_LIMIT_WRITES", DEFAULT_WRITES_PER_MINUTE)?,
             },
             cors_write_origins: origins("BROADSHEET_CORS_WRITE_ORIGINS")?,
+            public_url: var("BROADSHEET_PUBLIC_URL")
+                .map(|value| public_url("BROADSHEET_PUBLIC_URL", &value))
+                .transpose()?,
+            site_title: var("BROADSHEET_SITE_TITLE").map_or_else(
+                || DEFAULT_SITE_TITLE.into(),
+                |title| title.trim().to_string(),
+            ),
         })
     }
 
@@ -189,6 +203,8 @@ impl Config {
             max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
             rate_limits: RateLimits::default(),
             cors_write_origins: Vec::new(),
+            public_url: None,
+            site_title: DEFAULT_SITE_TITLE.into(),
         }
     }
 }
@@ -214,6 +230,29 @@ pub fn listen_address(value: &str) -> Result<String, String> {
             "`{value}` is not HOST:PORT (--listen or BROADSHEET_LISTEN), \
              e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::]:8080 or localhost:8080"
         )),
+    }
+}
+
+/// An `http` or `https` URL with a host and no query or fragment, as links
+/// are built on it: without its trailing slash.
+fn public_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    match url::Url::parse(value) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(url.as_str().trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError {
+            variable,
+            expected:
+                "an http or https URL without query or fragment, e.g. https://api.example.org"
+                    .into(),
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -320,6 +359,27 @@ fn addresses(variable: &'static str) -> Result<Vec<std::net::IpAddr>, ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_url_is_an_http_url_kept_without_its_trailing_slash() {
+        let url = |value| public_url("BROADSHEET_PUBLIC_URL", value);
+        assert_eq!(
+            url("https://api.example.org/").unwrap(),
+            "https://api.example.org"
+        );
+        assert_eq!(
+            url("http://localhost:8080/api/").unwrap(),
+            "http://localhost:8080/api"
+        );
+        for bad in [
+            "api.example.org",
+            "ftp://example.org",
+            "https://x/?a=1",
+            "http://",
+        ] {
+            assert!(url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_cursor_secret_needs_32_bytes_and_is_never_repeated() {

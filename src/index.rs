@@ -50,7 +50,7 @@ pub struct IndexLink {
 }
 
 #[rustfmt::skip]
-const LINKS: [(&str, &str, &str); 11] = [
+const LINKS: [(&str, &str, &str); 14] = [
     ("articles", "/v1/articles", "Published articles, newest first"),
     ("excerpts", "/v1/excerpts", "Passages quoted from source articles"),
     ("roundup-links", "/v1/roundup-links", "Press links of the roundups"),
@@ -59,6 +59,9 @@ const LINKS: [(&str, &str, &str); 11] = [
     ("popular", "/v1/rankings/popular", "Most viewed articles"),
     ("trending", "/v1/rankings/trending", "Articles gaining views fastest"),
     ("search", "/v1/search", "Full-text search over published articles (`?q=`)"),
+    ("feed-atom", "/v1/feeds/atom", "Published articles as an Atom feed, whole posts"),
+    ("feed-rss", "/v1/feeds/rss", "Published articles as an RSS feed, whole posts"),
+    ("feed-json", "/v1/feeds/json", "Published articles as a JSON Feed, whole posts"),
     ("health", "/healthz", "Liveness probe"),
     ("ready", "/readyz", "Readiness probe: database reachable and migrated"),
     ("openapi", "/openapi.json", "The OpenAPI document"),

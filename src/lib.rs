@@ -25,6 +25,7 @@ pub mod db;
 pub mod editing;
 pub mod error;
 pub mod excerpts;
+pub mod feeds;
 pub mod fields;
 pub mod headers;
 pub mod health;

@@ -168,6 +168,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_CORS_WRITE_ORIGINS",
         "comma-separated origins whose pages may write (default: none)",
     ),
+    (
+        "BROADSHEET_PUBLIC_URL",
+        "the API's public base URL, for feed links (default: http:// and the listen address)",
+    ),
+    (
+        "BROADSHEET_SITE_TITLE",
+        "the publication's name, titling its feeds (default Broadsheet)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

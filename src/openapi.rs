@@ -54,6 +54,7 @@ plain `OPTIONS` is a 405.",
         (name = "tags", description = "Labels on articles"),
         (name = "rankings", description = "Popular articles by views"),
         (name = "search", description = "Full-text search over published articles and their excerpts"),
+        (name = "feeds", description = "Atom, RSS and JSON Feed of the published articles, whole posts in each entry"),
         (name = "health", description = "Probes for orchestrators"),
     ),
 )]

@@ -25,6 +25,8 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        /// The article's feed entry id (`urn:uuid:…`), which survives slug changes.
+        entry_id -> Uuid,
     }
 }
 

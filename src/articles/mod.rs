@@ -6,6 +6,8 @@ pub mod queries;
 pub mod views;
 pub mod writes;
 
+use std::collections::HashMap;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -16,13 +18,16 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::ExcerptSelection;
+use crate::excerpts::views::Excerpt;
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Provenance, Representation};
 use crate::roundups::queries::{LinkSelection, RoundupSelection};
+use crate::roundups::views::Roundup;
+use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
-use crate::{excerpts, roundups, tags};
+use crate::{excerpts, feeds, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
@@ -60,19 +65,27 @@ pub struct ListArticlesQuery {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Parts of the whole post each item also carries, comma-separated:
+    /// `excerpts`, `roundups` or both. Items then have `excerpts` and/or
+    /// `roundups`, as in the single article.
+    #[param(example = "excerpts,roundups")]
+    include: Option<String>,
 }
 
 /// List articles
 ///
 /// Published articles, newest first, as summaries without bodies. Paged by an
 /// opaque cursor: follow `next_cursor` (or the `Link: rel="next"` header)
-/// until it is null.
+/// until it is null. With `include=excerpts,roundups`, each item also
+/// carries the excerpts and roundups of the whole post, for a frontend that
+/// wants whole posts in one call. The same articles are feeds at
+/// `/v1/feeds/atom`, `/v1/feeds/rss` and `/v1/feeds/json` (named in `Link` headers).
 #[utoipa::path(
     tag = "articles",
     params(ListArticlesQuery),
     responses(
         (status = 200, description = "One page of articles", body = Page<ArticleSummary>,
-            headers(("Link" = String, description = "RFC 8288 link to the next page, when there is one"))),
+            headers(("Link" = String, description = "RFC 8288 links, one header each: the next page (`rel=\"next\"`), when there is one, and the three feeds of the published articles (`rel=\"alternate\"`, with `type` `application/atom+xml`, `application/rss+xml` or `application/feed+json`)"))),
         responses::BadRequest,
         responses::Unauthorized,
         responses::TooManyRequests,
@@ -98,73 +111,257 @@ pub async fn list_articles(
             )
         }),
     });
-    let filter = ArticleFilter {
-        status: status.unwrap_or_default(),
-        tag: checker
-            .check(params::slug("tag", query.tag.as_deref()))
-            .flatten(),
-        outlet: checker
-            .check(params::slug("outlet", query.outlet.as_deref()))
-            .flatten(),
-        published_after: checker
-            .check(params::timestamp(
-                "published_after",
-                query.published_after.as_deref(),
-            ))
-            .flatten(),
-        published_before: checker
-            .check(params::timestamp(
-                "published_before",
-                query.published_before.as_deref(),
-            ))
-            .flatten(),
-    };
-    let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
-    let scope = Scope::new(
+    let include = checker.check(Include::parse(query.include.as_deref()));
+    let request = ListRequest::check(
+        &mut checker,
         &cursors,
         "articles",
-        &[
-            ("status", query.status.as_deref()),
-            ("tag", query.tag.as_deref()),
-            ("outlet", query.outlet.as_deref()),
-            ("published_after", query.published_after.as_deref()),
-            ("published_before", query.published_before.as_deref()),
-        ],
+        (status.unwrap_or_default(), query.status.as_deref()),
+        &ListFilters {
+            tag: query.tag.as_deref(),
+            outlet: query.outlet.as_deref(),
+            published_after: query.published_after.as_deref(),
+            published_before: query.published_before.as_deref(),
+            limit: query.limit.as_deref(),
+            cursor: query.cursor.as_deref(),
+        },
     );
-    let after = checker
-        .check(scope.after_published(query.cursor.as_deref()))
-        .flatten();
     checker.finish()?;
-    if filter.status != StatusFilter::Published && caller.0.is_none() {
+    // `finish` has refused the request if either is missing.
+    let (Some(request), Some(include)) = (request, include) else {
+        return Err(AppError::BadRequest("invalid parameters".into()));
+    };
+    if request.filter.status != StatusFilter::Published && caller.0.is_none() {
         return Err(AppError::Unauthorized(
             "listing drafts or scheduled articles needs an API key".into(),
         ));
     }
-    let limit = limit.unwrap_or_default();
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::list(&mut conn, &filter, after, limit, now).await?;
-    let by_publication = filter.status.by_publication();
-    let page = Page::from_rows(
-        rows,
-        limit,
-        &scope,
-        |row| Position::Published {
-            at: match row.published_at {
-                Some(at) if by_publication => at,
-                _ => row.updated_at,
-            },
-            id: row.id,
-        },
-        |row| row,
-    );
-    let data = summarize(&mut conn, page.data, now).await?;
+    let page = request.fetch(&mut conn, now).await?;
+    let data = summarize_with(&mut conn, page.data, include, caller.viewer(now), now).await?;
     let page = Page {
         data,
         next_cursor: page.next_cursor,
     };
-    page.respond(&req, caller.audience(), &Provenance::new())
+    let mut response = page.respond(&req, caller.audience(), &Provenance::new())?;
+    feeds::advertise(&req, &mut response);
+    Ok(response)
+}
+
+/// The public filters of the article list, as they arrive; the feeds take
+/// the same ones, so both are checked by `ListRequest::check`.
+#[derive(Debug, Default)]
+pub struct ListFilters<'a> {
+    pub tag: Option<&'a str>,
+    pub outlet: Option<&'a str>,
+    pub published_after: Option<&'a str>,
+    pub published_before: Option<&'a str>,
+    pub limit: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+}
+
+/// A checked request for one page of articles: the list's and the feeds'.
+#[derive(Debug)]
+pub struct ListRequest {
+    pub filter: ArticleFilter,
+    pub limit: u32,
+    pub scope: Scope,
+    pub after: Option<(DateTime<Utc>, i64)>,
+}
+
+impl ListRequest {
+    /// Checks `filters` for the list named `endpoint` (the scope its cursors
+    /// are sealed to), recording every problem in `checker`; `None` when
+    /// there was one. `status` is the parsed filter and the raw parameter.
+    pub fn check(
+        checker: &mut Checker,
+        cursors: &CursorKey,
+        endpoint: &str,
+        (status, raw_status): (StatusFilter, Option<&str>),
+        filters: &ListFilters<'_>,
+    ) -> Option<Self> {
+        let tag = checker.check(params::slug("tag", filters.tag));
+        let outlet = checker.check(params::slug("outlet", filters.outlet));
+        let published_after = checker.check(params::timestamp(
+            "published_after",
+            filters.published_after,
+        ));
+        let published_before = checker.check(params::timestamp(
+            "published_before",
+            filters.published_before,
+        ));
+        let limit = checker.check(params::limit(filters.limit, 20, 100));
+        let scope = Scope::new(
+            cursors,
+            endpoint,
+            &[
+                ("status", raw_status),
+                ("tag", filters.tag),
+                ("outlet", filters.outlet),
+                ("published_after", filters.published_after),
+                ("published_before", filters.published_before),
+            ],
+        );
+        let after = checker.check(scope.after_published(filters.cursor));
+        Some(Self {
+            filter: ArticleFilter {
+                status,
+                tag: tag?,
+                outlet: outlet?,
+                published_after: published_after?,
+                published_before: published_before?,
+            },
+            limit: limit?,
+            scope,
+            after: after?,
+        })
+    }
+
+    /// The page of article rows this request asks for, with the next cursor.
+    pub async fn fetch(
+        &self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Page<ArticleSummaryRow>> {
+        let rows = queries::list(conn, &self.filter, self.after, self.limit, now).await?;
+        let by_publication = self.filter.status.by_publication();
+        Ok(Page::from_rows(
+            rows,
+            self.limit,
+            &self.scope,
+            |row| Position::Published {
+                at: match row.published_at {
+                    Some(at) if by_publication => at,
+                    _ => row.updated_at,
+                },
+                id: row.id,
+            },
+            |row| row,
+        ))
+    }
+}
+
+/// What list items carry besides their summary, as `include=` asks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Include {
+    pub excerpts: bool,
+    pub roundups: bool,
+}
+
+impl Include {
+    pub const NAMES: [&'static str; 2] = ["excerpts", "roundups"];
+    /// Everything a whole post has.
+    pub const WHOLE: Self = Self {
+        excerpts: true,
+        roundups: true,
+    };
+
+    /// A comma-separated list of names; unknown names are refused, each named.
+    pub fn parse(raw: Option<&str>) -> Result<Self, InvalidInput> {
+        let mut include = Self::default();
+        let Some(raw) = raw else { return Ok(include) };
+        let mut unknown = Vec::new();
+        for name in raw.split(',').map(str::trim) {
+            match name {
+                "excerpts" => include.excerpts = true,
+                "roundups" => include.roundups = true,
+                "" => unknown.push("an empty name".to_string()),
+                other => unknown.push(format!("`{}`", other.escape_default())),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(include)
+        } else {
+            Err(InvalidInput::new(
+                "include",
+                format!(
+                    "unknown: {}; must be a comma-separated list of {}",
+                    unknown.join(", "),
+                    Self::NAMES.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The parts of a set of articles beyond their own row, by article id,
+/// loaded in a fixed number of queries however many articles there are:
+/// one for the tags, and one each for the excerpts, the roundups and their
+/// links when asked for.
+#[derive(Debug, Default)]
+struct Parts {
+    tags: HashMap<i64, Vec<TagRef>>,
+    excerpts: HashMap<i64, Vec<Excerpt>>,
+    roundups: HashMap<i64, Vec<Roundup>>,
+}
+
+impl Parts {
+    async fn load(
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+        include: Include,
+        viewer: Viewer,
+    ) -> QueryResult<Self> {
+        let mut parts = Self::default();
+        for (id, tags) in tags::queries::of_articles(conn, ids).await? {
+            parts
+                .tags
+                .insert(id, tags.into_iter().map(Into::into).collect());
+        }
+        if include.excerpts {
+            let records =
+                excerpts::queries::load(conn, ExcerptSelection::OfArticles(ids), viewer).await?;
+            for record in records {
+                let article_id = record.0.article_id;
+                parts
+                    .excerpts
+                    .entry(article_id)
+                    .or_default()
+                    .push(record.into());
+            }
+        }
+        if include.roundups {
+            let selection = RoundupSelection::OfArticles(ids);
+            let links =
+                roundups::queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
+            let records = roundups::queries::load_roundups(conn, selection, viewer).await?;
+            let mut by_article: HashMap<i64, (Vec<_>, Vec<_>)> = HashMap::new();
+            for record in records {
+                by_article
+                    .entry(record.0.article_id)
+                    .or_default()
+                    .0
+                    .push(record);
+            }
+            for link in links {
+                by_article
+                    .entry(link.2.article_id)
+                    .or_default()
+                    .1
+                    .push(link);
+            }
+            for (id, (records, links)) in by_article {
+                parts
+                    .roundups
+                    .insert(id, roundups::views::assemble(records, links));
+            }
+        }
+        Ok(parts)
+    }
+
+    fn tags(&mut self, id: i64) -> Vec<TagRef> {
+        self.tags.remove(&id).unwrap_or_default()
+    }
+
+    fn excerpts(&mut self, id: i64) -> Vec<Excerpt> {
+        self.excerpts.remove(&id).unwrap_or_default()
+    }
+
+    fn roundups(&mut self, id: i64) -> Vec<Roundup> {
+        self.roundups.remove(&id).unwrap_or_default()
+    }
 }
 
 /// Summaries of these rows, in their order, with their tags (one query for all).
@@ -173,13 +370,58 @@ pub async fn summarize(
     rows: Vec<ArticleSummaryRow>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<ArticleSummary>> {
+    // The viewer judges only the parts `include` asks for: none here.
+    summarize_with(conn, rows, Include::default(), Viewer::Editor, now).await
+}
+
+/// Summaries of these rows, in their order, carrying what `include` asks
+/// for as the viewer may see it, in a fixed number of queries.
+pub async fn summarize_with(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<ArticleSummaryRow>,
+    include: Include,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<ArticleSummary>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut tags = tags::queries::of_articles(conn, &ids).await?;
+    let mut parts = Parts::load(conn, &ids, include, viewer).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let tags = tags.remove(&row.id).unwrap_or_default();
-            ArticleSummary::new(row, tags.into_iter().map(Into::into).collect(), now)
+            let id = row.id;
+            let mut summary = ArticleSummary::new(row, parts.tags(id), now);
+            if include.excerpts {
+                summary.excerpts = Some(parts.excerpts(id));
+            }
+            if include.roundups {
+                summary.roundups = Some(parts.roundups(id));
+            }
+            summary
+        })
+        .collect())
+}
+
+/// The whole representations of these article rows, in their order, as the
+/// viewer may see them: four queries, whatever the number of rows.
+pub async fn load_views(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<ArticleRow>,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Article>> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut parts = Parts::load(conn, &ids, Include::WHOLE, viewer).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let id = row.id;
+            Article::new(
+                row,
+                parts.tags(id),
+                parts.excerpts(id),
+                parts.roundups(id),
+                now,
+            )
         })
         .collect())
 }
@@ -191,22 +433,10 @@ pub async fn load_view(
     viewer: Viewer,
     now: DateTime<Utc>,
 ) -> QueryResult<Article> {
-    let tags = tags::queries::of_articles(conn, &[row.id])
+    load_views(conn, vec![row], viewer, now)
         .await?
-        .remove(&row.id)
-        .unwrap_or_default();
-    let excerpts =
-        excerpts::queries::load(conn, ExcerptSelection::OfArticle(row.id), viewer).await?;
-    let roundups = RoundupSelection::OfArticle(row.id);
-    let links = roundups::queries::load_links(conn, LinkSelection::Of(roundups), viewer).await?;
-    let roundups = roundups::queries::load_roundups(conn, roundups, viewer).await?;
-    Ok(Article::new(
-        row,
-        tags.into_iter().map(Into::into).collect(),
-        excerpts.into_iter().map(Into::into).collect(),
-        roundups::views::assemble(roundups, links),
-        now,
-    ))
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)
 }
 
 /// Get an article
@@ -222,7 +452,8 @@ pub async fn load_view(
     params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan")),
     responses(
         (status = 200, description = "The article", body = Article,
-            headers(("ETag" = String, description = "Strong entity tag of this representation"))),
+            headers(("ETag" = String, description = "Strong entity tag of this representation"),
+                ("Link" = String, description = "RFC 8288 links, one header each, to the three feeds of the published articles (`rel=\"alternate\"`, with `type` `application/atom+xml`, `application/rss+xml` or `application/feed+json`)"))),
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
         (status = 308, description = "An old slug: `Location` names the current URL",
             headers(("Location" = String, description = "The article's current URL"))),
@@ -253,5 +484,8 @@ pub async fn find_article(
         };
     };
     let article = load_view(&mut conn, row, viewer, now).await?;
-    Ok(Representation::of(&article)?.respond(&req, StatusCode::OK, caller.audience()))
+    let mut response =
+        Representation::of(&article)?.respond(&req, StatusCode::OK, caller.audience());
+    feeds::advertise(&req, &mut response);
+    Ok(response)
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{
@@ -158,6 +158,23 @@ pub async fn list(
         );
     }
     query.load(conn).await
+}
+
+/// The whole rows of these articles with their feed entry ids (a UUID as
+/// text), in no particular order.
+pub async fn with_entry_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<(ArticleRow, String)>> {
+    articles::table
+        .filter(articles::id.eq_any(ids))
+        .select((
+            ArticleRow::as_select(),
+            // Read as text: the feeds only ever print it.
+            diesel::dsl::sql::<Text>("articles.entry_id::text"),
+        ))
+        .load(conn)
+        .await
 }
 
 /// The article with this slug, if the viewer may see it.

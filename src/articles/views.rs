@@ -61,6 +61,16 @@ pub struct ArticleSummary {
     /// The whole article in the API.
     #[schema(example = "/v1/articles/secretary-clintons-message-to-pakistan")]
     pub url: String,
+    /// Quoted passages, in order, as in the single article; present only
+    /// when the list was asked for them (`include=excerpts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub excerpts: Option<Vec<Excerpt>>,
+    /// Press roundups, in order, each with its links, as in the single
+    /// article; present only when the list was asked for them (`include=roundups`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub roundups: Option<Vec<Roundup>>,
 }
 
 impl ArticleSummary {
@@ -74,6 +84,8 @@ impl ArticleSummary {
             published_at: row.published_at,
             updated_at: row.updated_at,
             tags,
+            excerpts: None,
+            roundups: None,
         }
     }
 }

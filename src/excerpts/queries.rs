@@ -15,6 +15,7 @@ use crate::visibility::{is_public, Viewer};
 #[diesel(table_name = excerpts, check_for_backend(Pg))]
 pub struct ExcerptRow {
     pub id: i64,
+    pub article_id: i64,
     pub position: i32,
     pub headline: String,
     pub bylines: Vec<String>,
@@ -33,6 +34,8 @@ pub type ExcerptRecord = (ExcerptRow, OutletRow, ArticleRefRow);
 pub enum ExcerptSelection<'a> {
     /// The excerpts of one article, in their order.
     OfArticle(i64),
+    /// The excerpts of these articles, by article then position.
+    OfArticles(&'a [i64]),
     /// One excerpt by id.
     One(i64),
     /// A page of the public list, by ascending id; `limit + 1` rows.
@@ -62,6 +65,11 @@ pub async fn load(
             query = query
                 .filter(excerpts::article_id.eq(article_id))
                 .order(excerpts::position);
+        }
+        ExcerptSelection::OfArticles(article_ids) => {
+            query = query
+                .filter(excerpts::article_id.eq_any(article_ids))
+                .order((excerpts::article_id, excerpts::position));
         }
         ExcerptSelection::One(id) => query = query.filter(excerpts::id.eq(id)),
         ExcerptSelection::Page(filter) => {

@@ -9,7 +9,7 @@ use crate::articles::views::ArticleRef;
 use crate::outlets::views::OutletRef;
 
 /// A passage quoted from a source article, with its attribution.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Excerpt {
     #[schema(example = 1)]
     pub id: i64,

@@ -14,6 +14,7 @@ use crate::visibility::{is_public, Viewer};
 #[diesel(table_name = roundups, check_for_backend(Pg))]
 pub struct RoundupRow {
     pub id: i64,
+    pub article_id: i64,
     pub position: i32,
     pub title: String,
 }
@@ -33,9 +34,11 @@ pub type LinkRecord = (LinkRow, OutletRow, RoundupRow, ArticleRefRow);
 
 /// Which roundups to load.
 #[derive(Debug, Clone, Copy)]
-pub enum RoundupSelection {
+pub enum RoundupSelection<'a> {
     /// The roundups of one article, in their order.
     OfArticle(i64),
+    /// The roundups of these articles, by article then position.
+    OfArticles(&'a [i64]),
     /// One roundup by id.
     One(i64),
 }
@@ -44,7 +47,7 @@ pub enum RoundupSelection {
 #[derive(Debug)]
 pub enum LinkSelection<'a> {
     /// The links of the selected roundups, by roundup then link position.
-    Of(RoundupSelection),
+    Of(RoundupSelection<'a>),
     /// One link by id.
     One(i64),
     /// A page of the public list, by ascending id; `limit + 1` rows.
@@ -53,13 +56,13 @@ pub enum LinkSelection<'a> {
 
 pub async fn load_roundups(
     conn: &mut AsyncPgConnection,
-    selection: RoundupSelection,
+    selection: RoundupSelection<'_>,
     viewer: Viewer,
 ) -> QueryResult<Vec<RoundupRecord>> {
     let mut query = roundups::table
         .inner_join(articles::table)
         .select((RoundupRow::as_select(), ArticleRefRow::as_select()))
-        .order(roundups::position)
+        .order((roundups::article_id, roundups::position))
         .into_boxed();
     if let Some(now) = viewer.public_at() {
         query = query.filter(is_public(now));
@@ -67,6 +70,9 @@ pub async fn load_roundups(
     match selection {
         RoundupSelection::OfArticle(article_id) => {
             query.filter(roundups::article_id.eq(article_id))
+        }
+        RoundupSelection::OfArticles(article_ids) => {
+            query.filter(roundups::article_id.eq_any(article_ids))
         }
         RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
     }
@@ -98,9 +104,16 @@ pub async fn load_links(
                 RoundupSelection::OfArticle(article_id) => {
                     query.filter(roundups::article_id.eq(article_id))
                 }
+                RoundupSelection::OfArticles(article_ids) => {
+                    query.filter(roundups::article_id.eq_any(article_ids))
+                }
                 RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
             }
-            .order((roundups::position, roundup_links::position));
+            .order((
+                roundups::article_id,
+                roundups::position,
+                roundup_links::position,
+            ));
         }
         LinkSelection::One(id) => query = query.filter(roundup_links::id.eq(id)),
         LinkSelection::Page(filter) => {

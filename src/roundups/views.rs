@@ -8,7 +8,7 @@ use crate::articles::views::ArticleRef;
 use crate::outlets::views::OutletRef;
 
 /// A titled list of press links, such as "From Pakistan Press".
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Roundup {
     #[schema(example = 1)]
     pub id: i64,
@@ -27,7 +27,7 @@ pub struct Roundup {
 }
 
 /// One press link inside a roundup.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RoundupLink {
     #[schema(example = 1)]
     pub id: i64,

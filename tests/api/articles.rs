@@ -60,9 +60,19 @@ async fn page_slugs(app: &TestApp, path: &str) -> Vec<String> {
     slugs(items).into_iter().map(String::from).collect()
 }
 
-/// The target of a `Link: <...>; rel="next"` header, if the response has one.
+/// The target of a `Link: <...>; rel="next"` header, if the response has
+/// one (besides the feeds' `rel="alternate"` links, which every page has).
 fn next_link(response: &reqwest::Response) -> Option<String> {
-    let link = response.headers().get("link")?.to_str().expect("ASCII");
+    let mut next = response
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|link| link.to_str().expect("ASCII"))
+        .filter(|link| !link.ends_with("; rel=\"alternate\"; type=\"application/atom+xml\""))
+        .filter(|link| !link.ends_with("; rel=\"alternate\"; type=\"application/rss+xml\""))
+        .filter(|link| !link.ends_with("; rel=\"alternate\"; type=\"application/feed+json\""));
+    let link = next.next()?;
+    assert!(next.next().is_none(), "one next link");
     let target = link
         .strip_prefix('<')
         .and_then(|rest| rest.strip_suffix(">; rel=\"next\""))

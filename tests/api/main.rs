@@ -15,6 +15,7 @@ mod edge;
 mod errors;
 mod excerpts;
 mod faults;
+mod feeds;
 mod headers;
 mod health;
 mod keys_cli;
