@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::dev::{ResourceDef, Server};
-use actix_web::http::{header, Method};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use utoipa::OpenApi;
@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
+use crate::representation::{Audience, CachePolicy, Representation};
 use crate::popularity::Popularity;
 use crate::{articles, excerpts, headers, health, index, outlets, popularity, roundups, tags};
 
@@ -86,6 +87,10 @@ impl Application {
             throttle: web::Data::new(AuthThrottle::new(
                 config.popularity.trusted_proxies.clone(),
                 config.max_failed_auths_per_minute,
+            )),
+            cache_policy: web::Data::new(CachePolicy::new(
+                config.cache_max_age,
+                config.cache_s_maxage,
             )),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
@@ -193,6 +198,7 @@ struct Shared {
     docs_page: web::Data<DocsPage>,
     cursors: web::Data<CursorKey>,
     throttle: web::Data<AuthThrottle>,
+    cache_policy: web::Data<CachePolicy>,
 }
 
 fn build(
@@ -213,6 +219,7 @@ fn build(
         .app_data(shared.popularity)
         .app_data(shared.cursors)
         .app_data(shared.throttle)
+        .app_data(shared.cache_policy)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()
@@ -221,7 +228,10 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
-    let document_json = web::Data::new(web::Bytes::from(crate::openapi::document_json()));
+    let document_json = web::Data::new(Representation::new(
+        crate::openapi::document_json().into(),
+        header::HeaderValue::from_static("application/json"),
+    ));
     app.app_data(document_json)
         .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
@@ -250,10 +260,13 @@ fn build(
         .wrap_fn(headers::every_response)
 }
 
-async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.get_ref().clone())
+/// The OpenAPI document, fixed for a build: its `ETag` changes only with a
+/// new version, and caches may keep it like any public answer.
+async fn serve_document(req: HttpRequest, document: web::Data<Representation>) -> HttpResponse {
+    document
+        .get_ref()
+        .clone()
+        .respond(&req, StatusCode::OK, Audience::Public)
 }
 
 /// The reference page: Swagger UI's own page, titled for Broadsheet.

@@ -17,6 +17,8 @@
 //! | `BROADSHEET_BODY_TIMEOUT_MS` | `10000` | time a client has to send a whole body (408 beyond) |
 //! | `BROADSHEET_CURSOR_SECRET` | random at start | at least 32 bytes (e.g. `openssl rand -hex 32`) sealing list cursors; set it so cursors survive restarts and every instance accepts the others' |
 //! | `BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE` | `10` | failed authentications one client address, or IPv6 /64, may make in a minute; beyond, its requests with a key get 429 without a lookup until the minute from its first failure has passed |
+//! | `BROADSHEET_CACHE_MAX_AGE` | `60` | seconds browsers may keep a public answer (`Cache-Control: max-age`) |
+//! | `BROADSHEET_CACHE_S_MAXAGE` | `300` | seconds shared caches (CDNs) may keep a public answer (`s-maxage`); also how long they may serve it stale while revalidating |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -42,7 +44,17 @@ pub struct Config {
     pub cursor_secret: Option<Secret>,
     /// Failed authentications a client address may make per minute.
     pub max_failed_auths_per_minute: u32,
+    /// Seconds browsers may keep a public answer. Short: a browser cannot be
+    /// told that something changed, it can only ask again (and get a 304).
+    pub cache_max_age: u32,
+    /// Seconds shared caches may keep a public answer. Longer: a CDN that
+    /// purges by `Surrogate-Key` when content changes could keep answers far
+    /// longer (hours); 5 minutes bounds staleness behind a CDN that does not.
+    pub cache_s_maxage: u32,
 }
+
+pub const DEFAULT_CACHE_MAX_AGE: u32 = 60;
+pub const DEFAULT_CACHE_S_MAXAGE: u32 = 300;
 
 /// A secret setting, never shown by `Debug`.
 #[derive(Clone)]
@@ -114,6 +126,10 @@ impl Config {
             max_failed_auths_per_minute: number("BROADSHEET_MAX_FAILED_AUTHS_PER_MINUTE", 1..=1000)?
                 .unwrap_or(DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE as usize)
                 as u32,
+            cache_max_age: number("BROADSHEET_CACHE_MAX_AGE", 0..=31_536_000)?
+                .unwrap_or(DEFAULT_CACHE_MAX_AGE as usize) as u32,
+            cache_s_maxage: number("BROADSHEET_CACHE_S_MAXAGE", 0..=31_536_000)?
+                .unwrap_or(DEFAULT_CACHE_S_MAXAGE as usize) as u32,
         })
     }
 
@@ -130,6 +146,8 @@ impl Config {
             popularity: PopularitySettings::default(),
             cursor_secret: None,
             max_failed_auths_per_minute: DEFAULT_MAX_FAILED_AUTHS_PER_MINUTE,
+            cache_max_age: DEFAULT_CACHE_MAX_AGE,
+            cache_s_maxage: DEFAULT_CACHE_S_MAXAGE,
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod pagination;
 pub mod params;
 pub mod popularity;
 pub mod representation;
+pub mod revisions;
 pub mod roundups;
 pub mod schema;
 pub mod site;

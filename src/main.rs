@@ -152,6 +152,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_CURSOR_SECRET",
         "at least 32 bytes sealing list cursors (default: random at each start)",
     ),
+    (
+        "BROADSHEET_CACHE_MAX_AGE",
+        "seconds browsers may keep a public answer (default 60)",
+    ),
+    (
+        "BROADSHEET_CACHE_S_MAXAGE",
+        "seconds shared caches (CDNs) may keep a public answer (default 300)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::{DEFAULT_CACHE_MAX_AGE, DEFAULT_CACHE_S_MAXAGE};
 use crate::error::AppError;
 
 /// Who a response is for: shared caches may keep public answers, never
@@ -55,12 +56,9 @@ impl CachePolicy {
 
 impl Default for CachePolicy {
     fn default() -> Self {
-        Self::new(DEFAULT_MAX_AGE, DEFAULT_S_MAXAGE)
+        Self::new(DEFAULT_CACHE_MAX_AGE, DEFAULT_CACHE_S_MAXAGE)
     }
 }
-
-pub const DEFAULT_MAX_AGE: u32 = 60;
-pub const DEFAULT_S_MAXAGE: u32 = 300;
 
 static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 
@@ -83,28 +81,53 @@ impl Provenance {
         Self::default()
     }
 
-    /// Adds a purge key, e.g. `key("article", 17)`.
+    /// Adds a purge key, e.g. `key("article", 17)`, unless it is there already.
     pub fn key(&mut self, kind: &str, id: impl std::fmt::Display) -> &mut Self {
-        if !self.keys.is_empty() {
+        let start = self.keys.len();
+        if start > 0 {
             self.keys.push(' ');
         }
         let _ = write!(self.keys, "{kind}-{id}");
-        self
+        self.keep_unless_repeated(start)
     }
 
     /// Adds a list's key, e.g. `list("articles")`.
     pub fn list(&mut self, name: &str) -> &mut Self {
-        if !self.keys.is_empty() {
+        let start = self.keys.len();
+        if start > 0 {
             self.keys.push(' ');
         }
         self.keys.push_str(name);
+        self.keep_unless_repeated(start)
+    }
+
+    /// Drops the key just written from `start` if an earlier one is the
+    /// same: a page of excerpts names each outlet and article once.
+    fn keep_unless_repeated(&mut self, start: usize) -> &mut Self {
+        let added = self.keys[start..].trim_start();
+        if self.keys[..start].split(' ').any(|key| key == added) {
+            self.keys.truncate(start);
+        }
         self
+    }
+
+    /// Whether the keys name this one (for tests and assertions).
+    pub fn names(&self, key: &str) -> bool {
+        self.keys.split(' ').any(|candidate| candidate == key)
     }
 
     /// Adds the time something shown last changed.
     pub fn revised(&mut self, at: DateTime<Utc>) -> &mut Self {
         self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));
         self.stamps.push(at.timestamp_micros());
+        self
+    }
+
+    /// A time the page may have changed at without showing it: an item left
+    /// it (see `revisions::removals`). It counts for `Last-Modified` only:
+    /// the `ETag` changes anyway, with the body that lost the item.
+    pub fn changed_by_removal(&mut self, at: DateTime<Utc>) -> &mut Self {
+        self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));
         self
     }
 

@@ -25,6 +25,7 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        revised_at -> Timestamptz,
     }
 }
 
@@ -169,3 +170,14 @@ diesel::table! {
         flushed_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    publication_removals (singleton) {
+        singleton -> Bool,
+        removed_at -> Timestamptz,
+    }
+}
+
+// The removal watermark is read in the statement that resolves a list's filters.
+diesel::allow_tables_to_appear_in_same_query!(publication_removals, tags);
+diesel::allow_tables_to_appear_in_same_query!(publication_removals, outlets);

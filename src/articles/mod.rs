@@ -22,7 +22,7 @@ use crate::params::{self, Checker};
 use crate::representation::{Provenance, Representation};
 use crate::roundups::queries::{LinkSelection, RoundupSelection};
 use crate::visibility::Viewer;
-use crate::{excerpts, roundups, tags};
+use crate::{excerpts, revisions, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
@@ -144,7 +144,10 @@ pub async fn list_articles(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::list(&mut conn, &filter, after, limit, now).await?;
+    // One round trip: the context is sent along with the page's query.
+    let context = queries::list_context(&mut conn, &filter);
+    let rows = queries::list(&mut conn, &filter, after, limit, now);
+    let ((removed_at, tag_id, outlet_id), rows) = futures_util::future::try_join(context, rows).await?;
     let by_publication = filter.status.by_publication();
     let page = Page::from_rows(
         rows,
@@ -159,12 +162,25 @@ pub async fn list_articles(
         },
         |row| row,
     );
+    let mut shown = Provenance::new();
+    shown.list("articles").changed_by_removal(removed_at);
+    if let Some(id) = tag_id {
+        shown.key("tag", id);
+    }
+    if let Some(id) = outlet_id {
+        shown.key("outlet", id);
+    }
+    for row in &page.data {
+        shown
+            .key("article", row.id)
+            .revised(revisions::effective(row.revised_at, row.published_at, now));
+    }
     let data = summarize(&mut conn, page.data, now).await?;
     let page = Page {
         data,
         next_cursor: page.next_cursor,
     };
-    page.respond(&req, caller.audience(), &Provenance::new())
+    page.respond(&req, caller.audience(), &shown)
 }
 
 /// Summaries of these rows, in their order, with their tags (one query for all).
@@ -191,6 +207,18 @@ pub async fn load_view(
     viewer: Viewer,
     now: DateTime<Utc>,
 ) -> QueryResult<Article> {
+    Ok(load_shown(conn, row, viewer, now).await?.0)
+}
+
+/// The whole representation of an article row, and what it shows: the
+/// article, its tags and the outlets it cites, last changed at its
+/// effective time.
+pub async fn load_shown(
+    conn: &mut AsyncPgConnection,
+    row: ArticleRow,
+    viewer: Viewer,
+    now: DateTime<Utc>,
+) -> QueryResult<(Article, Provenance)> {
     let tags = tags::queries::of_articles(conn, &[row.id])
         .await?
         .remove(&row.id)
@@ -200,13 +228,27 @@ pub async fn load_view(
     let roundups = RoundupSelection::OfArticle(row.id);
     let links = roundups::queries::load_links(conn, LinkSelection::Of(roundups), viewer).await?;
     let roundups = roundups::queries::load_roundups(conn, roundups, viewer).await?;
-    Ok(Article::new(
+    let mut shown = Provenance::new();
+    shown
+        .key("article", row.id)
+        .revised(revisions::effective(row.revised_at, row.published_at, now));
+    for tag in &tags {
+        shown.key("tag", tag.id);
+    }
+    for (_, outlet, _) in &excerpts {
+        shown.key("outlet", outlet.id);
+    }
+    for (_, outlet, _, _) in &links {
+        shown.key("outlet", outlet.id);
+    }
+    let article = Article::new(
         row,
         tags.into_iter().map(Into::into).collect(),
         excerpts.into_iter().map(Into::into).collect(),
         roundups::views::assemble(roundups, links),
         now,
-    ))
+    );
+    Ok((article, shown))
 }
 
 /// Get an article
@@ -252,6 +294,8 @@ pub async fn find_article(
             None => Err(AppError::not_found("published article", slug)),
         };
     };
-    let article = load_view(&mut conn, row, viewer, now).await?;
-    Ok(Representation::of(&article)?.respond(&req, StatusCode::OK, caller.audience()))
+    let (article, shown) = load_shown(&mut conn, row, viewer, now).await?;
+    Ok(Representation::of(&article)?
+        .shows(&shown)
+        .respond(&req, StatusCode::OK, caller.audience()))
 }

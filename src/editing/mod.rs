@@ -293,12 +293,14 @@ pub async fn read<V: Positioned>(
 ) -> Result<HttpResponse, AppError> {
     let id = params::id("id", id)?;
     let mut conn = pool.get().await?;
-    let view = V::find(&mut conn, id, caller.viewer(Utc::now()))
+    let (view, shown) = V::find(&mut conn, id, caller.viewer(Utc::now()))
         .await?
         .ok_or_else(|| {
             AppError::not_found(&format!("{} of a published article", V::KIND.noun()), id)
         })?;
-    Ok(Representation::of(&view)?.respond(req, StatusCode::OK, caller.audience()))
+    Ok(Representation::of(&view)?
+        .shows(&shown)
+        .respond(req, StatusCode::OK, caller.audience()))
 }
 
 /// What a create made: its representation and its URL.

@@ -7,7 +7,7 @@ pub mod views;
 pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -19,8 +19,9 @@ use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use crate::visibility::Viewer;
-use queries::ExcerptSelection;
+use queries::{ExcerptRecord, ExcerptSelection};
 use views::Excerpt;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -35,12 +36,28 @@ impl Positioned for Excerpt {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         Ok(queries::load(conn, ExcerptSelection::One(id), viewer)
             .await?
             .pop()
-            .map(Excerpt::from))
+            .map(|record| {
+                let mut shown = Provenance::new();
+                show(&mut shown, &record, now);
+                (Excerpt::from(record), shown)
+            }))
     }
+}
+
+/// What an excerpt shows: itself, its outlet and its article, revised with
+/// the article (whose stamp moves with every change to its excerpts and to
+/// the outlets they cite).
+fn show(shown: &mut Provenance, (row, outlet, article): &ExcerptRecord, now: DateTime<Utc>) {
+    shown
+        .key("excerpt", row.id)
+        .key("article", article.id)
+        .key("outlet", outlet.id)
+        .revised(revisions::effective(article.revised_at, article.published_at, now));
 }
 
 /// List excerpts
@@ -66,21 +83,24 @@ pub async fn list_excerpts(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "excerpts")?;
+    let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::load(
-        &mut conn,
-        ExcerptSelection::Page(&filter),
-        Viewer::Public(Utc::now()),
-    )
-    .await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::load(&mut conn, ExcerptSelection::Page(&filter), Viewer::Public(now));
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("excerpts").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         filter.limit,
         &filter.scope,
         |r| Position::Id(r.0.id),
-        Excerpt::from,
+        |record| {
+            show(&mut shown, &record, now);
+            Excerpt::from(record)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond(&req, Audience::Public, &shown)
 }
 
 /// Get an excerpt

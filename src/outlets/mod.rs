@@ -17,6 +17,7 @@ use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::params;
 use crate::representation::{Audience, Provenance, Representation};
+use crate::revisions;
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -48,15 +49,24 @@ pub async fn list_outlets(
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "outlets")?;
     let mut conn = pool.get().await?;
-    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now()).await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now());
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("outlets").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         limit,
         &scope,
         |o| Position::Slug(o.outlet.slug.clone()),
-        Outlet::from,
+        |outlet| {
+            shown
+                .key("outlet", outlet.outlet.id)
+                .revised(outlet.revised_at());
+            Outlet::from(outlet)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond(&req, Audience::Public, &shown)
 }
 
 /// Get an outlet
@@ -86,8 +96,18 @@ pub async fn find_outlet(
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("outlet", &slug)?;
     let mut conn = pool.get().await?;
-    let row = queries::find(&mut conn, slug, Utc::now())
-        .await?
-        .ok_or_else(|| AppError::not_found("outlet", slug))?;
-    Ok(Representation::of(&Outlet::from(row))?.respond(&req, StatusCode::OK, caller.audience()))
+    let removed_at = revisions::removals(&mut conn);
+    let row = queries::find(&mut conn, slug, Utc::now());
+    let (removed_at, row) = futures_util::future::try_join(removed_at, row).await?;
+    let row = row.ok_or_else(|| AppError::not_found("outlet", slug))?;
+    // Its counts go down when a citation leaves: the removal stamp keeps
+    // `Last-Modified` from going back then.
+    let mut shown = Provenance::new();
+    shown
+        .key("outlet", row.outlet.id)
+        .revised(row.revised_at())
+        .changed_by_removal(removed_at);
+    Ok(Representation::of(&Outlet::from(row))?
+        .shows(&shown)
+        .respond(&req, StatusCode::OK, caller.audience()))
 }

@@ -7,7 +7,7 @@ pub mod views;
 pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -19,8 +19,9 @@ use crate::error::{responses, AppError};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use crate::visibility::Viewer;
-use queries::{LinkSelection, RoundupSelection};
+use queries::{LinkRecord, LinkSelection, RoundupSelection};
 use views::{ListedLink, Roundup};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -38,11 +39,22 @@ impl Positioned for Roundup {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         let selection = RoundupSelection::One(id);
         let roundups = queries::load_roundups(conn, selection, viewer).await?;
         let links = queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
-        Ok(views::assemble(roundups, links).pop())
+        let mut shown = Provenance::new();
+        for (roundup, article) in &roundups {
+            shown
+                .key("roundup", roundup.id)
+                .key("article", article.id)
+                .revised(revisions::effective(article.revised_at, article.published_at, now));
+        }
+        for (link, outlet, _, _) in &links {
+            shown.key("link", link.id).key("outlet", outlet.id);
+        }
+        Ok(views::assemble(roundups, links).pop().map(|roundup| (roundup, shown)))
     }
 }
 
@@ -53,12 +65,29 @@ impl Positioned for ListedLink {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         Ok(queries::load_links(conn, LinkSelection::One(id), viewer)
             .await?
             .pop()
-            .map(ListedLink::from))
+            .map(|record| {
+                let mut shown = Provenance::new();
+                show(&mut shown, &record, now);
+                (ListedLink::from(record), shown)
+            }))
     }
+}
+
+/// What a press link shows: itself, its outlet, its roundup and its
+/// article, revised with the article (whose stamp moves with every change
+/// to its roundups, their links and the outlets they cite).
+fn show(shown: &mut Provenance, (link, outlet, roundup, article): &LinkRecord, now: DateTime<Utc>) {
+    shown
+        .key("link", link.id)
+        .key("roundup", roundup.id)
+        .key("article", article.id)
+        .key("outlet", outlet.id)
+        .revised(revisions::effective(article.revised_at, article.published_at, now));
 }
 
 /// List press links
@@ -84,21 +113,24 @@ pub async fn list_roundup_links(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "roundup-links")?;
+    let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::load_links(
-        &mut conn,
-        LinkSelection::Page(&filter),
-        Viewer::Public(Utc::now()),
-    )
-    .await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::load_links(&mut conn, LinkSelection::Page(&filter), Viewer::Public(now));
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("roundup-links").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         filter.limit,
         &filter.scope,
         |r| Position::Id(r.0.id),
-        ListedLink::from,
+        |record| {
+            show(&mut shown, &record, now);
+            ListedLink::from(record)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond(&req, Audience::Public, &shown)
 }
 
 /// Get a roundup

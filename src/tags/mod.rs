@@ -11,6 +11,7 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use views::Tag;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -41,13 +42,20 @@ pub async fn list_tags(
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "tags")?;
     let mut conn = pool.get().await?;
-    let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now()).await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now());
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("tags").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         limit,
         &scope,
-        |(tag, _)| Position::Slug(tag.slug.clone()),
-        Tag::from,
+        |(tag, _, _)| Position::Slug(tag.slug.clone()),
+        |(tag, count, revised_at)| {
+            shown.key("tag", tag.id).revised(revised_at);
+            Tag::from((tag, count))
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond(&req, Audience::Public, &shown)
 }
