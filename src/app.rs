@@ -228,6 +228,7 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
+    let document = crate::openapi::complete(document);
     let document_json = web::Data::new(Representation::new(
         crate::openapi::document_json().into(),
         header::HeaderValue::from_static("application/json"),

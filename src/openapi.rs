@@ -5,7 +5,14 @@
 //! miss one it has.
 
 use actix_web::App;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::security::{
+    HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -62,6 +69,109 @@ Writes need one; reads stay public, and with a key also show drafts and schedule
     }
 }
 
+/// Documents HTTP caching on every public read, in one place rather than on
+/// each of them: the validators and cache headers its 200 sends, the 304
+/// it answers, and the conditional request headers that get one. Runs on
+/// the assembled document (the operations are collected from the routes
+/// after `ApiDoc`'s own modifiers run).
+pub struct Caching;
+
+/// Public GETs that caches must not keep: probes report on this instance now.
+const PROBES: [&str; 2] = ["check_health", "check_readiness"];
+/// Public GETs that send no `Last-Modified`: what they show changes without
+/// a revision stamp (view counts) or only with a new version (the index).
+const WITHOUT_LAST_MODIFIED: [&str; 2] = ["article_stats", "show_index"];
+
+impl Modify for Caching {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let Some(operation) = item.get.as_mut() else {
+                continue;
+            };
+            let public = operation
+                .security
+                .as_ref()
+                .is_some_and(|options| options.contains(&SecurityRequirement::default()));
+            let id = operation.operation_id.as_deref().unwrap_or_default();
+            if !public || PROBES.contains(&id) {
+                continue;
+            }
+            let last_modified = !WITHOUT_LAST_MODIFIED.contains(&id);
+            document_caching(operation, last_modified);
+        }
+    }
+}
+
+fn text_header(description: &str) -> Header {
+    HeaderBuilder::new()
+        .schema(Some(Object::with_type(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+fn document_caching(operation: &mut Operation, last_modified: bool) {
+    let mut headers = vec![
+        (
+            "ETag",
+            "Strong entity tag of this representation: send it back in `If-None-Match`",
+        ),
+        (
+            "Cache-Control",
+            "`public, max-age=…, s-maxage=…, stale-while-revalidate=…, stale-if-error=86400`; `private, no-store` for a request with an API key",
+        ),
+    ];
+    if last_modified {
+        headers.push((
+            "Last-Modified",
+            "When anything this representation shows last changed (for a list, or when an item last left it)",
+        ));
+    }
+    let mut ok_headers = headers.clone();
+    ok_headers.push((
+        "Surrogate-Key",
+        "Space-separated purge keys of what it shows (`article-17`, `outlet-3`, `tag-5`, `excerpt-40`, `roundup-8`, `link-21`, and list names such as `articles`); absent for a request with an API key",
+    ));
+    if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+        for (name, description) in ok_headers {
+            ok.headers.insert(name.into(), text_header(description).into());
+        }
+    }
+    let mut not_modified = ResponseBuilder::new().description(
+        "Not modified: `If-None-Match` names the current `ETag` or, without `If-None-Match`, nothing shown changed since `If-Modified-Since`. No body.",
+    );
+    for (name, description) in headers {
+        not_modified = not_modified.header(name, text_header(description));
+    }
+    operation
+        .responses
+        .responses
+        .insert("304".into(), not_modified.build().into());
+
+    let mut conditions = vec![(
+        "If-None-Match",
+        "`ETag`s of copies the client holds (`*`, weak forms and `-gzip`/`-br`/`-zstd` encoded forms match too): 304 when one is current",
+    )];
+    if last_modified {
+        conditions.push((
+            "If-Modified-Since",
+            "An HTTP date, ignored when `If-None-Match` is sent: 304 when nothing shown changed since",
+        ));
+    }
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for (name, description) in conditions {
+        parameters.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(Object::with_type(Type::String)))
+                .build()
+                .into(),
+        );
+    }
+}
+
 /// The complete document, built from the routes without starting a server.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, document) = App::new()
@@ -69,6 +179,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::app::api)
         .split_for_parts();
+    complete(document)
+}
+
+/// Adds to the operations collected from the routes what they share.
+pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    Caching.modify(&mut document);
     document
 }
 

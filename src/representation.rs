@@ -242,6 +242,14 @@ impl Representation {
     ) -> HttpResponse {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::ETAG, self.etag.clone()));
+        // A request with credentials is never answered for shared caches,
+        // even where the key changes nothing: a CDN would otherwise keep an
+        // answer to `Authorization`, which `public` allows it to.
+        let audience = if req.headers().contains_key(header::AUTHORIZATION) {
+            Audience::Private
+        } else {
+            audience
+        };
         match audience {
             Audience::Private => {
                 response.insert_header((header::CACHE_CONTROL, "private, no-store"));

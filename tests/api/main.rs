@@ -7,6 +7,7 @@ mod helpers;
 mod article_writes;
 mod articles;
 mod bodies;
+mod caching;
 mod citation_writes;
 mod cli;
 mod cluster;
