@@ -22,8 +22,8 @@ use crate::error::AppError;
 use crate::keys::throttle::AuthThrottle;
 use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
-use crate::representation::{Audience, CachePolicy, Representation};
 use crate::popularity::Popularity;
+use crate::representation::{Audience, CachePolicy, Representation};
 use crate::{articles, excerpts, headers, health, index, outlets, popularity, roundups, tags};
 
 /// Every route of the API, module by module.

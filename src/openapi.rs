@@ -9,9 +9,7 @@ use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{Object, Type};
-use utoipa::openapi::security::{
-    HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -133,7 +131,8 @@ fn document_caching(operation: &mut Operation, last_modified: bool) {
     ));
     if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
         for (name, description) in ok_headers {
-            ok.headers.insert(name.into(), text_header(description).into());
+            ok.headers
+                .insert(name.into(), text_header(description).into());
         }
     }
     let mut not_modified = ResponseBuilder::new().description(

@@ -147,7 +147,8 @@ pub async fn list_articles(
     // One round trip: the context is sent along with the page's query.
     let context = queries::list_context(&mut conn, &filter);
     let rows = queries::list(&mut conn, &filter, after, limit, now);
-    let ((removed_at, tag_id, outlet_id), rows) = futures_util::future::try_join(context, rows).await?;
+    let ((removed_at, tag_id, outlet_id), rows) =
+        futures_util::future::try_join(context, rows).await?;
     let by_publication = filter.status.by_publication();
     let page = Page::from_rows(
         rows,
@@ -171,9 +172,11 @@ pub async fn list_articles(
         shown.key("outlet", id);
     }
     for row in &page.data {
-        shown
-            .key("article", row.id)
-            .revised(revisions::effective(row.revised_at, row.published_at, now));
+        shown.key("article", row.id).revised(revisions::effective(
+            row.revised_at,
+            row.published_at,
+            now,
+        ));
     }
     let data = summarize(&mut conn, page.data, now).await?;
     let page = Page {
@@ -229,9 +232,11 @@ pub async fn load_shown(
     let links = roundups::queries::load_links(conn, LinkSelection::Of(roundups), viewer).await?;
     let roundups = roundups::queries::load_roundups(conn, roundups, viewer).await?;
     let mut shown = Provenance::new();
-    shown
-        .key("article", row.id)
-        .revised(revisions::effective(row.revised_at, row.published_at, now));
+    shown.key("article", row.id).revised(revisions::effective(
+        row.revised_at,
+        row.published_at,
+        now,
+    ));
     for tag in &tags {
         shown.key("tag", tag.id);
     }

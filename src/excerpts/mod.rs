@@ -57,7 +57,11 @@ fn show(shown: &mut Provenance, (row, outlet, article): &ExcerptRecord, now: Dat
         .key("excerpt", row.id)
         .key("article", article.id)
         .key("outlet", outlet.id)
-        .revised(revisions::effective(article.revised_at, article.published_at, now));
+        .revised(revisions::effective(
+            article.revised_at,
+            article.published_at,
+            now,
+        ));
 }
 
 /// List excerpts
@@ -86,7 +90,11 @@ pub async fn list_excerpts(
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
-    let rows = queries::load(&mut conn, ExcerptSelection::Page(&filter), Viewer::Public(now));
+    let rows = queries::load(
+        &mut conn,
+        ExcerptSelection::Page(&filter),
+        Viewer::Public(now),
+    );
     let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
     let mut shown = Provenance::new();
     shown.list("excerpts").changed_by_removal(removed_at);

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
 use diesel::expression::SqlLiteral;
-use diesel::sql_types::{Nullable, Timestamptz};
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{articles, excerpts, outlets, roundup_links, roundups};

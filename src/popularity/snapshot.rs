@@ -288,7 +288,11 @@ impl Rankings {
         let mut tagged: FastMap<String, [Vec<(i64, RankedArticle)>; 4]> = FastMap::default();
         let mut trending = Vec::new();
         for row in rows {
-            let tags = row.tag_ids.into_iter().zip(row.tag_slugs).zip(row.tag_names);
+            let tags = row
+                .tag_ids
+                .into_iter()
+                .zip(row.tag_slugs)
+                .zip(row.tag_names);
             let tags = tags
                 .map(|((id, slug), name)| TagRow { id, slug, name }.into())
                 .collect();
@@ -304,11 +308,11 @@ impl Rankings {
                     scope[window as usize].push((
                         id,
                         RankedArticle {
-                        rank,
-                        views: row.views,
-                        previous_rank: row.previous_rank.and_then(|r| u32::try_from(r).ok()),
-                        rank_change: row.previous_rank.map(|before| before - row.rank),
-                        article,
+                            rank,
+                            views: row.views,
+                            previous_rank: row.previous_rank.and_then(|r| u32::try_from(r).ok()),
+                            rank_change: row.previous_rank.map(|before| before - row.rank),
+                            article,
                         },
                     ));
                 }

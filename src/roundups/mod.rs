@@ -49,12 +49,18 @@ impl Positioned for Roundup {
             shown
                 .key("roundup", roundup.id)
                 .key("article", article.id)
-                .revised(revisions::effective(article.revised_at, article.published_at, now));
+                .revised(revisions::effective(
+                    article.revised_at,
+                    article.published_at,
+                    now,
+                ));
         }
         for (link, outlet, _, _) in &links {
             shown.key("link", link.id).key("outlet", outlet.id);
         }
-        Ok(views::assemble(roundups, links).pop().map(|roundup| (roundup, shown)))
+        Ok(views::assemble(roundups, links)
+            .pop()
+            .map(|roundup| (roundup, shown)))
     }
 }
 
@@ -87,7 +93,11 @@ fn show(shown: &mut Provenance, (link, outlet, roundup, article): &LinkRecord, n
         .key("roundup", roundup.id)
         .key("article", article.id)
         .key("outlet", outlet.id)
-        .revised(revisions::effective(article.revised_at, article.published_at, now));
+        .revised(revisions::effective(
+            article.revised_at,
+            article.published_at,
+            now,
+        ));
 }
 
 /// List press links

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
-use diesel::sql_types::Timestamptz;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Timestamptz;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{article_tags, articles, tags};

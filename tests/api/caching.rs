@@ -100,7 +100,9 @@ async fn every_public_read_sends_validators_and_answers_conditional_requests_wit
     let excerpt = first_id(&app, "/v1/excerpts?article=quoted").await;
     let link = first_id(&app, "/v1/roundup-links?article=quoted").await;
     let (_, roundup_link) = app.get_json(&format!("/v1/roundup-links/{link}")).await;
-    let roundup = roundup_link["roundup"]["id"].as_i64().expect("a roundup id");
+    let roundup = roundup_link["roundup"]["id"]
+        .as_i64()
+        .expect("a roundup id");
     let key = app.key("editor").await;
 
     // (path, whether it has a Last-Modified)
@@ -149,7 +151,10 @@ async fn every_public_read_sends_validators_and_answers_conditional_requests_wit
             .unwrap();
         assert_eq!(revalidated.status(), 304, "{path} with If-None-Match");
         assert_eq!(header(&revalidated, "etag").as_deref(), Some(etag.as_str()));
-        assert!(revalidated.bytes().await.unwrap().is_empty(), "{path}: 304 has a body");
+        assert!(
+            revalidated.bytes().await.unwrap().is_empty(),
+            "{path}: 304 has a body"
+        );
 
         if let Some(last_modified) = last_modified {
             let revalidated = app
@@ -317,7 +322,11 @@ async fn a_list_that_loses_an_item_gets_a_new_etag_and_its_last_modified_never_g
         vec![
             published("older", now - Duration::days(3)),
             published("newer", now - Duration::days(2)),
-            with(published("tagged", now - Duration::days(1)), "tags", json!(["economy"])),
+            with(
+                published("tagged", now - Duration::days(1)),
+                "tags",
+                json!(["economy"]),
+            ),
         ],
         vec![],
     ))
@@ -333,10 +342,22 @@ async fn a_list_that_loses_an_item_gets_a_new_etag_and_its_last_modified_never_g
 
     // The newest revision on the page is the article that then leaves it.
     let_a_second_pass().await;
-    assert_eq!(patch("newer", json!({"title": "Retitled"})).await.unwrap().status(), 200);
+    assert_eq!(
+        patch("newer", json!({"title": "Retitled"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let before = validators(&app, "/v1/articles").await;
     let_a_second_pass().await;
-    assert_eq!(patch("newer", json!({"status": "draft"})).await.unwrap().status(), 200);
+    assert_eq!(
+        patch("newer", json!({"status": "draft"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let unpublished = assert_renewed(&app, "/v1/articles", &before).await;
 
     let_a_second_pass().await;
@@ -352,7 +373,10 @@ async fn a_list_that_loses_an_item_gets_a_new_etag_and_its_last_modified_never_g
     let_a_second_pass().await;
     let later = (Utc::now() + Duration::days(1)).to_rfc3339();
     assert_eq!(
-        patch("tagged", json!({"published_at": later})).await.unwrap().status(),
+        patch("tagged", json!({"published_at": later}))
+            .await
+            .unwrap()
+            .status(),
         200
     );
     assert_renewed(&app, "/v1/articles", &after_delete).await;
@@ -365,7 +389,11 @@ async fn removing_a_tag_renews_the_tags_list_page() {
     let now = Utc::now();
     let app = TestApp::with_site(site_with(
         vec![
-            with(published("first", now - Duration::days(2)), "tags", json!(["economy"])),
+            with(
+                published("first", now - Duration::days(2)),
+                "tags",
+                json!(["economy"]),
+            ),
             with(
                 published("second", now - Duration::days(1)),
                 "tags",
@@ -392,8 +420,8 @@ async fn removing_a_tag_renews_the_tags_list_page() {
 }
 
 #[tokio::test]
-async fn a_scheduled_article_that_becomes_public_moves_the_lists_last_modified_to_its_publication(
-) {
+async fn a_scheduled_article_that_becomes_public_moves_the_lists_last_modified_to_its_publication()
+{
     let publication = Utc::now() + Duration::seconds(3);
     let app = TestApp::with_site(site_with(
         vec![
@@ -439,7 +467,10 @@ async fn an_articles_surrogate_key_names_the_article_and_the_outlets_and_tags_it
         assert_eq!(keys.len(), 1, "{keys:?}");
         assert!(article.contains(&keys[0]), "{article:?} lacks {keys:?}");
     }
-    assert!(!article.contains(&outlet("the-news").await[0]), "{article:?}");
+    assert!(
+        !article.contains(&outlet("the-news").await[0]),
+        "{article:?}"
+    );
     let tags = key_of(&app.get("/v1/tags").await);
     let pakistan = tags
         .iter()
@@ -447,7 +478,10 @@ async fn an_articles_surrogate_key_names_the_article_and_the_outlets_and_tags_it
         .expect("a tag key");
     assert!(article.contains(pakistan), "{article:?}");
     assert_eq!(
-        article.iter().filter(|key| key.starts_with("article-")).count(),
+        article
+            .iter()
+            .filter(|key| key.starts_with("article-"))
+            .count(),
         1,
         "{article:?}"
     );
@@ -456,6 +490,9 @@ async fn an_articles_surrogate_key_names_the_article_and_the_outlets_and_tags_it
     // The list names the list and each article on the page.
     let list = key_of(&app.get("/v1/articles").await);
     assert!(list.contains(&"articles".to_string()), "{list:?}");
-    let article_key = article.iter().find(|key| key.starts_with("article-")).unwrap();
+    let article_key = article
+        .iter()
+        .find(|key| key.starts_with("article-"))
+        .unwrap();
     assert!(list.contains(article_key), "{list:?}");
 }

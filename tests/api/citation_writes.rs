@@ -503,7 +503,10 @@ async fn reads_have_strong_etags_304_and_are_private_under_a_key() {
         let etag = header(&public, "etag").expect("an ETag");
         assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
         let cache_control = header(&public, "cache-control").unwrap_or_default();
-        assert!(cache_control.starts_with("public, "), "{path}: {cache_control}");
+        assert!(
+            cache_control.starts_with("public, "),
+            "{path}: {cache_control}"
+        );
         let again = send(
             desk.app
                 .client
