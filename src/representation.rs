@@ -403,6 +403,40 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_named_once_and_a_removal_dates_without_retagging() {
+        let at = |seconds| DateTime::from_timestamp(seconds, 0).unwrap_or_default();
+        let mut shown = Provenance::new();
+        shown
+            .list("excerpts")
+            .key("article", 1)
+            .key("outlet", 2)
+            .key("article", 1)
+            .key("article", 11)
+            .list("excerpts")
+            .revised(at(100));
+        assert_eq!(shown.keys, "excerpts article-1 outlet-2 article-11");
+        assert!(shown.names("article-11") && !shown.names("article-"));
+
+        let body = || {
+            Representation::new(
+                Bytes::from_static(b"[]"),
+                HeaderValue::from_static("application/json"),
+            )
+        };
+        let mut removed = shown.clone();
+        removed.changed_by_removal(at(200));
+        assert_eq!(removed.last_modified(), Some(at(200)));
+        assert_eq!(
+            body().shows_revisions(&removed).etag(),
+            body().shows_revisions(&shown).etag(),
+            "a removal elsewhere leaves the tag of this page as it was"
+        );
+        // An older removal changes nothing.
+        removed.changed_by_removal(at(50));
+        assert_eq!(removed.last_modified(), Some(at(200)));
+    }
+
+    #[test]
     fn revisions_renew_the_tag_and_set_last_modified() {
         let body = Representation::new(
             Bytes::from_static(b"[]"),

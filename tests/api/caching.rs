@@ -496,3 +496,23 @@ async fn an_articles_surrogate_key_names_the_article_and_the_outlets_and_tags_it
         .unwrap();
     assert!(list.contains(article_key), "{list:?}");
 }
+
+#[tokio::test]
+async fn writes_that_bypass_the_api_renew_validators_too() {
+    let app = TestApp::with_site(site()).await;
+    let tagged = validators(&app, "/v1/articles/quoted").await;
+    let untagged = validators(&app, "/v1/articles/unrelated").await;
+    let tags = validators(&app, "/v1/tags").await;
+    let_a_second_pass().await;
+    app.sql("UPDATE tags SET name = 'Pakistani' WHERE slug = 'pakistan'")
+        .await;
+    assert_renewed(&app, "/v1/articles/quoted", &tagged).await;
+    assert_renewed(&app, "/v1/tags", &tags).await;
+    assert_eq!(validators(&app, "/v1/articles/unrelated").await, untagged);
+
+    // An UPDATE that changes nothing is no revision.
+    let tagged = validators(&app, "/v1/articles/quoted").await;
+    app.sql("UPDATE articles SET title = title; UPDATE tags SET name = name")
+        .await;
+    assert_eq!(validators(&app, "/v1/articles/quoted").await, tagged);
+}
