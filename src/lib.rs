@@ -21,6 +21,7 @@ pub mod db;
 pub mod editing;
 pub mod error;
 pub mod excerpts;
+pub mod fields;
 pub mod headers;
 pub mod health;
 pub mod idempotency;

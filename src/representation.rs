@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{DEFAULT_CACHE_MAX_AGE, DEFAULT_CACHE_S_MAXAGE};
 use crate::error::AppError;
+use crate::fields::Fields;
 
 /// Who a response is for: shared caches may keep public answers, never
 /// answers to authenticated requests.
@@ -160,6 +161,17 @@ impl Representation {
             body,
             HeaderValue::from_static("application/json"),
         ))
+    }
+
+    /// A JSON representation of `value` with only the members `fields`
+    /// keeps (all of them without `fields`).
+    pub fn of_fields<T: Serialize>(value: &T, fields: Option<&Fields>) -> Result<Self, AppError> {
+        let Some(fields) = fields else {
+            return Self::of(value);
+        };
+        let mut json = serde_json::to_value(value).map_err(AppError::internal)?;
+        fields.keep(&mut json);
+        Self::of(&json)
     }
 
     /// A representation of any media type (feeds: Atom, RSS, JSON Feed).

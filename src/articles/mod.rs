@@ -16,6 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::ExcerptSelection;
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
@@ -60,6 +61,10 @@ pub struct ListArticlesQuery {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `slug,title`); all
+    /// when absent. An unknown name is a 400 naming it.
+    #[param(example = "slug,title")]
+    fields: Option<String>,
 }
 
 /// List articles
@@ -120,6 +125,9 @@ pub async fn list_articles(
             .flatten(),
     };
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
+    let fields = checker
+        .check(Fields::parse::<ArticleSummary>(query.fields.as_deref()))
+        .flatten();
     let scope = Scope::new(
         &cursors,
         "articles",
@@ -183,7 +191,7 @@ pub async fn list_articles(
         data,
         next_cursor: page.next_cursor,
     };
-    page.respond(&req, caller.audience(), &shown)
+    page.respond_fields(&req, caller.audience(), &shown, fields.as_ref())
 }
 
 /// Summaries of these rows, in their order, with their tags (one query for all).
@@ -266,7 +274,7 @@ pub async fn load_shown(
 /// URL. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan")),
+    params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan"), FieldsQuery),
     responses(
         (status = 200, description = "The article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -286,8 +294,10 @@ pub async fn find_article(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     slug: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("article", &slug)?;
+    let fields = Fields::of::<Article>(query.fields.as_deref())?;
     let now = Utc::now();
     let viewer = caller.viewer(now);
     let mut conn = pool.get().await?;
@@ -300,7 +310,7 @@ pub async fn find_article(
         };
     };
     let (article, shown) = load_shown(&mut conn, row, viewer, now).await?;
-    Ok(Representation::of(&article)?
+    Ok(Representation::of_fields(&article, fields.as_ref())?
         .shows(&shown)
         .respond(&req, StatusCode::OK, caller.audience()))
 }

@@ -16,6 +16,7 @@ use crate::citations::CitationQuery;
 use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
@@ -87,6 +88,7 @@ pub async fn list_excerpts(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "excerpts")?;
+    let fields = Fields::of::<Excerpt>(query.fields.as_deref())?;
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
@@ -108,7 +110,7 @@ pub async fn list_excerpts(
             Excerpt::from(record)
         },
     );
-    page.respond(&req, Audience::Public, &shown)
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get an excerpt
@@ -119,7 +121,7 @@ pub async fn list_excerpts(
 /// `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "excerpts",
-    params(("id" = i64, Path, minimum = 1, description = "The excerpt's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The excerpt's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The excerpt", body = Excerpt,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -138,6 +140,7 @@ pub async fn find_excerpt(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Excerpt>(&req, &pool, &caller, &id).await
+    editing::read::<Excerpt>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }

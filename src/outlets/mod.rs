@@ -13,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::params;
@@ -48,6 +49,7 @@ pub async fn list_outlets(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "outlets")?;
+    let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
     let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now());
@@ -66,7 +68,7 @@ pub async fn list_outlets(
             Outlet::from(outlet)
         },
     );
-    page.respond(&req, Audience::Public, &shown)
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get an outlet
@@ -75,7 +77,7 @@ pub async fn list_outlets(
 /// cite it. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "outlets",
-    params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg")),
+    params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg"), FieldsQuery),
     responses(
         (status = 200, description = "The outlet", body = Outlet,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -93,8 +95,10 @@ pub async fn find_outlet(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     slug: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("outlet", &slug)?;
+    let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
     let row = queries::find(&mut conn, slug, Utc::now());
@@ -107,7 +111,9 @@ pub async fn find_outlet(
         .key("outlet", row.outlet.id)
         .revised(row.revised_at())
         .changed_by_removal(removed_at);
-    Ok(Representation::of(&Outlet::from(row))?
-        .shows(&shown)
-        .respond(&req, StatusCode::OK, caller.audience()))
+    Ok(
+        Representation::of_fields(&Outlet::from(row), fields.as_ref())?
+            .shows(&shown)
+            .respond(&req, StatusCode::OK, caller.audience()),
+    )
 }

@@ -16,6 +16,7 @@ use crate::citations::CitationQuery;
 use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
@@ -123,6 +124,7 @@ pub async fn list_roundup_links(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "roundup-links")?;
+    let fields = Fields::of::<ListedLink>(query.fields.as_deref())?;
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
@@ -140,7 +142,7 @@ pub async fn list_roundup_links(
             ListedLink::from(record)
         },
     );
-    page.respond(&req, Audience::Public, &shown)
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get a roundup
@@ -150,7 +152,7 @@ pub async fn list_roundup_links(
 /// shared caches). The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "roundups",
-    params(("id" = i64, Path, minimum = 1, description = "The roundup's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The roundup's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The roundup", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -169,8 +171,9 @@ pub async fn find_roundup(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Roundup>(&req, &pool, &caller, &id).await
+    editing::read::<Roundup>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }
 
 /// Get a press link
@@ -181,7 +184,7 @@ pub async fn find_roundup(
 /// strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "roundups",
-    params(("id" = i64, Path, minimum = 1, description = "The link's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The link's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The press link", body = ListedLink,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -200,6 +203,7 @@ pub async fn find_roundup_link(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<ListedLink>(&req, &pool, &caller, &id).await
+    editing::read::<ListedLink>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }

@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
+use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::representation::{Audience, Provenance};
 use crate::revisions;
@@ -41,6 +42,7 @@ pub async fn list_tags(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "tags")?;
+    let fields = Fields::of::<Tag>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
     let removed_at = revisions::removals(&mut conn);
     let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now());
@@ -57,5 +59,5 @@ pub async fn list_tags(
             Tag::from((tag, count))
         },
     );
-    page.respond(&req, Audience::Public, &shown)
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }

@@ -15,6 +15,7 @@ mod demo;
 mod errors;
 mod excerpts;
 mod faults;
+mod fields;
 mod headers;
 mod health;
 mod keys_cli;
