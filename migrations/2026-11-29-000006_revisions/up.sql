@@ -12,7 +12,8 @@
 
 ALTER TABLE articles ADD COLUMN revised_at timestamptz NOT NULL DEFAULT now();
 
--- Existing rows: the latest change their stored times record.
+-- Existing rows: the latest change their stored times record. New rows
+-- take the time of their statement, not of their transaction's start.
 UPDATE articles a SET revised_at = greatest(
     a.created_at,
     a.updated_at,
@@ -24,6 +25,7 @@ UPDATE articles a SET revised_at = greatest(
        LEFT JOIN roundup_links l ON l.roundup_id = r.id
        LEFT JOIN outlets o ON o.id = l.outlet_id
       WHERE r.article_id = a.id));
+ALTER TABLE articles ALTER COLUMN revised_at SET DEFAULT clock_timestamp();
 
 -- When something last left the public set of articles, or left one of its
 -- filtered subsets (a tag removed, the last excerpt citing an outlet
@@ -47,6 +49,8 @@ $$;
 
 -- Revises these articles, locking them in id order, the order every
 -- multi-article write here takes, so that two of them cannot deadlock.
+-- Writers lock articles before the removal watermark, never after it (a
+-- deadlock would be a 503 the client retries, but a needless one).
 CREATE FUNCTION revise_articles(ids bigint[]) RETURNS void
 LANGUAGE sql AS $$
     UPDATE articles
@@ -135,10 +139,11 @@ BEGIN
     IF touched IS NULL THEN
         RETURN NULL;
     END IF;
+    -- Articles first, then the watermark: the order every writer takes them in.
+    PERFORM revise_articles(touched);
     IF removed AND any_public(touched) THEN
         PERFORM note_publication_removal();
     END IF;
-    PERFORM revise_articles(touched);
     RETURN NULL;
 END $$;
 
@@ -169,10 +174,11 @@ BEGIN
     IF touched IS NULL THEN
         RETURN NULL;
     END IF;
+    -- Articles first, then the watermark: the order every writer takes them in.
+    PERFORM revise_articles(touched);
     IF removed AND any_public(touched) THEN
         PERFORM note_publication_removal();
     END IF;
-    PERFORM revise_articles(touched);
     RETURN NULL;
 END $$;
 
