@@ -5,10 +5,10 @@
 //! miss one it has.
 
 use actix_web::App;
-use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::schema::{Components, Object, Ref, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
@@ -82,6 +82,7 @@ const WITHOUT_LAST_MODIFIED: [&str; 2] = ["article_stats", "show_index"];
 
 impl Modify for Caching {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut used = false;
         for item in openapi.paths.paths.values_mut() {
             let Some(operation) = item.get.as_mut() else {
                 continue;
@@ -94,80 +95,109 @@ impl Modify for Caching {
             if !public || PROBES.contains(&id) {
                 continue;
             }
-            let last_modified = !WITHOUT_LAST_MODIFIED.contains(&id);
-            document_caching(operation, last_modified);
+            document_caching(operation, !WITHOUT_LAST_MODIFIED.contains(&id));
+            used = true;
+        }
+        if used {
+            declare_components(openapi.components.get_or_insert_with(Default::default));
         }
     }
 }
 
-fn text_header(description: &str) -> Header {
-    HeaderBuilder::new()
-        .schema(Some(Object::with_type(Type::String)))
-        .description(Some(description))
-        .build()
-}
-
-fn document_caching(operation: &mut Operation, last_modified: bool) {
-    let mut headers = vec![
-        (
-            "ETag",
-            "Strong entity tag of this representation: send it back in `If-None-Match`",
-        ),
-        (
-            "Cache-Control",
-            "`public, max-age=…, s-maxage=…, stale-while-revalidate=…, stale-if-error=86400`; `private, no-store` for a request with an API key",
-        ),
-    ];
-    if last_modified {
-        headers.push((
-            "Last-Modified",
-            "When anything this representation shows last changed (for a list, or when an item last left it)",
-        ));
-    }
-    let mut ok_headers = headers.clone();
-    ok_headers.push((
+/// The headers every cacheable answer may send, by name, with what they say.
+const HEADERS: [(&str, &str); 4] = [
+    (
+        "ETag",
+        "Strong entity tag of this representation: send it back in `If-None-Match`",
+    ),
+    (
+        "Cache-Control",
+        "`public, max-age=…, s-maxage=…, stale-while-revalidate=…, stale-if-error=86400`; \
+`private, no-store` for a request with an API key",
+    ),
+    (
+        "Last-Modified",
+        "When anything this representation shows last changed (for a list page, also when an \
+item last left it)",
+    ),
+    (
         "Surrogate-Key",
-        "Space-separated purge keys of what it shows (`article-17`, `outlet-3`, `tag-5`, `excerpt-40`, `roundup-8`, `link-21`, and list names such as `articles`); absent for a request with an API key",
-    ));
+        "Space-separated purge keys of what it shows (`article-17`, `outlet-3`, `tag-5`, \
+`excerpt-40`, `roundup-8`, `link-21`, and list names such as `articles`); absent for a \
+request with an API key",
+    ),
+];
+
+/// The conditional request headers, as the names of their components.
+const CONDITIONS: [(&str, &str, &str); 2] = [
+    (
+        "IfNoneMatch",
+        "If-None-Match",
+        "`ETag`s of copies the client holds (`*`, weak forms and `-gzip`/`-br`/`-zstd` encoded \
+forms match too): 304 when one is current",
+    ),
+    (
+        "IfModifiedSince",
+        "If-Modified-Since",
+        "An HTTP date, ignored when `If-None-Match` is sent: 304 when nothing shown changed since",
+    ),
+];
+
+fn component(kind: &str, name: &str) -> Ref {
+    Ref::new(format!("#/components/{kind}/{name}"))
+}
+
+/// Declares the shared headers and parameters once.
+fn declare_components(components: &mut Components) {
+    for (name, description) in HEADERS {
+        let header = HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::String)))
+            .description(Some(description))
+            .build();
+        components.headers.insert(name.into(), header.into());
+    }
+    for (id, name, description) in CONDITIONS {
+        let parameter = ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(Object::with_type(Type::String)))
+            .build();
+        components.parameters.insert(id.into(), parameter.into());
+    }
+}
+
+fn document_caching(operation: &mut Operation, dated: bool) {
     if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
-        for (name, description) in ok_headers {
-            ok.headers
-                .insert(name.into(), text_header(description).into());
+        for (name, _) in HEADERS {
+            if dated || name != "Last-Modified" {
+                ok.headers
+                    .insert(name.into(), RefOr::Ref(component("headers", name)));
+            }
         }
     }
-    let mut not_modified = ResponseBuilder::new().description(
-        "Not modified: `If-None-Match` names the current `ETag` or, without `If-None-Match`, nothing shown changed since `If-Modified-Since`. No body.",
-    );
-    for (name, description) in headers {
-        not_modified = not_modified.header(name, text_header(description));
+    // Inline, for its description to read on the operation itself.
+    let mut not_modified = ResponseBuilder::new().description(if dated {
+        "Not modified: `If-None-Match` names the current `ETag` or, without it, nothing shown \
+changed since `If-Modified-Since`. No body."
+    } else {
+        "Not modified: `If-None-Match` names the current `ETag`. No body."
+    });
+    for (name, _) in HEADERS {
+        if name != "Surrogate-Key" && (dated || name != "Last-Modified") {
+            not_modified = not_modified.header_ref(name, component("headers", name));
+        }
     }
     operation
         .responses
         .responses
         .insert("304".into(), not_modified.build().into());
-
-    let mut conditions = vec![(
-        "If-None-Match",
-        "`ETag`s of copies the client holds (`*`, weak forms and `-gzip`/`-br`/`-zstd` encoded forms match too): 304 when one is current",
-    )];
-    if last_modified {
-        conditions.push((
-            "If-Modified-Since",
-            "An HTTP date, ignored when `If-None-Match` is sent: 304 when nothing shown changed since",
-        ));
-    }
     let parameters = operation.parameters.get_or_insert_with(Vec::new);
-    for (name, description) in conditions {
-        parameters.push(
-            ParameterBuilder::new()
-                .name(name)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(description))
-                .schema(Some(Object::with_type(Type::String)))
-                .build()
-                .into(),
-        );
+    for (id, _, _) in CONDITIONS {
+        if dated || id != "IfModifiedSince" {
+            parameters.push(RefOr::Ref(component("parameters", id)));
+        }
     }
 }
 
