@@ -28,7 +28,11 @@ are keyset-paged: follow `next_cursor` (or the `Link: rel=\"next\"` header) unti
 Drafts and articles scheduled for the future never appear, nor do their excerpts, links or counts.\n\n\
 Reads and the view beacon need no key. Writes need an API key (`Authorization: Bearer <key>`); the \
 operations that take one are marked with the `api_key` scheme. A read sent with a key also shows \
-drafts and scheduled posts, answered `Cache-Control: private, no-store`.",
+drafts and scheduled posts, answered `Cache-Control: private, no-store`.\n\n\
+Public reads are cacheable: each sends a strong `ETag`, `Cache-Control` for browsers and shared \
+caches, `Surrogate-Key` naming what it shows (purge keys such as `article-17`), and mostly \
+`Last-Modified`; `If-None-Match` (or, without it, `If-Modified-Since`) gets a 304 without a body. \
+Lists and single resources take `fields=a,b` to keep only those members.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, InvalidInput)),
