@@ -281,6 +281,7 @@ pub async fn load_shown(
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
         (status = 308, description = "An old slug: `Location` names the current URL",
             headers(("Location" = String, description = "The article's current URL"))),
+        responses::BadRequest,
         responses::Unauthorized,
         responses::TooManyRequests,
         responses::NotFound,

@@ -82,6 +82,7 @@ pub async fn list_outlets(
         (status = 200, description = "The outlet", body = Outlet,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        responses::BadRequest,
         responses::Unauthorized,
         responses::TooManyRequests,
         responses::NotFound,
