@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::dev::{ResourceDef, Server};
-use actix_web::http::{header, Method};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use utoipa::OpenApi;
@@ -27,6 +27,7 @@ use crate::openapi::ApiDoc;
 use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
 use crate::rate_limit::RateLimiter;
+use crate::representation::{Audience, CachePolicy, Representation};
 use crate::{
     articles, compression, cors, excerpts, feeds, headers, health, index, outlets, popularity,
     rate_limit, request_id, roundups, search, tags,
@@ -108,6 +109,10 @@ impl Application {
                 config.max_failed_auths_per_minute,
             )),
             publication: web::Data::new(Publication::new(&public_url, &config.site_title)),
+            cache_policy: web::Data::new(CachePolicy::new(
+                config.cache_max_age,
+                config.cache_s_maxage,
+            )),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -227,6 +232,7 @@ struct Shared {
     cursors: web::Data<CursorKey>,
     throttle: web::Data<AuthThrottle>,
     publication: web::Data<Publication>,
+    cache_policy: web::Data<CachePolicy>,
 }
 
 fn build(
@@ -248,6 +254,7 @@ fn build(
         .app_data(shared.cursors)
         .app_data(shared.throttle)
         .app_data(shared.publication)
+        .app_data(shared.cache_policy)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()
@@ -256,8 +263,11 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
-    let document = crate::openapi::finish(document);
-    let document_json = web::Data::new(web::Bytes::from(crate::openapi::document_json()));
+    let document = crate::openapi::complete(document);
+    let document_json = web::Data::new(Representation::new(
+        crate::openapi::document_json().into(),
+        header::HeaderValue::from_static("application/json"),
+    ));
     let (cors, limiter) = (shared.cors, shared.limiter);
     app.app_data(document_json)
         .app_data(shared.docs_page)
@@ -298,10 +308,13 @@ fn build(
         .wrap_fn(request_id::tag)
 }
 
-async fn serve_document(document: web::Data<web::Bytes>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.get_ref().clone())
+/// The OpenAPI document, fixed for a build: its `ETag` changes only with a
+/// new version, and caches may keep it like any public answer.
+async fn serve_document(req: HttpRequest, document: web::Data<Representation>) -> HttpResponse {
+    document
+        .get_ref()
+        .clone()
+        .respond(&req, StatusCode::OK, Audience::Public)
 }
 
 /// The reference page: Swagger UI's own page, titled for Broadsheet.

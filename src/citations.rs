@@ -24,6 +24,9 @@ pub struct CitationQuery {
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `id,headline`);
+    /// all when absent. An unknown name is a 400 naming it.
+    pub fields: Option<String>,
 }
 
 /// A validated `CitationQuery`: filters by slug and the id to resume after.

@@ -23,6 +23,8 @@
 //! | `BROADSHEET_CORS_WRITE_ORIGINS` | none | comma-separated origins (`https://admin.example`) whose pages may send writes and requests with `Authorization`; reads are open to every origin |
 //! | `BROADSHEET_PUBLIC_URL` | `http://` and the address listened on | the API's public base URL (scheme, host, optional port and path prefix), for the absolute links of the feeds and their autodiscovery `Link` headers |
 //! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
+//! | `BROADSHEET_CACHE_MAX_AGE` | `60` | seconds browsers may keep a public answer (`Cache-Control: max-age`) |
+//! | `BROADSHEET_CACHE_S_MAXAGE` | `300` | seconds shared caches (CDNs) may keep a public answer (`s-maxage`); also how long they may serve it stale while revalidating |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -73,6 +75,13 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The publication's name, as its feeds are titled.
     pub site_title: String,
+    /// Seconds browsers may keep a public answer. Short: a browser cannot be
+    /// told that something changed, it can only ask again (and get a 304).
+    pub cache_max_age: u32,
+    /// Seconds shared caches may keep a public answer. Longer: a CDN that
+    /// purges by `Surrogate-Key` when content changes could keep answers far
+    /// longer (hours); 5 minutes bounds staleness behind a CDN that does not.
+    pub cache_s_maxage: u32,
 }
 
 /// Requests per minute a client address may make, per budget; `0` is no limit.
@@ -101,6 +110,9 @@ impl Default for RateLimits {
         }
     }
 }
+
+pub const DEFAULT_CACHE_MAX_AGE: u32 = 60;
+pub const DEFAULT_CACHE_S_MAXAGE: u32 = 300;
 
 /// A secret setting, never shown by `Debug`.
 #[derive(Clone)]
@@ -185,6 +197,10 @@ impl Config {
                 || DEFAULT_SITE_TITLE.into(),
                 |title| title.trim().to_string(),
             ),
+            cache_max_age: number("BROADSHEET_CACHE_MAX_AGE", 0..=31_536_000)?
+                .unwrap_or(DEFAULT_CACHE_MAX_AGE as usize) as u32,
+            cache_s_maxage: number("BROADSHEET_CACHE_S_MAXAGE", 0..=31_536_000)?
+                .unwrap_or(DEFAULT_CACHE_S_MAXAGE as usize) as u32,
         })
     }
 
@@ -205,6 +221,8 @@ impl Config {
             cors_write_origins: Vec::new(),
             public_url: None,
             site_title: DEFAULT_SITE_TITLE.into(),
+            cache_max_age: DEFAULT_CACHE_MAX_AGE,
+            cache_s_maxage: DEFAULT_CACHE_S_MAXAGE,
         }
     }
 }

@@ -1,68 +1,41 @@
 //! Sparse fieldsets: `fields=slug,title` keeps only those members of a
-//! resource, or of each item of a list page, for clients that want less on
-//! the wire.
-//!
-//! The names a resource offers are read from its OpenAPI schema, the same
-//! one the published document shows, so the two cannot disagree.
+//! resource, or of each item of a list page. The members a type has are read
+//! from its OpenAPI schema, the one place that already lists them, so the
+//! names accepted are exactly the names documented.
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::PartialSchema;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, InvalidInput};
-use crate::representation::Representation;
 
-/// The members of one resource type, as its schema names them.
-#[derive(Debug)]
-pub struct Members(BTreeSet<String>);
-
-impl Members {
-    /// The top-level properties of `T`'s schema.
-    pub fn of<T: PartialSchema>() -> Self {
-        let schema = serde_json::to_value(T::schema()).unwrap_or_default();
-        let names = schema
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|properties| properties.keys().cloned().collect())
-            .unwrap_or_default();
-        Self(names)
-    }
-
-    fn list(&self) -> String {
-        self.0
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+/// The `fields` query parameter of a single resource.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FieldsQuery {
+    /// Comma-separated members to keep (e.g. `slug,title`); all when absent.
+    /// An unknown name is a 400 naming it.
+    #[param(example = "slug,title")]
+    pub fields: Option<String>,
 }
 
-/// The members a request asked for; `All` when it did not say.
+/// The members a client asked to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fieldset {
-    All,
-    Only(BTreeSet<String>),
-}
+pub struct Fields(BTreeSet<String>);
 
-/// The longest `fields` value read: more than every member's name of the
-/// largest resource, comma-separated.
-const MAX_LEN: usize = 1024;
-
-impl Fieldset {
-    /// Reads `fields`: member names separated by commas, each one of `members`.
-    pub fn parse(raw: Option<&str>, members: &Members) -> Result<Self, InvalidInput> {
-        let Some(raw) = raw else {
-            return Ok(Self::All);
+impl Fields {
+    /// The members named by a `fields` parameter, each one a member of
+    /// `T`'s schema; `None` keeps every member.
+    pub fn parse<T: ToSchema>(fields: Option<&str>) -> Result<Option<Self>, InvalidInput> {
+        let Some(fields) = fields else {
+            return Ok(None);
         };
-        if raw.len() > MAX_LEN {
-            return Err(InvalidInput::new(
-                "fields",
-                format!("is longer than {MAX_LEN} characters"),
-            ));
-        }
-        let asked: BTreeSet<String> = raw
+        let known = members::<T>();
+        let asked: BTreeSet<String> = fields
             .split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
@@ -71,121 +44,113 @@ impl Fieldset {
         if asked.is_empty() {
             return Err(InvalidInput::new(
                 "fields",
-                format!(
-                    "names no member: give member names separated by commas, from {}",
-                    members.list()
-                ),
+                "names no member; list members separated by commas, e.g. `fields=slug,title`",
             ));
         }
         let unknown: Vec<&str> = asked
             .iter()
-            .filter(|name| !members.0.contains(*name))
+            .filter(|name| !known.contains(*name))
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
             return Err(InvalidInput::new(
                 "fields",
                 format!(
-                    "names unknown members ({}); the members are {}",
+                    "names no member {}; the members are {}",
                     unknown.join(", "),
-                    members.list()
+                    known.into_iter().collect::<Vec<_>>().join(", ")
                 ),
             ));
         }
-        Ok(Self::Only(asked))
+        Ok(Some(Self(asked)))
     }
 
-    /// The representation of `value` with only the asked members.
-    pub fn represent<T: Serialize>(&self, value: &T) -> Result<Representation, AppError> {
-        self.trimmed(value, |fields, value| fields.retain_in(value))
+    /// As `parse`, as a handler's error.
+    pub fn of<T: ToSchema>(fields: Option<&str>) -> Result<Option<Self>, AppError> {
+        Self::parse::<T>(fields).map_err(|problem| AppError::InvalidInputs(vec![problem]))
     }
 
-    /// The representation of a list page with only the asked members in
-    /// each item of its `data`.
-    pub fn represent_items<T: Serialize>(&self, page: &T) -> Result<Representation, AppError> {
-        self.trimmed(page, |fields, page| {
-            if let Some(items) = page.get_mut("data").and_then(Value::as_array_mut) {
-                items.iter_mut().for_each(|item| fields.retain_in(item));
-            }
-        })
-    }
-
-    fn trimmed<T: Serialize>(
-        &self,
-        value: &T,
-        trim: impl FnOnce(&BTreeSet<String>, &mut Value),
-    ) -> Result<Representation, AppError> {
-        match self {
-            Self::All => Representation::of(value),
-            Self::Only(fields) => {
-                let mut value = serde_json::to_value(value).map_err(AppError::internal)?;
-                trim(fields, &mut value);
-                Representation::of(&value)
-            }
+    /// Drops the members of `object` not asked for.
+    pub fn keep(&self, object: &mut Value) {
+        if let Value::Object(members) = object {
+            members.retain(|name, _| self.0.contains(name));
         }
     }
 }
 
-trait Retain {
-    fn retain_in(&self, value: &mut Value);
+/// The names of the members of `T`'s schema, through `allOf` (a flattened
+/// struct) and references to the schemas `T` names.
+fn members<T: ToSchema>() -> BTreeSet<String> {
+    let mut named = Vec::new();
+    T::schemas(&mut named);
+    let mut found = BTreeSet::new();
+    collect(&T::schema(), &named, &mut found, 0);
+    found
 }
 
-impl Retain for BTreeSet<String> {
-    fn retain_in(&self, value: &mut Value) {
-        if let Some(object) = value.as_object_mut() {
-            object.retain(|name, _| self.contains(name));
+fn collect(
+    schema: &RefOr<Schema>,
+    named: &[(String, RefOr<Schema>)],
+    found: &mut BTreeSet<String>,
+    depth: usize,
+) {
+    // References among a type's own members are shallow; bound them anyway.
+    if depth > 8 {
+        return;
+    }
+    match schema {
+        RefOr::Ref(reference) => {
+            let name = reference
+                .ref_location
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            if let Some((_, schema)) = named.iter().find(|(candidate, _)| candidate == name) {
+                collect(schema, named, found, depth + 1);
+            }
         }
+        RefOr::T(Schema::Object(object)) => found.extend(object.properties.keys().cloned()),
+        RefOr::T(Schema::AllOf(all)) => {
+            for item in &all.items {
+                collect(item, named, found, depth + 1);
+            }
+        }
+        RefOr::T(_) => {}
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use utoipa::ToSchema;
+    use crate::outlets::views::Outlet;
+    use crate::roundups::views::ListedLink;
 
-    #[derive(Serialize, ToSchema)]
-    struct Thing {
-        slug: String,
-        title: String,
-        body: String,
-    }
-
-    fn thing() -> Thing {
-        Thing {
-            slug: "a".into(),
-            title: "A".into(),
-            body: "long".into(),
+    #[test]
+    fn members_come_from_the_schema_through_flattened_structs() {
+        let outlet = members::<Outlet>();
+        for name in ["slug", "name", "url", "excerpt_count", "link_count"] {
+            assert!(outlet.contains(name), "{outlet:?}");
+        }
+        let link = members::<ListedLink>();
+        for name in ["id", "headline", "outlet", "roundup", "article"] {
+            assert!(link.contains(name), "{link:?}");
         }
     }
 
     #[test]
-    fn members_come_from_the_schema() {
-        assert_eq!(Members::of::<Thing>().list(), "body, slug, title");
-    }
+    fn unknown_members_are_named() {
+        let problem = Fields::parse::<Outlet>(Some("slug,nope,zzz")).unwrap_err();
+        assert_eq!(problem.parameter.as_deref(), Some("fields"));
+        assert!(problem.detail.contains("nope, zzz"), "{}", problem.detail);
+        assert!(Fields::parse::<Outlet>(Some(" , ")).is_err());
+        assert_eq!(Fields::parse::<Outlet>(None).unwrap(), None);
 
-    #[test]
-    fn only_asked_members_are_kept() {
-        let fields = Fieldset::parse(Some("slug, title"), &Members::of::<Thing>()).unwrap();
-        let body = fields.represent(&thing()).unwrap().body;
-        assert_eq!(body, json!({"slug": "a", "title": "A"}).to_string());
-        let page = json!({"data": [{"slug": "a", "body": "x"}], "next_cursor": "c"});
-        let body = fields.represent_items(&page).unwrap().body;
-        assert_eq!(
-            body,
-            json!({"data": [{"slug": "a"}], "next_cursor": "c"}).to_string()
-        );
-        let whole = Fieldset::All.represent(&thing()).unwrap().body;
-        assert_eq!(whole, serde_json::to_string(&thing()).unwrap());
-    }
-
-    #[test]
-    fn unknown_or_empty_names_are_refused_and_named() {
-        let members = Members::of::<Thing>();
-        let error = Fieldset::parse(Some("slug,secret"), &members).unwrap_err();
-        assert!(error.detail.contains("secret"), "{}", error.detail);
-        assert!(Fieldset::parse(Some(" , "), &members).is_err());
-        assert!(Fieldset::parse(Some(&"a".repeat(2000)), &members).is_err());
-        assert_eq!(Fieldset::parse(None, &members).unwrap(), Fieldset::All);
+        let fields = Fields::parse::<Outlet>(Some("slug, name"))
+            .unwrap()
+            .unwrap();
+        let mut outlet =
+            serde_json::json!({"slug": "dawn", "name": "Dawn", "url": "/v1/outlets/dawn"});
+        fields.keep(&mut outlet);
+        assert_eq!(outlet, serde_json::json!({"slug": "dawn", "name": "Dawn"}));
     }
 }

@@ -41,6 +41,7 @@ pub mod popularity;
 pub mod rate_limit;
 pub mod representation;
 pub mod request_id;
+pub mod revisions;
 pub mod roundups;
 pub mod schema;
 pub mod search;

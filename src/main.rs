@@ -176,6 +176,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_SITE_TITLE",
         "the publication's name, titling its feeds (default Broadsheet)",
     ),
+    (
+        "BROADSHEET_CACHE_MAX_AGE",
+        "seconds browsers may keep a public answer (default 60)",
+    ),
+    (
+        "BROADSHEET_CACHE_S_MAXAGE",
+        "seconds shared caches (CDNs) may keep a public answer (default 300)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

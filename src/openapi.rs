@@ -5,7 +5,12 @@
 //! miss one it has.
 
 use actix_web::App;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{Components, Object, Ref, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -41,7 +46,11 @@ Browsers on other origins may make every read and send the view beacon \
 origins the server is configured with. CORS preflights (`OPTIONS` with `Origin` and \
 `Access-Control-Request-Method`) are answered on every path the API serves: 204 with the \
 `Access-Control-Allow-*` headers, or 403 with a problem naming what the origin may not send; a \
-plain `OPTIONS` is a 405.",
+plain `OPTIONS` is a 405.\n\n\
+Public reads are cacheable: each sends a strong `ETag`, `Cache-Control` for browsers and shared \
+caches, `Surrogate-Key` naming what it shows (purge keys such as `article-17`), and mostly \
+`Last-Modified`; `If-None-Match` (or, without it, `If-Modified-Since`) gets a 304 without a body. \
+Lists and single resources take `fields=a,b` to keep only those members.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, InvalidInput)),
@@ -82,6 +91,140 @@ Writes need one; reads stay public, and with a key also show drafts and schedule
     }
 }
 
+/// Documents HTTP caching on every public read, in one place rather than on
+/// each of them: the validators and cache headers its 200 sends, the 304
+/// it answers, and the conditional request headers that get one. Runs on
+/// the assembled document (the operations are collected from the routes
+/// after `ApiDoc`'s own modifiers run).
+pub struct Caching;
+
+/// Public GETs that caches must not keep: probes report on this instance now.
+const PROBES: [&str; 2] = ["check_health", "check_readiness"];
+/// Public GETs that send no `Last-Modified`: what they show changes without
+/// a revision stamp (view counts) or only with a new version (the index).
+const WITHOUT_LAST_MODIFIED: [&str; 2] = ["article_stats", "show_index"];
+
+impl Modify for Caching {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut used = false;
+        for item in openapi.paths.paths.values_mut() {
+            let Some(operation) = item.get.as_mut() else {
+                continue;
+            };
+            let public = operation
+                .security
+                .as_ref()
+                .is_some_and(|options| options.contains(&SecurityRequirement::default()));
+            let id = operation.operation_id.as_deref().unwrap_or_default();
+            if !public || PROBES.contains(&id) {
+                continue;
+            }
+            document_caching(operation, !WITHOUT_LAST_MODIFIED.contains(&id));
+            used = true;
+        }
+        if used {
+            declare_components(openapi.components.get_or_insert_with(Default::default));
+        }
+    }
+}
+
+/// The headers every cacheable answer may send, by name, with what they say.
+const HEADERS: [(&str, &str); 4] = [
+    (
+        "ETag",
+        "Strong entity tag of this representation: send it back in `If-None-Match`",
+    ),
+    (
+        "Cache-Control",
+        "`public, max-age=…, s-maxage=…, stale-while-revalidate=…, stale-if-error=86400`; \
+`private, no-store` for a request with an API key",
+    ),
+    (
+        "Last-Modified",
+        "When anything this representation shows last changed (for a list page, also when an \
+item last left it)",
+    ),
+    (
+        "Surrogate-Key",
+        "Space-separated purge keys of what it shows (`article-17`, `outlet-3`, `tag-5`, \
+`excerpt-40`, `roundup-8`, `link-21`, and list names such as `articles`); absent for a \
+request with an API key",
+    ),
+];
+
+/// The conditional request headers, as the names of their components.
+const CONDITIONS: [(&str, &str, &str); 2] = [
+    (
+        "IfNoneMatch",
+        "If-None-Match",
+        "`ETag`s of copies the client holds (`*`, weak forms and `-gzip`/`-br`/`-zstd` encoded \
+forms match too): 304 when one is current",
+    ),
+    (
+        "IfModifiedSince",
+        "If-Modified-Since",
+        "An HTTP date, ignored when `If-None-Match` is sent: 304 when nothing shown changed since",
+    ),
+];
+
+fn component(kind: &str, name: &str) -> Ref {
+    Ref::new(format!("#/components/{kind}/{name}"))
+}
+
+/// Declares the shared headers and parameters once.
+fn declare_components(components: &mut Components) {
+    for (name, description) in HEADERS {
+        let header = HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::String)))
+            .description(Some(description))
+            .build();
+        components.headers.insert(name.into(), header.into());
+    }
+    for (id, name, description) in CONDITIONS {
+        let parameter = ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(Object::with_type(Type::String)))
+            .build();
+        components.parameters.insert(id.into(), parameter.into());
+    }
+}
+
+fn document_caching(operation: &mut Operation, dated: bool) {
+    if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+        for (name, _) in HEADERS {
+            if dated || name != "Last-Modified" {
+                ok.headers
+                    .insert(name.into(), RefOr::Ref(component("headers", name)));
+            }
+        }
+    }
+    // Inline, for its description to read on the operation itself.
+    let mut not_modified = ResponseBuilder::new().description(if dated {
+        "Not modified: `If-None-Match` names the current `ETag` or, without it, nothing shown \
+changed since `If-Modified-Since`. No body."
+    } else {
+        "Not modified: `If-None-Match` names the current `ETag`. No body."
+    });
+    for (name, _) in HEADERS {
+        if name != "Surrogate-Key" && (dated || name != "Last-Modified") {
+            not_modified = not_modified.header_ref(name, component("headers", name));
+        }
+    }
+    operation
+        .responses
+        .responses
+        .insert("304".into(), not_modified.build().into());
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for (id, _, _) in CONDITIONS {
+        if dated || id != "IfModifiedSince" {
+            parameters.push(RefOr::Ref(component("parameters", id)));
+        }
+    }
+}
+
 /// The complete document, built from the routes without starting a server.
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, document) = App::new()
@@ -89,15 +232,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::app::api)
         .split_for_parts();
-    finish(document)
+    complete(document)
 }
 
 /// What applies to every operation, added once the routes have put their
 /// operations in (a `Modify` on `ApiDoc` runs before they are there): the
 /// 429 of the rate limits (`rate_limit`), on every operation but the
 /// probes, which are never limited.
-pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use utoipa::IntoResponses;
+    Caching.modify(&mut document);
     let too_many = responses::TooManyRequests::responses();
     for (path, item) in document.paths.paths.iter_mut() {
         if path == "/healthz" || path == "/readyz" {

@@ -20,6 +20,7 @@ use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, InvalidInput};
+use crate::fields::Fields;
 use crate::params::{self, is_slug, Checker};
 use crate::representation::{Audience, Provenance, Representation};
 use crate::validate;
@@ -282,8 +283,29 @@ impl<T: Serialize> Page<T> {
         audience: Audience,
         shown: &Provenance,
     ) -> Result<HttpResponse, AppError> {
+        self.respond_fields(req, audience, shown, None)
+    }
+
+    /// As `respond`, keeping only the members `fields` names of each item.
+    pub fn respond_fields(
+        &self,
+        req: &HttpRequest,
+        audience: Audience,
+        shown: &Provenance,
+        fields: Option<&Fields>,
+    ) -> Result<HttpResponse, AppError> {
+        let representation = match fields {
+            None => Representation::of(self)?,
+            Some(fields) => {
+                let mut page = serde_json::to_value(self).map_err(AppError::internal)?;
+                if let Some(serde_json::Value::Array(items)) = page.get_mut("data") {
+                    items.iter_mut().for_each(|item| fields.keep(item));
+                }
+                Representation::of(&page)?
+            }
+        };
         let mut response =
-            Representation::of(self)?
+            representation
                 .shows_revisions(shown)
                 .respond(req, StatusCode::OK, audience);
         if let Some(cursor) = &self.next_cursor {
@@ -321,6 +343,9 @@ pub struct SlugPageQuery {
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `slug,name`); all
+    /// when absent. An unknown name is a 400 naming it.
+    pub fields: Option<String>,
 }
 
 impl SlugPageQuery {

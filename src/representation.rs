@@ -21,7 +21,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::{DEFAULT_CACHE_MAX_AGE, DEFAULT_CACHE_S_MAXAGE};
 use crate::error::AppError;
+use crate::fields::Fields;
 
 /// Who a response is for: shared caches may keep public answers, never
 /// answers to authenticated requests.
@@ -55,12 +57,9 @@ impl CachePolicy {
 
 impl Default for CachePolicy {
     fn default() -> Self {
-        Self::new(DEFAULT_MAX_AGE, DEFAULT_S_MAXAGE)
+        Self::new(DEFAULT_CACHE_MAX_AGE, DEFAULT_CACHE_S_MAXAGE)
     }
 }
-
-pub const DEFAULT_MAX_AGE: u32 = 60;
-pub const DEFAULT_S_MAXAGE: u32 = 300;
 
 static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 
@@ -83,28 +82,61 @@ impl Provenance {
         Self::default()
     }
 
-    /// Adds a purge key, e.g. `key("article", 17)`.
+    /// Adds a purge key, e.g. `key("article", 17)`, unless it is there already.
     pub fn key(&mut self, kind: &str, id: impl std::fmt::Display) -> &mut Self {
-        if !self.keys.is_empty() {
+        let start = self.keys.len();
+        if start > 0 {
             self.keys.push(' ');
         }
         let _ = write!(self.keys, "{kind}-{id}");
-        self
+        self.keep_unless_repeated(start)
     }
 
     /// Adds a list's key, e.g. `list("articles")`.
     pub fn list(&mut self, name: &str) -> &mut Self {
-        if !self.keys.is_empty() {
+        let start = self.keys.len();
+        if start > 0 {
             self.keys.push(' ');
         }
         self.keys.push_str(name);
+        self.keep_unless_repeated(start)
+    }
+
+    /// Drops the key just written from `start` if an earlier one is the
+    /// same: a page of excerpts names each outlet and article once.
+    fn keep_unless_repeated(&mut self, start: usize) -> &mut Self {
+        let added = self.keys[start..].trim_start();
+        if self.keys[..start].split(' ').any(|key| key == added) {
+            self.keys.truncate(start);
+        }
         self
+    }
+
+    /// Adds the keys of `other`: a page showing whole posts names what each shows.
+    pub fn include_keys(&mut self, other: &Provenance) -> &mut Self {
+        for key in other.keys.split(' ').filter(|key| !key.is_empty()) {
+            self.list(key);
+        }
+        self
+    }
+
+    /// Whether the keys name this one (for tests and assertions).
+    pub fn names(&self, key: &str) -> bool {
+        self.keys.split(' ').any(|candidate| candidate == key)
     }
 
     /// Adds the time something shown last changed.
     pub fn revised(&mut self, at: DateTime<Utc>) -> &mut Self {
         self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));
         self.stamps.push(at.timestamp_micros());
+        self
+    }
+
+    /// A time the page may have changed at without showing it: an item left
+    /// it (see `revisions::removals`). It counts for `Last-Modified` only:
+    /// the `ETag` changes anyway, with the body that lost the item.
+    pub fn changed_by_removal(&mut self, at: DateTime<Utc>) -> &mut Self {
+        self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));
         self
     }
 
@@ -137,6 +169,17 @@ impl Representation {
             body,
             HeaderValue::from_static("application/json"),
         ))
+    }
+
+    /// A JSON representation of `value` with only the members `fields`
+    /// keeps (all of them without `fields`).
+    pub fn of_fields<T: Serialize>(value: &T, fields: Option<&Fields>) -> Result<Self, AppError> {
+        let Some(fields) = fields else {
+            return Self::of(value);
+        };
+        let mut json = serde_json::to_value(value).map_err(AppError::internal)?;
+        fields.keep(&mut json);
+        Self::of(&json)
     }
 
     /// A representation of any media type (feeds: Atom, RSS, JSON Feed).
@@ -219,6 +262,14 @@ impl Representation {
     ) -> HttpResponse {
         let mut response = HttpResponse::build(status);
         response.insert_header((header::ETAG, self.etag.clone()));
+        // A request with credentials is never answered for shared caches,
+        // even where the key changes nothing: a CDN would otherwise keep an
+        // answer to `Authorization`, which `public` allows it to.
+        let audience = if req.headers().contains_key(header::AUTHORIZATION) {
+            Audience::Private
+        } else {
+            audience
+        };
         match audience {
             Audience::Private => {
                 response.insert_header((header::CACHE_CONTROL, "private, no-store"));
@@ -369,6 +420,40 @@ mod tests {
         assert!(check("*"));
         assert!(!check("W/\"AAAAAAAAAAAAAAAAAAAAAA\""));
         assert!(IfMatch(None).check(TAG).is_ok());
+    }
+
+    #[test]
+    fn keys_are_named_once_and_a_removal_dates_without_retagging() {
+        let at = |seconds| DateTime::from_timestamp(seconds, 0).unwrap_or_default();
+        let mut shown = Provenance::new();
+        shown
+            .list("excerpts")
+            .key("article", 1)
+            .key("outlet", 2)
+            .key("article", 1)
+            .key("article", 11)
+            .list("excerpts")
+            .revised(at(100));
+        assert_eq!(shown.keys, "excerpts article-1 outlet-2 article-11");
+        assert!(shown.names("article-11") && !shown.names("article-"));
+
+        let body = || {
+            Representation::new(
+                Bytes::from_static(b"[]"),
+                HeaderValue::from_static("application/json"),
+            )
+        };
+        let mut removed = shown.clone();
+        removed.changed_by_removal(at(200));
+        assert_eq!(removed.last_modified(), Some(at(200)));
+        assert_eq!(
+            body().shows_revisions(&removed).etag(),
+            body().shows_revisions(&shown).etag(),
+            "a removal elsewhere leaves the tag of this page as it was"
+        );
+        // An older removal changes nothing.
+        removed.changed_by_removal(at(50));
+        assert_eq!(removed.last_modified(), Some(at(200)));
     }
 
     #[test]

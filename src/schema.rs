@@ -27,6 +27,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         /// The article's feed entry id (`urn:uuid:…`), which survives slug changes.
         entry_id -> Uuid,
+        revised_at -> Timestamptz,
     }
 }
 
@@ -171,3 +172,14 @@ diesel::table! {
         flushed_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    publication_removals (singleton) {
+        singleton -> Bool,
+        removed_at -> Timestamptz,
+    }
+}
+
+// The removal watermark is read in the statement that resolves a list's filters.
+diesel::allow_tables_to_appear_in_same_query!(publication_removals, tags);
+diesel::allow_tables_to_appear_in_same_query!(publication_removals, outlets);

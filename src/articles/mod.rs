@@ -19,6 +19,7 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::ExcerptSelection;
 use crate::excerpts::views::Excerpt;
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
@@ -27,7 +28,7 @@ use crate::roundups::queries::{LinkSelection, RoundupSelection};
 use crate::roundups::views::Roundup;
 use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
-use crate::{excerpts, feeds, roundups, tags};
+use crate::{excerpts, feeds, revisions, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
@@ -70,6 +71,10 @@ pub struct ListArticlesQuery {
     /// `roundups`, as in the single article.
     #[param(example = "excerpts,roundups")]
     include: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `slug,title`); all
+    /// when absent. An unknown name is a 400 naming it.
+    #[param(example = "slug,title")]
+    fields: Option<String>,
 }
 
 /// List articles
@@ -112,6 +117,9 @@ pub async fn list_articles(
         }),
     });
     let include = checker.check(Include::parse(query.include.as_deref()));
+    let fields = checker
+        .check(Fields::parse::<ArticleSummary>(query.fields.as_deref()))
+        .flatten();
     let request = ListRequest::check(
         &mut checker,
         &cursors,
@@ -139,13 +147,21 @@ pub async fn list_articles(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let page = request.fetch(&mut conn, now).await?;
-    let data = summarize_with(&mut conn, page.data, include, caller.viewer(now), now).await?;
+    let (page, mut shown) = request.fetch(&mut conn, now).await?;
+    let data = summarize_with(
+        &mut conn,
+        page.data,
+        include,
+        caller.viewer(now),
+        now,
+        &mut shown,
+    )
+    .await?;
     let page = Page {
         data,
         next_cursor: page.next_cursor,
     };
-    let mut response = page.respond(&req, caller.audience(), &Provenance::new())?;
+    let mut response = page.respond_fields(&req, caller.audience(), &shown, fields.as_ref())?;
     feeds::advertise(&req, &mut response);
     Ok(response)
 }
@@ -219,15 +235,22 @@ impl ListRequest {
         })
     }
 
-    /// The page of article rows this request asks for, with the next cursor.
+    /// The page of article rows this request asks for, with the next cursor,
+    /// and what the page shows: its articles, revised at their effective
+    /// times, the list (renewed when something last left a list) and the tag
+    /// and outlet it is filtered by. One round trip: the context goes out
+    /// with the page's own query.
     pub async fn fetch(
         &self,
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,
-    ) -> QueryResult<Page<ArticleSummaryRow>> {
-        let rows = queries::list(conn, &self.filter, self.after, self.limit, now).await?;
+    ) -> QueryResult<(Page<ArticleSummaryRow>, Provenance)> {
+        let context = queries::list_context(conn, &self.filter);
+        let rows = queries::list(conn, &self.filter, self.after, self.limit, now);
+        let ((removed_at, tag_id, outlet_id), rows) =
+            futures_util::future::try_join(context, rows).await?;
         let by_publication = self.filter.status.by_publication();
-        Ok(Page::from_rows(
+        let page = Page::from_rows(
             rows,
             self.limit,
             &self.scope,
@@ -239,7 +262,23 @@ impl ListRequest {
                 id: row.id,
             },
             |row| row,
-        ))
+        );
+        let mut shown = Provenance::new();
+        shown.list("articles").changed_by_removal(removed_at);
+        if let Some(id) = tag_id {
+            shown.key("tag", id);
+        }
+        if let Some(id) = outlet_id {
+            shown.key("outlet", id);
+        }
+        for row in &page.data {
+            shown.key("article", row.id).revised(revisions::effective(
+                row.revised_at,
+                row.published_at,
+                now,
+            ));
+        }
+        Ok((page, shown))
     }
 }
 
@@ -295,6 +334,8 @@ struct Parts {
     tags: HashMap<i64, Vec<TagRef>>,
     excerpts: HashMap<i64, Vec<Excerpt>>,
     roundups: HashMap<i64, Vec<Roundup>>,
+    /// The purge keys of the tags and outlets each article's parts show.
+    keys: HashMap<i64, Vec<(&'static str, i64)>>,
 }
 
 impl Parts {
@@ -306,6 +347,8 @@ impl Parts {
     ) -> QueryResult<Self> {
         let mut parts = Self::default();
         for (id, tags) in tags::queries::of_articles(conn, ids).await? {
+            let keys = parts.keys.entry(id).or_default();
+            keys.extend(tags.iter().map(|tag| ("tag", tag.id)));
             parts
                 .tags
                 .insert(id, tags.into_iter().map(Into::into).collect());
@@ -315,6 +358,8 @@ impl Parts {
                 excerpts::queries::load(conn, ExcerptSelection::OfArticles(ids), viewer).await?;
             for record in records {
                 let article_id = record.0.article_id;
+                let keys = parts.keys.entry(article_id).or_default();
+                keys.push(("outlet", record.1.id));
                 parts
                     .excerpts
                     .entry(article_id)
@@ -336,6 +381,8 @@ impl Parts {
                     .push(record);
             }
             for link in links {
+                let keys = parts.keys.entry(link.2.article_id).or_default();
+                keys.push(("outlet", link.1.id));
                 by_article
                     .entry(link.2.article_id)
                     .or_default()
@@ -349,6 +396,13 @@ impl Parts {
             }
         }
         Ok(parts)
+    }
+
+    /// Adds what article `id`'s loaded parts show to `shown`.
+    fn show(&mut self, id: i64, shown: &mut Provenance) {
+        for (kind, key) in self.keys.remove(&id).unwrap_or_default() {
+            shown.key(kind, key);
+        }
     }
 
     fn tags(&mut self, id: i64) -> Vec<TagRef> {
@@ -369,19 +423,22 @@ pub async fn summarize(
     conn: &mut AsyncPgConnection,
     rows: Vec<ArticleSummaryRow>,
     now: DateTime<Utc>,
+    shown: &mut Provenance,
 ) -> QueryResult<Vec<ArticleSummary>> {
     // The viewer judges only the parts `include` asks for: none here.
-    summarize_with(conn, rows, Include::default(), Viewer::Editor, now).await
+    summarize_with(conn, rows, Include::default(), Viewer::Editor, now, shown).await
 }
 
 /// Summaries of these rows, in their order, carrying what `include` asks
-/// for as the viewer may see it, in a fixed number of queries.
+/// for as the viewer may see it, in a fixed number of queries; the tags and
+/// outlets they show are added to `shown`.
 pub async fn summarize_with(
     conn: &mut AsyncPgConnection,
     rows: Vec<ArticleSummaryRow>,
     include: Include,
     viewer: Viewer,
     now: DateTime<Utc>,
+    shown: &mut Provenance,
 ) -> QueryResult<Vec<ArticleSummary>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut parts = Parts::load(conn, &ids, include, viewer).await?;
@@ -389,6 +446,7 @@ pub async fn summarize_with(
         .into_iter()
         .map(|row| {
             let id = row.id;
+            parts.show(id, shown);
             let mut summary = ArticleSummary::new(row, parts.tags(id), now);
             if include.excerpts {
                 summary.excerpts = Some(parts.excerpts(id));
@@ -402,26 +460,36 @@ pub async fn summarize_with(
 }
 
 /// The whole representations of these article rows, in their order, as the
-/// viewer may see them: four queries, whatever the number of rows.
+/// viewer may see them, each with what it shows (the article, revised at
+/// its effective time, and the tags and outlets it names): four queries,
+/// whatever the number of rows.
 pub async fn load_views(
     conn: &mut AsyncPgConnection,
     rows: Vec<ArticleRow>,
     viewer: Viewer,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<Article>> {
+) -> QueryResult<Vec<(Article, Provenance)>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut parts = Parts::load(conn, &ids, Include::WHOLE, viewer).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
             let id = row.id;
-            Article::new(
+            let mut shown = Provenance::new();
+            shown.key("article", id).revised(revisions::effective(
+                row.revised_at,
+                row.published_at,
+                now,
+            ));
+            parts.show(id, &mut shown);
+            let article = Article::new(
                 row,
                 parts.tags(id),
                 parts.excerpts(id),
                 parts.roundups(id),
                 now,
-            )
+            );
+            (article, shown)
         })
         .collect())
 }
@@ -433,10 +501,11 @@ pub async fn load_view(
     viewer: Viewer,
     now: DateTime<Utc>,
 ) -> QueryResult<Article> {
-    load_views(conn, vec![row], viewer, now)
+    Ok(load_views(conn, vec![row], viewer, now)
         .await?
         .pop()
-        .ok_or(diesel::result::Error::NotFound)
+        .ok_or(diesel::result::Error::NotFound)?
+        .0)
 }
 
 /// Get an article
@@ -449,7 +518,7 @@ pub async fn load_view(
 /// URL. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan")),
+    params(("slug" = String, Path, description = "The article's slug", example = "secretary-clintons-message-to-pakistan"), FieldsQuery),
     responses(
         (status = 200, description = "The article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of this representation"),
@@ -457,6 +526,7 @@ pub async fn load_view(
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
         (status = 308, description = "An old slug: `Location` names the current URL",
             headers(("Location" = String, description = "The article's current URL"))),
+        responses::BadRequest,
         responses::Unauthorized,
         responses::TooManyRequests,
         responses::NotFound,
@@ -470,8 +540,10 @@ pub async fn find_article(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     slug: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("article", &slug)?;
+    let fields = Fields::of::<Article>(query.fields.as_deref())?;
     let now = Utc::now();
     let viewer = caller.viewer(now);
     let mut conn = pool.get().await?;
@@ -483,9 +555,13 @@ pub async fn find_article(
             None => Err(AppError::not_found("published article", slug)),
         };
     };
-    let article = load_view(&mut conn, row, viewer, now).await?;
-    let mut response =
-        Representation::of(&article)?.respond(&req, StatusCode::OK, caller.audience());
+    let (article, shown) = load_views(&mut conn, vec![row], viewer, now)
+        .await?
+        .pop()
+        .ok_or(diesel::result::Error::NotFound)?;
+    let mut response = Representation::of_fields(&article, fields.as_ref())?
+        .shows(&shown)
+        .respond(&req, StatusCode::OK, caller.audience());
     feeds::advertise(&req, &mut response);
     Ok(response)
 }

@@ -7,7 +7,8 @@ use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{
-    article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
+    article_slug_history, article_tags, articles, excerpts, outlets, publication_removals,
+    roundup_links, roundups, tags,
 };
 use crate::visibility::{is_public, Viewer, PUBLISHED};
 
@@ -22,6 +23,8 @@ pub struct ArticleSummaryRow {
     pub status: String,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// When anything the article shows last changed (kept by the database).
+    pub revised_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -38,14 +41,21 @@ pub struct ArticleRow {
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When anything the article shows last changed (kept by the database).
+    pub revised_at: DateTime<Utc>,
 }
 
 /// What an excerpt or a link says of the article it belongs to.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = articles, check_for_backend(Pg))]
 pub struct ArticleRefRow {
+    pub id: i64,
     pub slug: String,
     pub title: String,
+    /// With `revised_at`, when the article was last seen to change: what
+    /// refers to it is revised with it.
+    pub published_at: Option<DateTime<Utc>>,
+    pub revised_at: DateTime<Utc>,
 }
 
 /// Which articles a list shows. Only `Published` is open to the public.
@@ -175,6 +185,28 @@ pub async fn with_entry_ids(
         ))
         .load(conn)
         .await
+}
+
+/// What a page of the list depends on besides its rows: when something last
+/// left a list (`revisions::removals`), and the ids of the tag and outlet it
+/// is filtered by (for their purge keys). One statement, which does not hold
+/// the connection: it goes out with the page's own query.
+pub fn list_context(
+    conn: &mut AsyncPgConnection,
+    filter: &ArticleFilter,
+) -> impl std::future::Future<Output = QueryResult<(DateTime<Utc>, Option<i64>, Option<i64>)>> + Send
+{
+    let tag = tags::table
+        .filter(tags::slug.nullable().eq(filter.tag.clone()))
+        .select(tags::id)
+        .single_value();
+    let outlet = outlets::table
+        .filter(outlets::slug.nullable().eq(filter.outlet.clone()))
+        .select(outlets::id)
+        .single_value();
+    publication_removals::table
+        .select((publication_removals::removed_at, tag, outlet))
+        .get_result(conn)
 }
 
 /// The article with this slug, if the viewer may see it.

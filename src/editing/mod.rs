@@ -29,6 +29,7 @@ use crate::articles::commands::check_outlets;
 use crate::body::JsonBody;
 use crate::db::DbPool;
 use crate::error::{AppError, InvalidInput};
+use crate::fields;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::keys::{Caller, MaybeCaller};
 use crate::params;
@@ -285,20 +286,24 @@ pub async fn delete<V: Positioned>(
 
 /// Answers a read of one positioned row by its id: the public sees those of
 /// published articles, a key also those of drafts and scheduled posts.
-pub async fn read<V: Positioned>(
+pub async fn read<V: Positioned + utoipa::ToSchema>(
     req: &HttpRequest,
     pool: &DbPool,
     caller: &MaybeCaller,
     id: &str,
+    fields: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let id = params::id("id", id)?;
+    let fields = fields::Fields::of::<V>(fields)?;
     let mut conn = pool.get().await?;
-    let view = V::find(&mut conn, id, caller.viewer(Utc::now()))
+    let (view, shown) = V::find(&mut conn, id, caller.viewer(Utc::now()))
         .await?
         .ok_or_else(|| {
             AppError::not_found(&format!("{} of a published article", V::KIND.noun()), id)
         })?;
-    Ok(Representation::of(&view)?.respond(req, StatusCode::OK, caller.audience()))
+    Ok(Representation::of_fields(&view, fields.as_ref())?
+        .shows(&shown)
+        .respond(req, StatusCode::OK, caller.audience()))
 }
 
 /// What a create made: its representation and its URL.

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::Guarded;
 use crate::error::{AppError, InvalidInput};
+use crate::representation::Provenance;
 use crate::validate::Problems;
 use crate::visibility::Viewer;
 
@@ -153,12 +154,13 @@ impl Child {
 pub trait Positioned: Serialize + Send + Sized {
     const KIND: Kind;
 
-    /// The row with this id, if the viewer may see it.
+    /// The row with this id, if the viewer may see it, and what its
+    /// representation shows (for `Last-Modified` and `Surrogate-Key`).
     fn find(
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> impl Future<Output = QueryResult<Option<Self>>> + Send;
+    ) -> impl Future<Output = QueryResult<Option<(Self, Provenance)>>> + Send;
 
     /// The row as editors see it, inside the transaction that wrote it.
     fn written(
@@ -168,6 +170,7 @@ pub trait Positioned: Serialize + Send + Sized {
         async move {
             Self::find(conn, id, Viewer::Editor)
                 .await?
+                .map(|(view, _)| view)
                 .ok_or_else(|| super::vanished(Self::KIND.noun(), id))
         }
     }

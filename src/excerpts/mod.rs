@@ -7,7 +7,7 @@ pub mod views;
 pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,11 +16,13 @@ use crate::citations::CitationQuery;
 use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use crate::visibility::Viewer;
-use queries::ExcerptSelection;
+use queries::{ExcerptRecord, ExcerptSelection};
 use views::Excerpt;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -35,12 +37,32 @@ impl Positioned for Excerpt {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         Ok(queries::load(conn, ExcerptSelection::One(id), viewer)
             .await?
             .pop()
-            .map(Excerpt::from))
+            .map(|record| {
+                let mut shown = Provenance::new();
+                show(&mut shown, &record, now);
+                (Excerpt::from(record), shown)
+            }))
     }
+}
+
+/// What an excerpt shows: itself, its outlet and its article, revised with
+/// the article (whose stamp moves with every change to its excerpts and to
+/// the outlets they cite).
+fn show(shown: &mut Provenance, (row, outlet, article): &ExcerptRecord, now: DateTime<Utc>) {
+    shown
+        .key("excerpt", row.id)
+        .key("article", article.id)
+        .key("outlet", outlet.id)
+        .revised(revisions::effective(
+            article.revised_at,
+            article.published_at,
+            now,
+        ));
 }
 
 /// List excerpts
@@ -66,21 +88,29 @@ pub async fn list_excerpts(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "excerpts")?;
+    let fields = Fields::of::<Excerpt>(query.fields.as_deref())?;
+    let now = Utc::now();
     let mut conn = pool.get().await?;
+    let removed_at = revisions::removals(&mut conn);
     let rows = queries::load(
         &mut conn,
         ExcerptSelection::Page(&filter),
-        Viewer::Public(Utc::now()),
-    )
-    .await?;
+        Viewer::Public(now),
+    );
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("excerpts").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         filter.limit,
         &filter.scope,
         |r| Position::Id(r.0.id),
-        Excerpt::from,
+        |record| {
+            show(&mut shown, &record, now);
+            Excerpt::from(record)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get an excerpt
@@ -91,7 +121,7 @@ pub async fn list_excerpts(
 /// `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "excerpts",
-    params(("id" = i64, Path, minimum = 1, description = "The excerpt's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The excerpt's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The excerpt", body = Excerpt,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -110,6 +140,7 @@ pub async fn find_excerpt(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Excerpt>(&req, &pool, &caller, &id).await
+    editing::read::<Excerpt>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }

@@ -10,7 +10,6 @@
 mod atom;
 mod html;
 mod json;
-pub mod queries;
 mod rss;
 pub mod xml;
 
@@ -29,7 +28,8 @@ use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::CursorKey;
 use crate::params::Checker;
-use crate::representation::{Audience, Provenance, Representation};
+use crate::representation::{Audience, Representation};
+use crate::revisions;
 use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
 
@@ -41,9 +41,9 @@ pub fn configure(config: &mut ServiceConfig) {
 }
 
 /// When an article last changed, as its feed entry says (`updated`,
-/// `date_modified`) and as its feed's validators count it.
-fn revised(row: &ArticleRow) -> DateTime<Utc> {
-    row.updated_at
+/// `date_modified`): the same time its validators count.
+fn revised(row: &ArticleRow, now: DateTime<Utc>) -> DateTime<Utc> {
+    revisions::effective(row.revised_at, row.published_at, now)
 }
 
 /// Where the API is reachable and what the publication is called: feeds
@@ -391,28 +391,20 @@ async fn serve(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let page = request.fetch(&mut conn, now).await?;
+    let (page, mut shown) = request.fetch(&mut conn, now).await?;
     let ids: Vec<i64> = page.data.iter().map(|row| row.id).collect();
     let mut rows = articles::queries::with_entry_ids(&mut conn, &ids).await?;
     rows.sort_by_key(|(row, _)| ids.iter().position(|id| *id == row.id));
-    let (tag_id, outlet_id) = queries::filter_ids(&mut conn, &request.filter).await?;
-    let mut shown = Provenance::new();
-    shown.list("articles");
-    if let Some(id) = tag_id {
-        shown.key("tag", id);
-    }
-    if let Some(id) = outlet_id {
-        shown.key("outlet", id);
-    }
     let mut stamps = Vec::with_capacity(rows.len());
     let mut whole = Vec::with_capacity(rows.len());
     for (row, entry_id) in rows {
-        let updated = revised(&row);
-        shown.key("article", row.id).revised(updated);
-        stamps.push((entry_id, updated));
+        stamps.push((entry_id, revised(&row, now)));
         whole.push(row);
     }
     let views = articles::load_views(&mut conn, whole, Viewer::Public(now), now).await?;
+    for (_, each) in &views {
+        shown.include_keys(each);
+    }
     drop(conn);
 
     let filters = query.query_string(None, None);
@@ -441,7 +433,7 @@ async fn serve(
         entries: views
             .into_iter()
             .zip(stamps)
-            .map(|(article, (entry_id, updated))| {
+            .map(|((article, _), (entry_id, updated))| {
                 Entry::new(article, &entry_id, updated, publication)
             })
             .collect(),

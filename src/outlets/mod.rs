@@ -13,10 +13,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::params;
 use crate::representation::{Audience, Provenance, Representation};
+use crate::revisions;
 use views::Outlet;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -47,16 +49,26 @@ pub async fn list_outlets(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "outlets")?;
+    let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
-    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now()).await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now());
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("outlets").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         limit,
         &scope,
         |o| Position::Slug(o.outlet.slug.clone()),
-        Outlet::from,
+        |outlet| {
+            shown
+                .key("outlet", outlet.outlet.id)
+                .revised(outlet.revised_at());
+            Outlet::from(outlet)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get an outlet
@@ -65,11 +77,12 @@ pub async fn list_outlets(
 /// cite it. The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "outlets",
-    params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg")),
+    params(("slug" = String, Path, description = "The outlet's slug", example = "bloomberg"), FieldsQuery),
     responses(
         (status = 200, description = "The outlet", body = Outlet,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
         (status = 304, description = "Not modified since the `If-None-Match` tag"),
+        responses::BadRequest,
         responses::Unauthorized,
         responses::TooManyRequests,
         responses::NotFound,
@@ -83,11 +96,25 @@ pub async fn find_outlet(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     slug: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("outlet", &slug)?;
+    let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
-    let row = queries::find(&mut conn, slug, Utc::now())
-        .await?
-        .ok_or_else(|| AppError::not_found("outlet", slug))?;
-    Ok(Representation::of(&Outlet::from(row))?.respond(&req, StatusCode::OK, caller.audience()))
+    let removed_at = revisions::removals(&mut conn);
+    let row = queries::find(&mut conn, slug, Utc::now());
+    let (removed_at, row) = futures_util::future::try_join(removed_at, row).await?;
+    let row = row.ok_or_else(|| AppError::not_found("outlet", slug))?;
+    // Its counts go down when a citation leaves: the removal stamp keeps
+    // `Last-Modified` from going back then.
+    let mut shown = Provenance::new();
+    shown
+        .key("outlet", row.outlet.id)
+        .revised(row.revised_at())
+        .changed_by_removal(removed_at);
+    Ok(
+        Representation::of_fields(&Outlet::from(row), fields.as_ref())?
+            .shows(&shown)
+            .respond(&req, StatusCode::OK, caller.audience()),
+    )
 }

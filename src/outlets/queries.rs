@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::count_star;
+use diesel::dsl::{count_star, sql};
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{articles, excerpts, outlets, roundup_links, roundups};
@@ -25,6 +27,26 @@ pub struct OutletWithCounts {
     pub outlet: OutletRow,
     pub excerpt_count: i64,
     pub link_count: i64,
+    /// When the outlet itself was last written.
+    pub updated_at: DateTime<Utc>,
+    /// The latest effective time of a public article citing it: its counts
+    /// grow only when such an article is revised or becomes public.
+    pub cited_at: Option<DateTime<Utc>>,
+}
+
+impl OutletWithCounts {
+    /// When what the outlet's view shows last grew or changed; a count that
+    /// went down is caught by `revisions::removals`.
+    pub fn revised_at(&self) -> DateTime<Utc> {
+        self.cited_at
+            .map_or(self.updated_at, |cited| cited.max(self.updated_at))
+    }
+}
+
+/// The latest effective time (`revisions::effective`) among the public
+/// articles of a group, computed with its counts.
+fn latest_effective() -> SqlLiteral<Nullable<Timestamptz>> {
+    sql("max(greatest(articles.revised_at, articles.published_at))")
 }
 
 /// Outlets ordered by slug after `after`, `limit + 1` of them.
@@ -35,7 +57,7 @@ pub async fn list(
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<OutletWithCounts>> {
     let mut query = outlets::table
-        .select(OutletRow::as_select())
+        .select((OutletRow::as_select(), outlets::updated_at))
         .order(outlets::slug)
         .limit(i64::from(limit) + 1)
         .into_boxed();
@@ -53,7 +75,7 @@ pub async fn find(
 ) -> QueryResult<Option<OutletWithCounts>> {
     let rows = outlets::table
         .filter(outlets::slug.eq(slug))
-        .select(OutletRow::as_select())
+        .select((OutletRow::as_select(), outlets::updated_at))
         .load(conn)
         .await?;
     Ok(with_counts(conn, rows, now).await?.pop())
@@ -71,36 +93,46 @@ pub async fn id_of(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Opti
 
 async fn with_counts(
     conn: &mut AsyncPgConnection,
-    rows: Vec<OutletRow>,
+    rows: Vec<(OutletRow, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<OutletWithCounts>> {
-    let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
-    let excerpt_counts: HashMap<i64, i64> = excerpts::table
+    type Counts = HashMap<i64, (i64, Option<DateTime<Utc>>)>;
+    let ids: Vec<i64> = rows.iter().map(|(o, _)| o.id).collect();
+    let excerpt_counts: Counts = excerpts::table
         .inner_join(articles::table)
         .filter(excerpts::outlet_id.eq_any(&ids))
         .filter(is_public(now))
         .group_by(excerpts::outlet_id)
-        .select((excerpts::outlet_id, count_star()))
-        .load::<(i64, i64)>(conn)
+        .select((excerpts::outlet_id, count_star(), latest_effective()))
+        .load::<(i64, i64, Option<DateTime<Utc>>)>(conn)
         .await?
         .into_iter()
+        .map(|(id, count, latest)| (id, (count, latest)))
         .collect();
-    let link_counts: HashMap<i64, i64> = roundup_links::table
+    let link_counts: Counts = roundup_links::table
         .inner_join(roundups::table.inner_join(articles::table))
         .filter(roundup_links::outlet_id.eq_any(&ids))
         .filter(is_public(now))
         .group_by(roundup_links::outlet_id)
-        .select((roundup_links::outlet_id, count_star()))
-        .load::<(i64, i64)>(conn)
+        .select((roundup_links::outlet_id, count_star(), latest_effective()))
+        .load::<(i64, i64, Option<DateTime<Utc>>)>(conn)
         .await?
         .into_iter()
+        .map(|(id, count, latest)| (id, (count, latest)))
         .collect();
     Ok(rows
         .into_iter()
-        .map(|outlet| OutletWithCounts {
-            excerpt_count: excerpt_counts.get(&outlet.id).copied().unwrap_or(0),
-            link_count: link_counts.get(&outlet.id).copied().unwrap_or(0),
-            outlet,
+        .map(|(outlet, updated_at)| {
+            let (excerpt_count, quoted_at) =
+                excerpt_counts.get(&outlet.id).copied().unwrap_or_default();
+            let (link_count, linked_at) = link_counts.get(&outlet.id).copied().unwrap_or_default();
+            OutletWithCounts {
+                excerpt_count,
+                link_count,
+                updated_at,
+                cited_at: quoted_at.max(linked_at),
+                outlet,
+            }
         })
         .collect())
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::representation::Audience;
+use crate::representation::{Audience, Provenance, Representation};
 use bots::Bots;
 use counter::Counter;
 use directory::Directory;
@@ -343,9 +343,10 @@ pub async fn article_stats(
         slug: article.slug,
         days: series,
     };
-    Ok(crate::representation::Representation::of(&stats)?.respond(
-        &req,
-        StatusCode::OK,
-        Audience::Public,
-    ))
+    // Views change it, not revisions: no `Last-Modified`, an exact `ETag`.
+    let mut shown = Provenance::new();
+    shown.key("article", article.id);
+    Ok(Representation::of(&stats)?
+        .shows(&shown)
+        .respond(&req, StatusCode::OK, Audience::Public))
 }

@@ -38,7 +38,9 @@ pub struct RankingRow {
     pub before: i64,
     #[diesel(embed)]
     pub article: ArticleSummaryRow,
-    /// The article's tag slugs, in order, and their names alongside.
+    /// The article's tag ids, slugs and names, in the order of the slugs.
+    #[diesel(sql_type = Array<BigInt>)]
+    pub tag_ids: Vec<i64>,
     #[diesel(sql_type = Array<Text>)]
     pub tag_slugs: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
@@ -172,7 +174,9 @@ impl QueryFragment<Pg> for AllRankings {
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(
             ") SELECT e.ranking, e.tag, e.rank, e.previous_rank, e.views, e.before, \
-                a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, \
+                a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, \
+                ARRAY(SELECT t.id FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_ids, \
                 ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
                 ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \

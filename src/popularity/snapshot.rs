@@ -28,7 +28,7 @@ use super::FastMap;
 use crate::articles::views::ArticleSummary;
 use crate::db::DbPool;
 use crate::error::AppError;
-use crate::representation::Representation;
+use crate::representation::{Provenance, Representation};
 use crate::tags::queries::TagRow;
 
 pub const MAX_LIMIT: u32 = 50;
@@ -36,27 +36,35 @@ pub const MAX_LIMIT: u32 = 50;
 pub const TRENDING_FLOOR: i64 = 10;
 
 /// One computed ranking: its entries, and its answer for each limit from 1
-/// to `MAX_LIMIT` (or to its length, when shorter), serialized when first
-/// asked for.
+/// to `MAX_LIMIT` (or to its length, when shorter), serialized with its
+/// headers when first asked for and kept with them: a request for it then
+/// builds nothing.
 struct Held<T> {
     entries: Vec<T>,
+    /// The id of each entry's article, for the answers' `Surrogate-Key`.
+    articles: Vec<i64>,
     bodies: Box<[OnceLock<Representation>]>,
 }
 
 impl<T> Held<T> {
-    fn new(entries: Vec<T>) -> Self {
-        let answers = entries.len().clamp(1, MAX_LIMIT as usize);
+    fn new(ranked: Vec<(i64, T)>) -> Self {
+        let answers = ranked.len().clamp(1, MAX_LIMIT as usize);
+        let (articles, entries) = ranked.into_iter().unzip();
         Self {
             entries,
+            articles,
             bodies: (0..answers).map(|_| OnceLock::new()).collect(),
         }
     }
 
     /// The answer for `limit`: `make` of the entries it shows, serialized
-    /// once. Beyond the ranking's length every limit has the same answer.
+    /// once, last modified when computed (`as_of`) and keyed by the
+    /// articles it shows. Beyond the ranking's length every limit has the
+    /// same answer.
     fn body<V: serde::Serialize>(
         &self,
         limit: u32,
+        as_of: DateTime<Utc>,
         make: impl FnOnce(&[T]) -> V,
     ) -> Result<Representation, AppError> {
         let index = (limit.clamp(1, MAX_LIMIT) as usize - 1).min(self.bodies.len() - 1);
@@ -64,10 +72,21 @@ impl<T> Held<T> {
         if let Some(body) = cell.get() {
             return Ok(body.clone());
         }
-        let shown = &self.entries[..(index + 1).min(self.entries.len())];
-        let body = Representation::of(&make(shown))?;
+        let count = (index + 1).min(self.entries.len());
+        let mut shown = computed_at(as_of);
+        for id in &self.articles[..count] {
+            shown.key("article", id);
+        }
+        let body = Representation::of(&make(&self.entries[..count]))?.shows(&shown);
         Ok(cell.get_or_init(|| body).clone())
     }
+}
+
+/// What every ranking shows: the rankings computed at `as_of`.
+fn computed_at(as_of: DateTime<Utc>) -> Provenance {
+    let mut shown = Provenance::new();
+    shown.list("rankings").revised(as_of);
+    shown
 }
 
 /// Every popular ranking of one scope, by `Window as usize`.
@@ -99,14 +118,14 @@ impl Snapshot {
             Some(tag) => self.tagged.get(tag),
         };
         match windows {
-            Some(windows) => windows[window as usize].body(limit, make),
+            Some(windows) => windows[window as usize].body(limit, self.as_of, make),
             // Made on the spot and not kept: any client can name any tag.
-            None => Representation::of(&make(&[])),
+            None => Ok(Representation::of(&make(&[]))?.shows(&computed_at(self.as_of))),
         }
     }
 
     fn trending(&self, limit: u32) -> Result<Representation, AppError> {
-        self.trending.body(limit, |data| Trending {
+        self.trending.body(limit, self.as_of, |data| Trending {
             generated_at: self.as_of,
             min_views_24h: TRENDING_FLOOR,
             data: data.to_vec(),
@@ -265,14 +284,19 @@ impl Rankings {
             let mut conn = pool.get().await?;
             queries::rankings(&mut conn, now, MAX_LIMIT, TRENDING_FLOOR).await?
         };
-        let mut untagged: [Vec<RankedArticle>; 4] = Default::default();
-        let mut tagged: FastMap<String, [Vec<RankedArticle>; 4]> = FastMap::default();
+        let mut untagged: [Vec<(i64, RankedArticle)>; 4] = Default::default();
+        let mut tagged: FastMap<String, [Vec<(i64, RankedArticle)>; 4]> = FastMap::default();
         let mut trending = Vec::new();
         for row in rows {
-            let tags = row.tag_slugs.into_iter().zip(row.tag_names);
+            let tags = row
+                .tag_ids
+                .into_iter()
+                .zip(row.tag_slugs)
+                .zip(row.tag_names);
             let tags = tags
-                .map(|(slug, name)| TagRow { slug, name }.into())
+                .map(|((id, slug), name)| TagRow { id, slug, name }.into())
                 .collect();
+            let id = row.article.id;
             let article = ArticleSummary::new(row.article, tags, now);
             let rank = u32::try_from(row.rank).unwrap_or(u32::MAX);
             match Window::parse(&row.ranking) {
@@ -281,23 +305,29 @@ impl Rankings {
                         None => &mut untagged,
                         Some(tag) => tagged.entry(tag).or_default(),
                     };
-                    scope[window as usize].push(RankedArticle {
-                        rank,
-                        views: row.views,
-                        previous_rank: row.previous_rank.and_then(|r| u32::try_from(r).ok()),
-                        rank_change: row.previous_rank.map(|before| before - row.rank),
-                        article,
-                    });
+                    scope[window as usize].push((
+                        id,
+                        RankedArticle {
+                            rank,
+                            views: row.views,
+                            previous_rank: row.previous_rank.and_then(|r| u32::try_from(r).ok()),
+                            rank_change: row.previous_rank.map(|before| before - row.rank),
+                            article,
+                        },
+                    ));
                 }
                 None => {
                     let average = row.before as f64 / TREND_BASE.num_days() as f64;
-                    trending.push(TrendingArticle {
-                        rank,
-                        views_24h: row.views,
-                        daily_average_before: (average * 100.0).round() / 100.0,
-                        ratio: (row.views as f64 / average.max(1.0) * 100.0).round() / 100.0,
-                        article,
-                    });
+                    trending.push((
+                        id,
+                        TrendingArticle {
+                            rank,
+                            views_24h: row.views,
+                            daily_average_before: (average * 100.0).round() / 100.0,
+                            ratio: (row.views as f64 / average.max(1.0) * 100.0).round() / 100.0,
+                            article,
+                        },
+                    ));
                 }
             }
         }

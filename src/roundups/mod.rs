@@ -7,7 +7,7 @@ pub mod views;
 pub mod writes;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,11 +16,13 @@ use crate::citations::CitationQuery;
 use crate::db::DbPool;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
+use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use crate::visibility::Viewer;
-use queries::{LinkSelection, RoundupSelection};
+use queries::{LinkRecord, LinkSelection, RoundupSelection};
 use views::{ListedLink, Roundup};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -38,11 +40,28 @@ impl Positioned for Roundup {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         let selection = RoundupSelection::One(id);
         let roundups = queries::load_roundups(conn, selection, viewer).await?;
         let links = queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
-        Ok(views::assemble(roundups, links).pop())
+        let mut shown = Provenance::new();
+        for (roundup, article) in &roundups {
+            shown
+                .key("roundup", roundup.id)
+                .key("article", article.id)
+                .revised(revisions::effective(
+                    article.revised_at,
+                    article.published_at,
+                    now,
+                ));
+        }
+        for (link, outlet, _, _) in &links {
+            shown.key("link", link.id).key("outlet", outlet.id);
+        }
+        Ok(views::assemble(roundups, links)
+            .pop()
+            .map(|roundup| (roundup, shown)))
     }
 }
 
@@ -53,12 +72,33 @@ impl Positioned for ListedLink {
         conn: &mut AsyncPgConnection,
         id: i64,
         viewer: Viewer,
-    ) -> QueryResult<Option<Self>> {
+    ) -> QueryResult<Option<(Self, Provenance)>> {
+        let now = viewer.public_at().unwrap_or_else(Utc::now);
         Ok(queries::load_links(conn, LinkSelection::One(id), viewer)
             .await?
             .pop()
-            .map(ListedLink::from))
+            .map(|record| {
+                let mut shown = Provenance::new();
+                show(&mut shown, &record, now);
+                (ListedLink::from(record), shown)
+            }))
     }
+}
+
+/// What a press link shows: itself, its outlet, its roundup and its
+/// article, revised with the article (whose stamp moves with every change
+/// to its roundups, their links and the outlets they cite).
+fn show(shown: &mut Provenance, (link, outlet, roundup, article): &LinkRecord, now: DateTime<Utc>) {
+    shown
+        .key("link", link.id)
+        .key("roundup", roundup.id)
+        .key("article", article.id)
+        .key("outlet", outlet.id)
+        .revised(revisions::effective(
+            article.revised_at,
+            article.published_at,
+            now,
+        ));
 }
 
 /// List press links
@@ -84,21 +124,25 @@ pub async fn list_roundup_links(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "roundup-links")?;
+    let fields = Fields::of::<ListedLink>(query.fields.as_deref())?;
+    let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::load_links(
-        &mut conn,
-        LinkSelection::Page(&filter),
-        Viewer::Public(Utc::now()),
-    )
-    .await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::load_links(&mut conn, LinkSelection::Page(&filter), Viewer::Public(now));
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("roundup-links").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         filter.limit,
         &filter.scope,
         |r| Position::Id(r.0.id),
-        ListedLink::from,
+        |record| {
+            show(&mut shown, &record, now);
+            ListedLink::from(record)
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// Get a roundup
@@ -108,7 +152,7 @@ pub async fn list_roundup_links(
 /// shared caches). The `ETag` is strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "roundups",
-    params(("id" = i64, Path, minimum = 1, description = "The roundup's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The roundup's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The roundup", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -127,8 +171,9 @@ pub async fn find_roundup(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Roundup>(&req, &pool, &caller, &id).await
+    editing::read::<Roundup>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }
 
 /// Get a press link
@@ -139,7 +184,7 @@ pub async fn find_roundup(
 /// strong; `If-None-Match` gets 304.
 #[utoipa::path(
     tag = "roundups",
-    params(("id" = i64, Path, minimum = 1, description = "The link's id", example = 1)),
+    params(("id" = i64, Path, minimum = 1, description = "The link's id", example = 1), FieldsQuery),
     responses(
         (status = 200, description = "The press link", body = ListedLink,
             headers(("ETag" = String, description = "Strong entity tag of this representation"))),
@@ -158,6 +203,7 @@ pub async fn find_roundup_link(
     pool: web::Data<DbPool>,
     caller: MaybeCaller,
     id: web::Path<String>,
+    query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<ListedLink>(&req, &pool, &caller, &id).await
+    editing::read::<ListedLink>(&req, &pool, &caller, &id, query.fields.as_deref()).await
 }

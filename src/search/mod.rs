@@ -14,12 +14,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::articles;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance};
+use crate::{articles, revisions};
 use queries::SearchFilter;
 use views::SearchResult;
 
@@ -149,7 +149,10 @@ pub async fn search_articles(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let rows = queries::search(&mut conn, &text, &filter, after, limit, now).await?;
+    // One round trip: the removal watermark goes out with the search.
+    let removed = revisions::removals(&mut conn);
+    let rows = queries::search(&mut conn, &text, &filter, after, limit, now);
+    let (removed_at, rows) = futures_util::future::try_join(removed, rows).await?;
     let page = Page::from_rows(
         rows,
         limit,
@@ -160,6 +163,18 @@ pub async fn search_articles(
         },
         |row| row,
     );
+    let mut shown = Provenance::new();
+    shown.list("articles").changed_by_removal(removed_at);
+    for row in &page.data {
+        let article = &row.article;
+        shown
+            .key("article", article.id)
+            .revised(revisions::effective(
+                article.revised_at,
+                article.published_at,
+                now,
+            ));
+    }
     let ids: Vec<i64> = page.data.iter().map(|row| row.article.id).collect();
     let mut snippets = queries::snippets(&mut conn, &text, &ids).await?;
     let ranks: Vec<f32> = page.data.iter().map(|row| row.rank).collect();
@@ -167,6 +182,7 @@ pub async fn search_articles(
         &mut conn,
         page.data.into_iter().map(|row| row.article).collect(),
         now,
+        &mut shown,
     )
     .await?;
     let data = summaries
@@ -183,7 +199,7 @@ pub async fn search_articles(
         data,
         next_cursor: page.next_cursor,
     };
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond(&req, Audience::Public, &shown)
 }
 
 /// The search text: present, not blank, at most `MAX_QUERY_CHARS`

@@ -122,7 +122,7 @@ pub async fn search(
                     ts_rank('{WEIGHTS}', s.document, websearch_to_tsquery('english', $1)) AS rank \
                FROM candidates c JOIN article_search s ON s.article_id = c.id \
          ) \
-         SELECT a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, r.rank \
+         SELECT a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, r.rank \
            FROM ranked r JOIN articles a ON a.id = r.id \
          {resume} \
           ORDER BY r.rank DESC, r.id DESC \

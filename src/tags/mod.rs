@@ -9,8 +9,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
+use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::representation::{Audience, Provenance};
+use crate::revisions;
 use views::Tag;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -40,14 +42,22 @@ pub async fn list_tags(
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "tags")?;
+    let fields = Fields::of::<Tag>(query.fields.as_deref())?;
     let mut conn = pool.get().await?;
-    let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now()).await?;
+    let removed_at = revisions::removals(&mut conn);
+    let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now());
+    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let mut shown = Provenance::new();
+    shown.list("tags").changed_by_removal(removed_at);
     let page = Page::from_rows(
         rows,
         limit,
         &scope,
-        |(tag, _)| Position::Slug(tag.slug.clone()),
-        Tag::from,
+        |(tag, _, _)| Position::Slug(tag.slug.clone()),
+        |(tag, count, revised_at)| {
+            shown.key("tag", tag.id).revised(revised_at);
+            Tag::from((tag, count))
+        },
     );
-    page.respond(&req, Audience::Public, &Provenance::new())
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }

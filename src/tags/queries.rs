@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::count_star;
+use diesel::dsl::{count_star, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Timestamptz;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::schema::{article_tags, articles, tags};
@@ -14,6 +15,7 @@ use crate::visibility::is_public;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tags, check_for_backend(Pg))]
 pub struct TagRow {
+    pub id: i64,
     pub slug: String,
     pub name: String,
 }
@@ -38,19 +40,26 @@ pub async fn of_articles(
 }
 
 /// Tags with at least one published article, ordered by slug after `after`;
-/// `limit + 1` rows. A tag used only by drafts stays hidden: its name alone
-/// could announce an unpublished story.
+/// `limit + 1` rows, each with its count of public articles and their
+/// latest effective time (`revisions::effective`): a tag's name, slug and
+/// count change only with a revision of one of them, or when one becomes
+/// public (or leaves: `revisions::removals`). A tag used only by drafts
+/// stays hidden: its name alone could announce an unpublished story.
 pub async fn list_public(
     conn: &mut AsyncPgConnection,
     after: Option<&str>,
     limit: u32,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<(TagRow, i64)>> {
+) -> QueryResult<Vec<(TagRow, i64, DateTime<Utc>)>> {
     let mut query = tags::table
         .inner_join(article_tags::table.inner_join(articles::table))
         .filter(is_public(now))
         .group_by((tags::id, tags::slug, tags::name))
-        .select((TagRow::as_select(), count_star()))
+        .select((
+            TagRow::as_select(),
+            count_star(),
+            sql::<Timestamptz>("max(greatest(articles.revised_at, articles.published_at))"),
+        ))
         .order(tags::slug)
         .limit(i64::from(limit) + 1)
         .into_boxed();
