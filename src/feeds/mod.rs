@@ -41,9 +41,12 @@ pub fn configure(config: &mut ServiceConfig) {
 }
 
 /// When an article last changed, as its feed entry says (`updated`,
-/// `date_modified`): the same time its validators count.
-fn revised(row: &ArticleRow, now: DateTime<Utc>) -> DateTime<Utc> {
-    revisions::effective(row.revised_at, row.published_at, now)
+/// `date_modified`): its editorial update time (every write to the post or
+/// its parts moves it, and an import keeps it), or its publication when that
+/// came later. A renamed outlet renews the feed's validators (its revision
+/// stamps) but is no news to a reader, so it does not date the entry.
+fn updated(row: &ArticleRow, now: DateTime<Utc>) -> DateTime<Utc> {
+    revisions::effective(row.updated_at, row.published_at, now)
 }
 
 /// Where the API is reachable and what the publication is called: feeds
@@ -398,7 +401,7 @@ async fn serve(
     let mut stamps = Vec::with_capacity(rows.len());
     let mut whole = Vec::with_capacity(rows.len());
     for (row, entry_id) in rows {
-        stamps.push((entry_id, revised(&row, now)));
+        stamps.push((entry_id, updated(&row, now)));
         whole.push(row);
     }
     let views = articles::load_views(&mut conn, whole, Viewer::Public(now), now).await?;
