@@ -173,6 +173,20 @@ impl RawHtml {
     }
 }
 
+/// Appends `c` to `html`, escaped for HTML text and quoted attribute values:
+/// the one escaping of text that Broadsheet writes into HTML itself (feed
+/// entries, search snippets).
+pub fn push_escaped(html: &mut String, c: char) {
+    match c {
+        '&' => html.push_str("&amp;"),
+        '<' => html.push_str("&lt;"),
+        '>' => html.push_str("&gt;"),
+        '"' => html.push_str("&quot;"),
+        '\'' => html.push_str("&#39;"),
+        c => html.push(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{check, to_html, MAX_BYTES, MAX_DEPTH, MAX_ELEMENTS};

@@ -125,6 +125,19 @@ impl Provenance {
         self.keys.split(' ').any(|candidate| candidate == key)
     }
 
+    /// Adds an article: its key, and its revision as a reader sees it
+    /// (`revisions::effective`), which every change to what it shows moves.
+    pub fn article(
+        &mut self,
+        id: i64,
+        revised_at: DateTime<Utc>,
+        published_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> &mut Self {
+        self.key("article", id)
+            .revised(crate::revisions::effective(revised_at, published_at, now))
+    }
+
     /// Adds the time something shown last changed.
     pub fn revised(&mut self, at: DateTime<Utc>) -> &mut Self {
         self.latest = Some(self.latest.map_or(at, |latest| latest.max(at)));

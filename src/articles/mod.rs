@@ -28,7 +28,7 @@ use crate::roundups::queries::{LinkSelection, RoundupSelection};
 use crate::roundups::views::Roundup;
 use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
-use crate::{excerpts, feeds, revisions, roundups, tags};
+use crate::{excerpts, feeds, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
@@ -272,11 +272,7 @@ impl ListRequest {
             shown.key("outlet", id);
         }
         for row in &page.data {
-            shown.key("article", row.id).revised(revisions::effective(
-                row.revised_at,
-                row.published_at,
-                now,
-            ));
+            shown.article(row.id, row.revised_at, row.published_at, now);
         }
         Ok((page, shown))
     }
@@ -476,11 +472,7 @@ pub async fn load_views(
         .map(|row| {
             let id = row.id;
             let mut shown = Provenance::new();
-            shown.key("article", id).revised(revisions::effective(
-                row.revised_at,
-                row.published_at,
-                now,
-            ));
+            shown.article(id, row.revised_at, row.published_at, now);
             parts.show(id, &mut shown);
             let article = Article::new(
                 row,

@@ -56,13 +56,8 @@ impl Positioned for Excerpt {
 fn show(shown: &mut Provenance, (row, outlet, article): &ExcerptRecord, now: DateTime<Utc>) {
     shown
         .key("excerpt", row.id)
-        .key("article", article.id)
         .key("outlet", outlet.id)
-        .revised(revisions::effective(
-            article.revised_at,
-            article.published_at,
-            now,
-        ));
+        .article(article.id, article.revised_at, article.published_at, now);
 }
 
 /// List excerpts

@@ -8,6 +8,7 @@
 
 use crate::articles::views::Article;
 use crate::excerpts::views::Excerpt;
+use crate::markdown;
 use crate::roundups::views::Roundup;
 
 use super::xml::allowed_chars;
@@ -82,14 +83,7 @@ fn push_roundup(html: &mut String, roundup: &Roundup) {
 /// that XML forbids (the HTML travels inside XML feeds).
 fn push_escaped(html: &mut String, text: &str) {
     for c in allowed_chars(text) {
-        match c {
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            c => html.push(c),
-        }
+        markdown::push_escaped(html, c);
     }
 }
 

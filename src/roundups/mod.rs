@@ -47,14 +47,12 @@ impl Positioned for Roundup {
         let links = queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
         let mut shown = Provenance::new();
         for (roundup, article) in &roundups {
-            shown
-                .key("roundup", roundup.id)
-                .key("article", article.id)
-                .revised(revisions::effective(
-                    article.revised_at,
-                    article.published_at,
-                    now,
-                ));
+            shown.key("roundup", roundup.id).article(
+                article.id,
+                article.revised_at,
+                article.published_at,
+                now,
+            );
         }
         for (link, outlet, _, _) in &links {
             shown.key("link", link.id).key("outlet", outlet.id);
@@ -92,13 +90,8 @@ fn show(shown: &mut Provenance, (link, outlet, roundup, article): &LinkRecord, n
     shown
         .key("link", link.id)
         .key("roundup", roundup.id)
-        .key("article", article.id)
         .key("outlet", outlet.id)
-        .revised(revisions::effective(
-            article.revised_at,
-            article.published_at,
-            now,
-        ));
+        .article(article.id, article.revised_at, article.published_at, now);
 }
 
 /// List press links

@@ -167,13 +167,7 @@ pub async fn search_articles(
     shown.list("articles").changed_by_removal(removed_at);
     for row in &page.data {
         let article = &row.article;
-        shown
-            .key("article", article.id)
-            .revised(revisions::effective(
-                article.revised_at,
-                article.published_at,
-                now,
-            ));
+        shown.article(article.id, article.revised_at, article.published_at, now);
     }
     let ids: Vec<i64> = page.data.iter().map(|row| row.article.id).collect();
     let mut snippets = queries::snippets(&mut conn, &text, &ids).await?;

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::queries::{START_MARK, STOP_MARK};
 use crate::articles::views::ArticleSummary;
+use crate::markdown;
 
 /// A matching article.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,12 +56,7 @@ pub fn snippet_html(headline: &str) -> String {
                 open = false;
             }
             START_MARK | STOP_MARK => {}
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            c => html.push(c),
+            c => markdown::push_escaped(&mut html, c),
         }
     }
     if open {
