@@ -15,6 +15,7 @@ use crate::error::{AppError, InvalidInput};
 
 /// The `fields` query parameter of a single resource.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FieldsQuery {
     /// Comma-separated members to keep (e.g. `slug,title`); all when absent.
@@ -68,6 +69,13 @@ impl Fields {
     /// As `parse`, as a handler's error.
     pub fn of<T: ToSchema>(fields: Option<&str>) -> Result<Option<Self>, AppError> {
         Self::parse::<T>(fields).map_err(|problem| AppError::InvalidInputs(vec![problem]))
+    }
+
+    /// Drops the members not asked for from each item of a list's `data`.
+    pub fn keep_items(&self, list: &mut Value) {
+        if let Some(Value::Array(items)) = list.get_mut("data") {
+            items.iter_mut().for_each(|item| self.keep(item));
+        }
     }
 
     /// Drops the members of `object` not asked for.

@@ -298,9 +298,7 @@ impl<T: Serialize> Page<T> {
             None => Representation::of(self)?,
             Some(fields) => {
                 let mut page = serde_json::to_value(self).map_err(AppError::internal)?;
-                if let Some(serde_json::Value::Array(items)) = page.get_mut("data") {
-                    items.iter_mut().for_each(|item| fields.keep(item));
-                }
+                fields.keep_items(&mut page);
                 Representation::of(&page)?
             }
         };

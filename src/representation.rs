@@ -195,6 +195,19 @@ impl Representation {
         Self::of(&json)
     }
 
+    /// This list, held serialized (a ranking), with only the asked members in
+    /// each item of its `data`, showing what it showed.
+    pub fn items_trimmed(&self, fields: &Fields) -> Result<Self, AppError> {
+        let mut list: serde_json::Value =
+            serde_json::from_slice(&self.body).map_err(AppError::internal)?;
+        fields.keep_items(&mut list);
+        Ok(Self {
+            last_modified: self.last_modified.clone(),
+            surrogate_keys: self.surrogate_keys.clone(),
+            ..Self::of(&list)?
+        })
+    }
+
     /// A representation of any media type (feeds: Atom, RSS, JSON Feed).
     pub fn new(body: Bytes, content_type: HeaderValue) -> Self {
         let etag = tag_header(&etag_of(&body));

@@ -142,6 +142,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::articles;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
+use crate::fields::Fields;
 use crate::params::{self, Checker};
 use views::{Ranking, Window};
 
@@ -183,6 +184,10 @@ pub struct PopularQuery {
     /// unknown or without views, gives an empty ranking, not a 404.
     #[param(example = "pakistan")]
     tag: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `rank,article`);
+    /// all when absent. An unknown name is a 400 naming it.
+    #[param(example = "rank,article")]
+    fields: Option<String>,
 }
 
 /// List popular articles
@@ -222,6 +227,11 @@ pub async fn list_popular(
     let tag = checker
         .check(params::slug("tag", query.tag.as_deref()))
         .flatten();
+    let fields = checker
+        .check(Fields::parse::<views::RankedArticle>(
+            query.fields.as_deref(),
+        ))
+        .flatten();
     checker.finish()?;
     let (window, limit) = (window.unwrap_or(Window::Week), limit.unwrap_or_default());
 
@@ -230,7 +240,21 @@ pub async fn list_popular(
         .rankings
         .popular(pool, window, tag.as_deref(), limit)
         .await?;
-    Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
+    respond_ranking(&req, ranking, fields.as_ref())
+}
+
+/// A ranking as held, or trimmed to the asked members (serialized again,
+/// for the clients that ask).
+fn respond_ranking(
+    req: &HttpRequest,
+    ranking: Representation,
+    fields: Option<&Fields>,
+) -> Result<HttpResponse, AppError> {
+    let ranking = match fields {
+        None => ranking,
+        Some(fields) => ranking.items_trimmed(fields)?,
+    };
+    Ok(ranking.respond(req, StatusCode::OK, Audience::Public))
 }
 
 /// Query parameters of `GET /v1/rankings/trending`.
@@ -241,6 +265,10 @@ pub struct TrendingQuery {
     /// How many articles to rank.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 50, default = 10)]
     limit: Option<String>,
+    /// Comma-separated members of each item to keep (e.g. `rank,article`);
+    /// all when absent. An unknown name is a 400 naming it.
+    #[param(example = "rank,article")]
+    fields: Option<String>,
 }
 
 /// List trending articles
@@ -265,11 +293,20 @@ pub async fn list_trending(
     req: HttpRequest,
     query: web::Query<TrendingQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let limit = params::limit(query.limit.as_deref(), 10, 50)
-        .map_err(|e| AppError::InvalidInputs(vec![e]))?;
+    let mut checker = Checker::new();
+    let limit = checker.check(params::limit(query.limit.as_deref(), 10, 50));
+    let fields = checker
+        .check(Fields::parse::<views::TrendingArticle>(
+            query.fields.as_deref(),
+        ))
+        .flatten();
+    checker.finish()?;
     let (engine, pool) = shared(&req)?;
-    let ranking = engine.rankings.trending(pool, limit).await?;
-    Ok(ranking.respond(&req, StatusCode::OK, Audience::Public))
+    let ranking = engine
+        .rankings
+        .trending(pool, limit.unwrap_or_default())
+        .await?;
+    respond_ranking(&req, ranking, fields.as_ref())
 }
 
 /// Query parameters of `GET /v1/articles/{slug}/stats`.

@@ -16,6 +16,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
+use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance};
@@ -65,6 +66,10 @@ pub struct SearchQuery {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Comma-separated members of each result to keep (e.g. `slug,snippet_html`);
+    /// all when absent. An unknown name is a 400 naming it.
+    #[param(example = "slug,snippet_html")]
+    fields: Option<String>,
 }
 
 /// Search articles
@@ -124,6 +129,9 @@ pub async fn search_articles(
             .flatten(),
     };
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
+    let fields = checker
+        .check(Fields::parse::<SearchResult>(query.fields.as_deref()))
+        .flatten();
     // `q` is percent-encoded in the scope, so that no text in it can pass
     // for another filter.
     let q: Option<String> = query
@@ -193,7 +201,7 @@ pub async fn search_articles(
         data,
         next_cursor: page.next_cursor,
     };
-    page.respond(&req, Audience::Public, &shown)
+    page.respond_fields(&req, Audience::Public, &shown, fields.as_ref())
 }
 
 /// The search text: present, not blank, at most `MAX_QUERY_CHARS`

@@ -94,3 +94,54 @@ async fn unknown_fields_are_a_400_naming_them() {
         }
     }
 }
+
+#[tokio::test]
+async fn fields_applies_to_search_results_and_rankings() {
+    let mut site = site();
+    site["views"] = json!([{"article": "quoted", "hours_ago": 2, "views": 5}]);
+    let app = TestApp::with_site(site).await;
+    app.refresh_rankings().await;
+
+    let (status, results) = app
+        .get_json("/v1/search?q=commentary&fields=slug,rank")
+        .await;
+    assert_eq!(status, 200, "{results}");
+    let result = &results["data"][0];
+    assert_eq!(result["slug"], "quoted", "{results}");
+    assert_eq!(result.as_object().unwrap().len(), 2, "{result}");
+
+    let (status, ranking) = app
+        .get_json("/v1/rankings/popular?window=24h&fields=rank,views")
+        .await;
+    assert_eq!(status, 200, "{ranking}");
+    assert_eq!(ranking["data"], json!([{"rank": 1, "views": 5}]));
+    assert_eq!(ranking["window"], "24h", "the ranking's own members stay");
+    let whole = app.get("/v1/rankings/popular?window=24h").await;
+    let sparse = app.get("/v1/rankings/popular?window=24h&fields=rank").await;
+    assert_ne!(whole.headers()["etag"], sparse.headers()["etag"]);
+    assert_eq!(
+        whole.headers()["surrogate-key"],
+        sparse.headers()["surrogate-key"]
+    );
+    let (status, trending) = app.get_json("/v1/rankings/trending?fields=rank").await;
+    assert_eq!(status, 200, "{trending}");
+
+    for path in [
+        "/v1/search?q=commentary&fields=nope",
+        "/v1/rankings/popular?fields=nope",
+        "/v1/rankings/trending?fields=nope",
+    ] {
+        let problem = assert_problem(app.get(path).await, 400).await;
+        assert_eq!(
+            problem["errors"][0]["parameter"], "fields",
+            "{path}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_single_resource_refuses_parameters_it_does_not_take() {
+    let app = TestApp::with_site(site()).await;
+    let problem = assert_problem(app.get("/v1/articles/quoted?field=slug").await, 400).await;
+    assert_eq!(problem["errors"][0]["parameter"], "field", "{problem}");
+}
