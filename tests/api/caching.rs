@@ -125,6 +125,11 @@ async fn every_public_read_sends_validators_and_answers_conditional_requests_wit
         ("/v1/rankings/popular".into(), true),
         ("/v1/rankings/popular?tag=pakistan".into(), true),
         ("/v1/rankings/trending".into(), true),
+        ("/v1/articles?include=excerpts,roundups".into(), true),
+        ("/v1/search?q=commentary".into(), true),
+        ("/v1/feeds/atom".into(), true),
+        ("/v1/feeds/rss?tag=pakistan".into(), true),
+        ("/v1/feeds/json?outlet=bloomberg".into(), true),
     ];
     for (path, dated) in reads {
         let response = app.get(&path).await;
@@ -216,6 +221,10 @@ async fn renaming_an_outlet_renews_the_articles_citing_it_and_their_lists_only()
         "/v1/articles?outlet=bloomberg",
         "/v1/excerpts",
         "/v1/outlets/bloomberg",
+        "/v1/articles?include=excerpts",
+        "/v1/search?q=commentary",
+        "/v1/feeds/atom",
+        "/v1/feeds/json?outlet=bloomberg",
     ];
     let mut before = Vec::new();
     for path in citing {
