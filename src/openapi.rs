@@ -30,7 +30,7 @@ Reads and the view beacon need no key. Writes need an API key (`Authorization: B
 operations that take one are marked with the `api_key` scheme. A read sent with a key also shows \
 drafts and scheduled posts, answered `Cache-Control: private, no-store`.\n\n\
 Every response carries `X-Request-Id`: the client's own when it sent one of 1 to 128 characters \
-from `A-Z a-z 0-9 . _ : @ / + = -`, otherwise 32 random hex digits. The server's access log \
+from `A-Z a-z 0-9 . _ : @ / + = -`, otherwise a new one of 32 hex digits. The server's access log \
 prints it, so quote it when reporting a failure.\n\n\
 Each client address (an IPv6 client's /64) has three budgets a minute: reads (GET and HEAD, 1200 by \
 default), view beacons (120) and other requests (120); the probes `/healthz` and `/readyz` are not \

@@ -9,6 +9,7 @@
 //! validators for the same content without sharing any state.
 
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::http::header::{self, Header, HeaderName, HeaderValue, HttpDate};
@@ -35,6 +36,10 @@ pub enum Audience {
 
 /// How long caches may keep public answers, as one `Cache-Control` value
 /// built once at start-up.
+///
+/// Its text is static (made once per server and kept for its life), so that
+/// sending it copies a pointer: a header value built at run time shares a
+/// reference count, which every worker serving a public answer would write.
 #[derive(Debug, Clone)]
 pub struct CachePolicy(HeaderValue);
 
@@ -47,7 +52,8 @@ impl CachePolicy {
             "public, max-age={max_age}, s-maxage={s_maxage}, \
              stale-while-revalidate={s_maxage}, stale-if-error=86400"
         );
-        Self(HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("no-cache")))
+        // Digits, letters, commas, spaces, `=` and `-`: a valid header value.
+        Self(HeaderValue::from_static(Box::leak(value.into_boxed_str())))
     }
 
     pub fn header(&self) -> &HeaderValue {
@@ -306,7 +312,11 @@ impl Representation {
                     header::CACHE_CONTROL,
                     match policy {
                         Some(policy) => policy.header().clone(),
-                        None => CachePolicy::default().header().clone(),
+                        None => {
+                            static DEFAULT: LazyLock<CachePolicy> =
+                                LazyLock::new(CachePolicy::default);
+                            DEFAULT.header().clone()
+                        }
                     },
                 ));
                 if let Some(keys) = self.surrogate_keys.clone() {
