@@ -202,8 +202,13 @@ fn main() -> ExitCode {
     .init();
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
-        print!("{}", broadsheet::openapi::document_json());
-        return ExitCode::SUCCESS;
+        // A reader that stops early (`| head`) is not a failure to report.
+        let document = broadsheet::openapi::document_json();
+        return match std::io::Write::write_all(&mut std::io::stdout(), document.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(error) => fail(error),
+        };
     }
     let mut config = match Config::from_env() {
         Ok(config) => config,
