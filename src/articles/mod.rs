@@ -187,6 +187,37 @@ pub struct ListRequest {
     pub after: Option<(DateTime<Utc>, i64)>,
 }
 
+impl ListFilters<'_> {
+    /// The filter these parameters ask for, with `status`, recording every
+    /// problem in `checker`; `None` when there was one. The article list,
+    /// the feeds and search read their filters here.
+    pub fn filter(&self, checker: &mut Checker, status: StatusFilter) -> Option<ArticleFilter> {
+        let tag = checker.check(params::slug("tag", self.tag));
+        let outlet = checker.check(params::slug("outlet", self.outlet));
+        let published_after =
+            checker.check(params::timestamp("published_after", self.published_after));
+        let published_before =
+            checker.check(params::timestamp("published_before", self.published_before));
+        Some(ArticleFilter {
+            status,
+            tag: tag?,
+            outlet: outlet?,
+            published_after: published_after?,
+            published_before: published_before?,
+        })
+    }
+
+    /// The filters as they arrived, which a cursor is sealed to.
+    pub fn as_scoped(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("tag", self.tag),
+            ("outlet", self.outlet),
+            ("published_after", self.published_after),
+            ("published_before", self.published_before),
+        ]
+    }
+}
+
 impl ListRequest {
     /// Checks `filters` for the list named `endpoint` (the scope its cursors
     /// are sealed to), recording every problem in `checker`; `None` when
@@ -198,37 +229,14 @@ impl ListRequest {
         (status, raw_status): (StatusFilter, Option<&str>),
         filters: &ListFilters<'_>,
     ) -> Option<Self> {
-        let tag = checker.check(params::slug("tag", filters.tag));
-        let outlet = checker.check(params::slug("outlet", filters.outlet));
-        let published_after = checker.check(params::timestamp(
-            "published_after",
-            filters.published_after,
-        ));
-        let published_before = checker.check(params::timestamp(
-            "published_before",
-            filters.published_before,
-        ));
+        let filter = filters.filter(checker, status);
         let limit = checker.check(params::limit(filters.limit, 20, 100));
-        let scope = Scope::new(
-            cursors,
-            endpoint,
-            &[
-                ("status", raw_status),
-                ("tag", filters.tag),
-                ("outlet", filters.outlet),
-                ("published_after", filters.published_after),
-                ("published_before", filters.published_before),
-            ],
-        );
+        let mut scoped = vec![("status", raw_status)];
+        scoped.extend(filters.as_scoped());
+        let scope = Scope::new(cursors, endpoint, &scoped);
         let after = checker.check(scope.after_published(filters.cursor));
         Some(Self {
-            filter: ArticleFilter {
-                status,
-                tag: tag?,
-                outlet: outlet?,
-                published_after: published_after?,
-                published_before: published_before?,
-            },
+            filter: filter?,
             limit: limit?,
             scope,
             after: after?,

@@ -14,6 +14,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::articles::queries::StatusFilter;
+use crate::articles::ListFilters;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::fields::Fields;
@@ -21,7 +23,6 @@ use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance};
 use crate::{articles, revisions};
-use queries::SearchFilter;
 use views::SearchResult;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -108,26 +109,16 @@ pub async fn search_articles(
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
     let text = checker.check(search_text(query.q.as_deref(), req.query_string()));
-    let filter = SearchFilter {
-        tag: checker
-            .check(params::slug("tag", query.tag.as_deref()))
-            .flatten(),
-        outlet: checker
-            .check(params::slug("outlet", query.outlet.as_deref()))
-            .flatten(),
-        published_after: checker
-            .check(params::timestamp(
-                "published_after",
-                query.published_after.as_deref(),
-            ))
-            .flatten(),
-        published_before: checker
-            .check(params::timestamp(
-                "published_before",
-                query.published_before.as_deref(),
-            ))
-            .flatten(),
+    let filters = ListFilters {
+        tag: query.tag.as_deref(),
+        outlet: query.outlet.as_deref(),
+        published_after: query.published_after.as_deref(),
+        published_before: query.published_before.as_deref(),
+        limit: query.limit.as_deref(),
+        cursor: query.cursor.as_deref(),
     };
+    // Search finds published articles only, whoever asks.
+    let filter = filters.filter(&mut checker, StatusFilter::Published);
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
     let fields = checker
         .check(Fields::parse::<SearchResult>(query.fields.as_deref()))
@@ -138,21 +129,15 @@ pub async fn search_articles(
         .q
         .as_deref()
         .map(|q| url::form_urlencoded::byte_serialize(q.as_bytes()).collect());
-    let scope = Scope::new(
-        &cursors,
-        "search",
-        &[
-            ("q", q.as_deref()),
-            ("tag", query.tag.as_deref()),
-            ("outlet", query.outlet.as_deref()),
-            ("published_after", query.published_after.as_deref()),
-            ("published_before", query.published_before.as_deref()),
-        ],
-    );
-    let after = checker
-        .check(scope.after_rank(query.cursor.as_deref()))
-        .flatten();
+    let mut scoped = vec![("q", q.as_deref())];
+    scoped.extend(filters.as_scoped());
+    let scope = Scope::new(&cursors, "search", &scoped);
+    let after = checker.check(scope.after_rank(filters.cursor)).flatten();
     checker.finish()?;
+    // `finish` has refused the request if it is missing.
+    let Some(filter) = filter else {
+        return Err(AppError::BadRequest("invalid parameters".into()));
+    };
     let (text, limit) = (text.unwrap_or_default(), limit.unwrap_or_default());
 
     let now = Utc::now();

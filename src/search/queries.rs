@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Float4, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::articles::queries::ArticleSummaryRow;
+use crate::articles::queries::{ArticleFilter, ArticleSummaryRow};
 use crate::visibility::PUBLISHED;
 
 /// The most matches ranked for one search: the most recently published
@@ -39,15 +39,6 @@ pub const STOP_MARK: char = '\u{E001}';
 /// `ts_headline` parses all it is given, on every request.
 const SNIPPET_SOURCE_CHARS: i32 = 32_768;
 
-/// The filters of a search, as `GET /v1/articles` takes them.
-#[derive(Debug, Default)]
-pub struct SearchFilter {
-    pub tag: Option<String>,
-    pub outlet: Option<String>,
-    pub published_after: Option<DateTime<Utc>>,
-    pub published_before: Option<DateTime<Utc>>,
-}
-
 /// A matching article and how well it matches.
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(check_for_backend(Pg))]
@@ -63,7 +54,7 @@ pub struct SearchRow {
 pub async fn search(
     conn: &mut AsyncPgConnection,
     text: &str,
-    filter: &SearchFilter,
+    filter: &ArticleFilter,
     after: Option<(f32, i64)>,
     limit: u32,
     now: DateTime<Utc>,
