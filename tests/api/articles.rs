@@ -6,18 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-fn at(timestamp: &str) -> DateTime<Utc> {
-    timestamp.parse().expect("an RFC 3339 timestamp")
-}
-
-/// `article` with these fields set (tags, excerpts, roundups, ...).
-fn with(mut article: Value, fields: Value) -> Value {
-    for (name, value) in fields.as_object().expect("an object of fields") {
-        article[name] = value.clone();
-    }
-    article
-}
-
 /// A published article dated well in the future: scheduled, not yet public.
 fn scheduled(slug: &str) -> Value {
     published(slug, Utc::now() + Duration::days(30))
@@ -28,7 +16,7 @@ fn scheduled(slug: &str) -> Value {
 fn hidden() -> Vec<Value> {
     vec![
         draft("unfinished"),
-        with(
+        with_fields(
             draft("drafted-with-a-date"),
             json!({"published_at": "2011-10-15T09:00:00Z"}),
         ),
@@ -126,7 +114,7 @@ async fn a_scheduled_article_appears_once_its_publication_time_has_passed() {
 
 #[tokio::test]
 async fn list_articles_serves_summaries_with_tags_and_url_but_no_bodies() {
-    let article = with(
+    let article = with_fields(
         published("summarized", at("2011-10-25T09:00:00Z")),
         json!({
             "tags": ["pakistan", "economy"],
@@ -281,7 +269,7 @@ async fn list_articles_serves_twenty_by_default_and_up_to_a_hundred_on_request()
 #[tokio::test]
 async fn the_link_header_points_at_the_next_page_with_the_same_filters_until_the_last_page() {
     let pakistan = |slug: &str, day: i64| {
-        with(
+        with_fields(
             published(slug, at("2011-10-01T09:00:00Z") + Duration::days(day)),
             json!({"tags": ["pakistan"]}),
         )
@@ -335,15 +323,15 @@ async fn the_link_header_points_at_the_next_page_with_the_same_filters_until_the
 async fn list_articles_filters_by_tag() {
     let app = TestApp::with_site(site_with(
         vec![
-            with(
+            with_fields(
                 published("both", at("2011-10-03T09:00:00Z")),
                 json!({"tags": ["pakistan", "economy"]}),
             ),
-            with(
+            with_fields(
                 published("economy-only", at("2011-10-02T09:00:00Z")),
                 json!({"tags": ["economy"]}),
             ),
-            with(
+            with_fields(
                 published("pakistan-only", at("2011-10-01T09:00:00Z")),
                 json!({"tags": ["pakistan"]}),
             ),
@@ -367,22 +355,22 @@ async fn list_articles_filters_by_tag() {
 async fn list_articles_filters_by_outlet_quoted_in_an_excerpt_or_linked_in_a_roundup() {
     let app = TestApp::with_site(site_with(
         vec![
-            with(
+            with_fields(
                 published("quotes-bloomberg", at("2011-10-05T09:00:00Z")),
                 json!({"excerpts": [excerpt("Quoted", "dawn"), excerpt("Quoted too", "bloomberg")]}),
             ),
-            with(
+            with_fields(
                 published("links-bloomberg", at("2011-10-04T09:00:00Z")),
                 json!({"roundups": [roundup("Press", &[("One", "the-news"), ("Two", "bloomberg")])]}),
             ),
-            with(
+            with_fields(
                 published("quotes-and-links-bloomberg-twice", at("2011-10-03T09:00:00Z")),
                 json!({
                     "excerpts": [excerpt("A", "bloomberg"), excerpt("B", "bloomberg")],
                     "roundups": [roundup("Press", &[("C", "bloomberg"), ("D", "bloomberg")])],
                 }),
             ),
-            with(
+            with_fields(
                 published("quotes-dawn-only", at("2011-10-02T09:00:00Z")),
                 json!({
                     "excerpts": [excerpt("E", "dawn")],
@@ -471,7 +459,7 @@ async fn published_after_and_published_before_are_strict_bounds_given_as_timesta
 /// pakistan, quotes bloomberg and was published on 2011-10-24.
 fn combination_site() -> Value {
     let article = |slug: &str, day: &str, tag: &str, outlet: &str| {
-        with(
+        with_fields(
             published(slug, at(&format!("2011-10-{day}T09:00:00Z"))),
             json!({"tags": [tag], "excerpts": [excerpt("Quoted", outlet)]}),
         )
@@ -484,12 +472,12 @@ fn combination_site() -> Value {
             article("other-outlet", "24", "pakistan", "dawn"),
             article("too-early", "10", "pakistan", "bloomberg"),
             article("too-late", "28", "pakistan", "bloomberg"),
-            with(
+            with_fields(
                 draft("draft-match"),
                 json!({"tags": ["pakistan"], "excerpts": [excerpt("Quoted", "bloomberg")],
                        "published_at": "2011-10-24T10:00:00Z"}),
             ),
-            with(
+            with_fields(
                 scheduled("scheduled-match"),
                 json!({"tags": ["pakistan"], "excerpts": [excerpt("Quoted", "bloomberg")]}),
             ),
@@ -557,7 +545,7 @@ async fn an_unknown_tag_or_outlet_lists_no_articles() {
 /// One article with two excerpts and two roundups of several links.
 fn whole_post_site() -> Value {
     site_with(
-        vec![with(
+        vec![with_fields(
             published("whole-post", at("2011-10-25T09:00:00Z")),
             json!({
                 "tags": ["pakistan", "economy"],
@@ -699,7 +687,7 @@ async fn get_article_sanitizes_the_html_of_its_body_and_excerpts() {
     let hostile = "Before.\n\n<script>alert('body')</script>\n\n<img src=x onerror=alert(1)>\n\n[click](javascript:alert(1))\n\nAfter.";
     let mut quoted = excerpt("Hostile quote", "dawn");
     quoted["body_markdown"] = json!(hostile);
-    let article = with(
+    let article = with_fields(
         published("hostile", at("2011-10-25T09:00:00Z")),
         json!({"body_markdown": hostile, "excerpts": [quoted]}),
     );

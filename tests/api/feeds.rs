@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -253,23 +253,12 @@ fn titles(feed: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn at(timestamp: &str) -> DateTime<Utc> {
-    timestamp.parse().expect("an RFC 3339 timestamp")
-}
-
-fn with(mut article: Value, fields: Value) -> Value {
-    for (name, value) in fields.as_object().expect("an object of fields") {
-        article[name] = value.clone();
-    }
-    article
-}
-
 /// A whole post (tagged, quoting Bloomberg, with a roundup of two links),
 /// an older plain one, a draft and a scheduled post.
 fn newsroom() -> Value {
     site_with(
         vec![
-            with(
+            with_fields(
                 published("clinton-in-islamabad", at("2011-10-24T09:30:00Z")),
                 json!({
                     "title": "Clinton in Islamabad: \"talk & fight\"",
@@ -682,7 +671,7 @@ async fn the_list_and_the_article_name_the_three_feeds_in_link_headers() {
 #[tokio::test]
 async fn list_items_with_include_carry_the_excerpts_and_roundups_of_the_single_article() {
     let mut site = newsroom();
-    site["articles"].as_array_mut().unwrap().push(with(
+    site["articles"].as_array_mut().unwrap().push(with_fields(
         published("second-quote", at("2011-10-20T09:00:00Z")),
         json!({
             "excerpts": [excerpt("Second source", "dawn"), excerpt("Third source", "bloomberg")],

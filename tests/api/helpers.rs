@@ -401,6 +401,19 @@ pub async fn assert_invalid_parameter(app: &TestApp, path: &str, parameter: &str
     );
 }
 
+/// A time written as RFC 3339.
+pub fn at(timestamp: &str) -> DateTime<Utc> {
+    timestamp.parse().expect("an RFC 3339 timestamp")
+}
+
+/// `article` with these fields set (tags, excerpts, roundups, ...).
+pub fn with_fields(mut article: Value, fields: Value) -> Value {
+    for (name, value) in fields.as_object().expect("an object of fields") {
+        article[name] = value.clone();
+    }
+    article
+}
+
 /// Outlets and tags that fixtures below refer to.
 pub fn base_site() -> Value {
     json!({

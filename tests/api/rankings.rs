@@ -1,14 +1,10 @@
 //! `GET /v1/rankings/popular`.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::excerpts::{assert_limit_range, scheduled, with};
 use crate::helpers::*;
-
-fn at(timestamp: &str) -> DateTime<Utc> {
-    timestamp.parse().expect("RFC 3339 timestamp")
-}
 
 /// A published article from 2020, `day` of January, with these tags.
 fn article(slug: &str, day: u32, tags: &[&str]) -> Value {

@@ -1,15 +1,11 @@
 //! `GET /v1/search`: what a reader finds, in what order, page by page, with
 //! which snippet; that edits are found at once; and that no input breaks it.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-fn at(timestamp: &str) -> DateTime<Utc> {
-    timestamp.parse().expect("an RFC 3339 timestamp")
-}
 
 /// A published article with this title and commentary, and more fields.
 fn article(slug: &str, title: &str, body: &str, fields: Value) -> Value {
