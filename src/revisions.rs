@@ -27,6 +27,13 @@ pub fn effective(
     }
 }
 
+/// `effective` as SQL, aggregated over a group of `articles` rows that are
+/// all public (so every publication time is past): the latest time a reader
+/// saw any of them change, for a view computed from the group (an outlet's
+/// or a tag's counts).
+pub const LATEST_PUBLIC_EFFECTIVE: &str =
+    "max(greatest(articles.revised_at, articles.published_at))";
+
 /// When something last left the public articles or one of their filtered
 /// lists (a tag's, an outlet's): every list page folds it in, so that its
 /// `Last-Modified` never goes back when an item leaves it.

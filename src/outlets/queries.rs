@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::revisions;
 use crate::schema::{articles, excerpts, outlets, roundup_links, roundups};
 use crate::visibility::is_public;
 
@@ -46,7 +47,7 @@ impl OutletWithCounts {
 /// The latest effective time (`revisions::effective`) among the public
 /// articles of a group, computed with its counts.
 fn latest_effective() -> SqlLiteral<Nullable<Timestamptz>> {
-    sql("max(greatest(articles.revised_at, articles.published_at))")
+    sql(revisions::LATEST_PUBLIC_EFFECTIVE)
 }
 
 /// Outlets ordered by slug after `after`, `limit + 1` of them.

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::revisions;
 use crate::schema::{article_tags, articles, tags};
 use crate::visibility::is_public;
 
@@ -58,7 +59,7 @@ pub async fn list_public(
         .select((
             TagRow::as_select(),
             count_star(),
-            sql::<Timestamptz>("max(greatest(articles.revised_at, articles.published_at))"),
+            sql::<Timestamptz>(revisions::LATEST_PUBLIC_EFFECTIVE),
         ))
         .order(tags::slug)
         .limit(i64::from(limit) + 1)
