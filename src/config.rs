@@ -30,7 +30,7 @@
 use std::time::Duration;
 
 use crate::body::BodyLimits;
-use crate::popularity::PopularitySettings;
+use crate::popularity::settings::PopularitySettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

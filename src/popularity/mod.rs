@@ -11,13 +11,14 @@ pub mod counter;
 pub mod directory;
 pub mod queries;
 pub mod schedule;
+pub mod settings;
 pub mod snapshot;
 pub mod views;
 pub mod visitors;
 
-use std::net::IpAddr;
+pub use settings::PopularitySettings;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -29,36 +30,6 @@ use directory::Directory;
 use schedule::{Job, Schedule};
 use snapshot::Rankings;
 use visitors::Visitors;
-
-/// How often pending views are written, and rankings recomputed.
-#[derive(Debug, Clone)]
-pub struct PopularitySettings {
-    pub flush_interval: Duration,
-    pub snapshot_interval: Duration,
-    /// Pending (article, hour) counts kept while the database is away.
-    pub max_pending: usize,
-    /// Proxies whose `Forwarded`/`X-Forwarded-For` name the real client.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// How often old hourly buckets are rolled into days (first at start);
-    /// `None` leaves it to another instance or to an explicit call.
-    pub roll_up_interval: Option<Duration>,
-    /// New visitors one client address may bring to one article per repeat
-    /// window (30 minutes); beyond, its views count nothing.
-    pub max_visitors_per_address: u32,
-}
-
-impl Default for PopularitySettings {
-    fn default() -> Self {
-        Self {
-            flush_interval: Duration::from_secs(1),
-            snapshot_interval: Duration::from_secs(10),
-            max_pending: 100_000,
-            trusted_proxies: Vec::new(),
-            roll_up_interval: Some(Duration::from_secs(3600)),
-            max_visitors_per_address: 8,
-        }
-    }
-}
 
 /// Everything the popularity engine keeps in memory, shared by all workers.
 pub struct Popularity {
