@@ -288,14 +288,23 @@ impl From<DieselError> for AppError {
         let constraint = info.and_then(|info| info.constraint_name());
         match Failure::of(&error) {
             Failure::Unavailable => {
-                log::warn!("database unavailable: {}", chain(&error));
+                // The request id lets an operator match the client's 503 to its cause.
+                log::warn!(
+                    "database unavailable{}: {}",
+                    crate::request_id::in_log(),
+                    chain(&error)
+                );
                 Self::Unavailable(unavailable_detail(SqlState::of(&error)).into())
             }
             Failure::Conflict => Self::Conflict(conflict_detail(constraint)),
             // Validation should have refused the value before the database
             // did; the client still sent it, so it is still the client's.
             Failure::Invalid => {
-                log::warn!("the database refused what validation let through: {error}");
+                log::warn!(
+                    "the database refused what validation let through{}: {}",
+                    crate::request_id::in_log(),
+                    chain(&error)
+                );
                 let table = info.and_then(|info| info.table_name());
                 let column = info.and_then(|info| info.column_name());
                 Self::Unprocessable(vec![refused_value(table, constraint, column)])
@@ -405,7 +414,11 @@ fn conflict_detail(constraint: Option<&str>) -> String {
 
 impl From<PoolError> for AppError {
     fn from(error: PoolError) -> Self {
-        log::warn!("no database connection available: {error}");
+        log::warn!(
+            "no database connection available{}: {}",
+            crate::request_id::in_log(),
+            chain(&error)
+        );
         Self::Unavailable("no database connection is available; retry shortly".into())
     }
 }

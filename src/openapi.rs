@@ -242,6 +242,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use utoipa::IntoResponses;
     Caching.modify(&mut document);
+    crate::openapi_links::Links.modify(&mut document);
     let too_many = responses::TooManyRequests::responses();
     for (path, item) in document.paths.paths.iter_mut() {
         if path == "/healthz" || path == "/readyz" {

@@ -436,3 +436,66 @@ async fn an_address_that_keeps_presenting_bad_keys_gets_429_without_a_lookup() {
     let elsewhere = from("198.51.100.9", good).await.unwrap();
     assert_eq!(elsewhere.status(), 200);
 }
+
+/// A 500 tells the client nothing, so its log line must tell the operator
+/// everything: the request id the client can quote, what failed, and each
+/// cause under it, down to the one that started it.
+#[tokio::test]
+async fn a_500s_log_line_names_the_request_and_every_cause() {
+    let app = TestApp::with_site(site_with(vec![draft("kept")], vec![])).await;
+    let key = app.key("editor").await;
+    let response = app
+        .with_key(Method::PATCH, "/v1/articles/kept", &key)
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"title": "Retitled"}).to_string())
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    let (status, page) = {
+        let response = app
+            .with_key(Method::GET, "/v1/articles/kept/revisions", &key)
+            .send()
+            .await
+            .expect("answered");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("JSON"),
+        )
+    };
+    assert_eq!(status, 200, "{page}");
+    let revision = page["data"][0]["id"].clone();
+    // A revision no release of Broadsheet wrote: restoring it is a bug to log.
+    app.sql("UPDATE article_revisions SET snapshot = '{\"slug\": 1}'")
+        .await;
+
+    let served = Served::start(&[("DATABASE_URL", &app.database_url)]).await;
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/articles/kept/revisions/{revision}/restore",
+            served.address
+        ))
+        .bearer_auth(&key)
+        .header("x-request-id", "the-unreadable-one")
+        .send()
+        .await
+        .expect("answered");
+    let problem = assert_problem(response, 500).await;
+    assert!(
+        !problem.to_string().contains("unreadable"),
+        "nothing of the cause reaches the client: {problem}"
+    );
+    let expected = format!(
+        "internal error (request the-unreadable-one): revision {revision} is unreadable: \
+         invalid type: integer `1`, expected a string"
+    );
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = served.log_text();
+        if log.contains(&expected) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no log line says `{expected}`: {log}");
+}

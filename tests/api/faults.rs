@@ -275,3 +275,47 @@ async fn a_value_the_schema_refuses_after_validation_is_a_422_naming_the_member(
         "nothing of the refused create is kept"
     );
 }
+
+/// A nested create that waits past the statement timeout (its excerpt's
+/// insert needs the outlet row another client holds) is the same 503 with
+/// `Retry-After` as any other statement timeout: the loader's error is
+/// classified as the database's, not answered as a 500 or a conflict. The
+/// retry succeeds once the outlet is free.
+#[tokio::test]
+async fn a_statement_timeout_inside_a_nested_create_is_a_503_with_retry_after() {
+    let app = TestApp::spawn_configured(|config| {
+        config.statement_timeout = Duration::from_millis(500);
+    })
+    .await;
+    app.load(site_with(vec![], vec![])).await;
+    let key = app.key("editor").await;
+    let article = with(draft("waits"), "excerpts", json!([excerpt("Held", "dawn")]));
+    let create = || {
+        app.with_key(reqwest::Method::POST, "/v1/articles", &key)
+            .json(&article)
+            .send()
+    };
+
+    let mut holder = broadsheet::db::connect(&app.database_url)
+        .await
+        .expect("connect");
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM outlets WHERE slug = 'dawn' FOR UPDATE")
+        .await
+        .expect("outlet held");
+    assert_retry_later(create().await.expect("answered")).await;
+    let response = app
+        .with_key(reqwest::Method::GET, "/v1/articles/waits", &key)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        response.status(),
+        404,
+        "nothing of the failed create is kept"
+    );
+
+    holder.batch_execute("ROLLBACK").await.expect("outlet free");
+    let response = create().await.expect("answered");
+    assert_eq!(response.status(), 201);
+}
