@@ -15,6 +15,44 @@ use crate::params::is_slug;
 /// The longest link stored, in characters of the form it is stored in.
 pub const URL_MAX: usize = 2000;
 
+// The one set of length caps, in characters (`char_length` in SQL). The
+// command types publish them (`#[schema(max_length = …)]`, held equal to
+// these by each command module's tests), the checks below apply them, the
+// import applies them, and the CHECK constraints of migration
+// `2026-11-30-000009_one_rule_set` hold the database to them.
+
+/// An article's or a roundup's title; an excerpt's or a press link's headline.
+pub const TITLE_MAX: usize = 500;
+/// An article's summary.
+pub const SUMMARY_MAX: usize = 2000;
+/// Each of an excerpt's bylines.
+pub const BYLINE_MAX: usize = 200;
+/// An excerpt's link text.
+pub const CALL_TO_ACTION_MAX: usize = 200;
+/// An outlet's or a tag's display name.
+pub const NAME_MAX: usize = 200;
+/// An article's slug (and its old slugs).
+pub const SLUG_MAX: usize = 200;
+/// An outlet's or a tag's slug.
+pub const SHORT_SLUG_MAX: usize = 100;
+
+/// What a slug is, as a regular expression (the same in JSON Schema and in
+/// PostgreSQL's CHECKs).
+pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// A text that is not blank has one character outside this class: exactly
+/// the characters Rust's `char::is_whitespace` (Unicode `White_Space`)
+/// calls blank, written out because JSON Schema's `\s` and PostgreSQL's
+/// `btrim` each mean something else. The migration's `broadsheet_blank`
+/// spells the same class.
+pub const NOT_BLANK_PATTERN: &str =
+    "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+/// Whether a text is blank: empty, or only whitespace as Unicode defines it.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(char::is_whitespace)
+}
+
 /// What `http_url` accepts, to complete "must be …" or "is not …".
 pub const URL_RULE: &str = "an absolute http(s) URL with a host, without whitespace or control \
                             characters, at most 2000 characters long";
@@ -56,6 +94,103 @@ pub fn in_years(at: DateTime<Utc>) -> bool {
 /// Whether a date falls in `YEARS`.
 pub fn day_in_years(day: NaiveDate) -> bool {
     YEARS.contains(&day.year())
+}
+
+/// The schema of a list of texts of 1 to `max` characters, not blank, each
+/// matching `pattern` too when given: what `Fields::strings` accepts.
+pub fn text_list(max: usize, pattern: Option<&str>) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let item = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern.unwrap_or(NOT_BLANK_PATTERN)));
+    ArrayBuilder::new().items(item).build()
+}
+
+/// Adds a create's `position` (an integer from 1; last when absent) to the
+/// object schema of the members it creates.
+pub fn with_position(
+    members: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::Object(mut object)) = members else {
+        return members;
+    };
+    let position = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int32,
+        )))
+        .minimum(Some(1))
+        .description(Some(
+            "Where it goes, from 1; what was there and after it moves down one. Last when absent.",
+        ));
+    object.properties.insert("position".into(), position.into());
+    object.description = Some(description.into());
+    RefOr::T(Schema::Object(object))
+}
+
+/// For a merge patch's optional members: present (`Some`), with `null`
+/// (`Some(None)`) meaning "remove it"; absent stays `None` by `default`.
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// A type's published schema as JSON, for tests that hold it to the rules.
+#[cfg(test)]
+pub fn schema_json<T: utoipa::PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).expect("a schema serializes")
+}
+
+/// Declares a create body that is a resource's members plus `position`:
+/// the struct, its `Deserialize` (the members refuse unknown fields, so
+/// serde's `flatten` cannot be used), and its schema (the members' object
+/// with `position` added, so `additionalProperties: false` stays true).
+#[macro_export]
+macro_rules! positioned {
+    ($(#[doc = $doc:literal])* $name:ident { $field:ident: $members:ty }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pub $field: $members,
+            /// From 1; last when absent.
+            pub position: Option<i32>,
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                use serde::de::Error;
+                let mut object = serde_json::Map::deserialize(deserializer)?;
+                let position = object
+                    .remove("position")
+                    .filter(|value| !value.is_null())
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(D::Error::custom)?;
+                let $field = serde_json::from_value(serde_json::Value::Object(object))
+                    .map_err(D::Error::custom)?;
+                Ok(Self { $field, position })
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::validate::with_position(
+                    <$members as utoipa::PartialSchema>::schema(),
+                    concat!($($doc, "\n"),*).trim(),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
 }
 
 /// Walks one JSON object, collecting problems under a pointer prefix. Values
@@ -160,7 +295,7 @@ impl<'a> Fields<'a> {
         };
         if text.contains('\0') {
             self.problem(name, "must not contain NUL characters");
-        } else if non_empty && text.trim().is_empty() {
+        } else if non_empty && is_blank(&text) {
             self.problem(name, "must not be empty");
         } else if text.chars().count() > max {
             self.problem(name, format!("must be at most {max} characters"));
@@ -185,7 +320,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn slug(&mut self, name: &str, required: bool) -> Option<String> {
-        let slug = self.text(name, required, true, 200)?;
+        let slug = self.text(name, required, true, SLUG_MAX)?;
         if is_slug(&slug) {
             Some(slug)
         } else {
@@ -273,9 +408,7 @@ impl<'a> Fields<'a> {
                 Some(s) if slugs && !is_slug(s) => self
                     .problems
                     .push(InvalidInput::field(pointer, "must be a slug")),
-                Some(s)
-                    if s.trim().is_empty() || s.contains('\0') || s.chars().count() > max_len =>
-                {
+                Some(s) if is_blank(s) || s.contains('\0') || s.chars().count() > max_len => {
                     self.problems.push(InvalidInput::field(
                         pointer,
                         format!("must be 1 to {max_len} characters of text"),

@@ -10,7 +10,7 @@
 
 pub mod positions;
 
-pub use positions::{Child, Kind, Locked, Positioned, Siblings};
+pub use positions::{Child, Kind, Locked, Order, Positioned, Siblings};
 
 use std::fmt::Display;
 use std::future::Future;
@@ -25,13 +25,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::articles::commands::check_outlets;
 use crate::body::JsonBody;
 use crate::db::DbPool;
 use crate::error::{AppError, InvalidInput};
 use crate::fields;
 use crate::idempotency::{self, IdempotencyKey};
 use crate::keys::{Caller, MaybeCaller};
+use crate::outlets::commands::check_outlets;
 use crate::params;
 use crate::representation::{Audience, IfMatch, Representation};
 use crate::schema::articles;

@@ -289,6 +289,15 @@ impl Siblings {
     }
 }
 
+/// A new order of an article's excerpts or roundups, or of a roundup's
+/// links: every id of them, each once, first to last.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Every id, each exactly once, in the new order.
+    pub ids: Vec<i64>,
+}
+
 /// Splits a create body into the document to check and the position to
 /// insert at among `count` siblings, noting a bad `position` in `problems`.
 fn take_position(body: &Value, count: usize, problems: &mut Problems) -> (Value, i32) {
