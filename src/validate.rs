@@ -96,6 +96,78 @@ pub fn day_in_years(day: NaiveDate) -> bool {
     YEARS.contains(&day.year())
 }
 
+/// What a stored text column allows, the one rule that the API's checks,
+/// the import and the database's CHECK constraints apply alike
+/// (`tests/api/rules.rs` walks each against the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Not blank, at most `max` characters.
+    Text { max: usize },
+    /// At most `max` characters, blank or not.
+    Any { max: usize },
+    /// Each item of a list not blank, at most `max` characters.
+    Texts { max: usize },
+    /// A slug of at most `max` characters.
+    Slug { max: usize },
+    /// A link in the form it is stored in (`http_url`).
+    Link,
+    /// Two capital letters.
+    CountryCode,
+}
+
+impl Rule {
+    /// Whether a value (for `Texts`, a list of this one item) may be stored.
+    pub fn accepts(self, value: &str) -> bool {
+        let fits = |max: usize| !value.contains('\0') && value.chars().count() <= max;
+        match self {
+            Rule::Text { max } | Rule::Texts { max } => !is_blank(value) && fits(max),
+            Rule::Any { max } => fits(max),
+            Rule::Slug { max } => is_slug(value) && value.len() <= max,
+            Rule::Link => http_url(value).as_deref() == Some(value),
+            Rule::CountryCode => value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()),
+        }
+    }
+}
+
+/// Every constrained text column of the content, with its rule.
+pub const STORED: &[(&str, &str, Rule)] = &[
+    (
+        "outlets",
+        "slug",
+        Rule::Slug {
+            max: SHORT_SLUG_MAX,
+        },
+    ),
+    ("outlets", "name", Rule::Text { max: NAME_MAX }),
+    ("outlets", "home_url", Rule::Link),
+    ("outlets", "country_code", Rule::CountryCode),
+    (
+        "tags",
+        "slug",
+        Rule::Slug {
+            max: SHORT_SLUG_MAX,
+        },
+    ),
+    ("tags", "name", Rule::Text { max: NAME_MAX }),
+    ("articles", "slug", Rule::Slug { max: SLUG_MAX }),
+    ("articles", "title", Rule::Text { max: TITLE_MAX }),
+    ("articles", "summary", Rule::Any { max: SUMMARY_MAX }),
+    ("article_slug_history", "slug", Rule::Slug { max: SLUG_MAX }),
+    ("excerpts", "headline", Rule::Text { max: TITLE_MAX }),
+    ("excerpts", "bylines", Rule::Texts { max: BYLINE_MAX }),
+    ("excerpts", "source_url", Rule::Link),
+    (
+        "excerpts",
+        "call_to_action",
+        Rule::Text {
+            max: CALL_TO_ACTION_MAX,
+        },
+    ),
+    ("roundups", "title", Rule::Text { max: TITLE_MAX }),
+    ("roundup_links", "headline", Rule::Text { max: TITLE_MAX }),
+    ("roundup_links", "url", Rule::Link),
+];
+
 /// The schema of a list of texts of 1 to `max` characters, not blank, each
 /// matching `pattern` too when given: what `Fields::strings` accepts.
 pub fn text_list(max: usize, pattern: Option<&str>) -> utoipa::openapi::schema::Array {
