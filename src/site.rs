@@ -33,7 +33,9 @@ use crate::schema::{
     view_counts,
 };
 use crate::tags::queries::name_from_slug;
-use crate::validate::{self, URL_RULE};
+use crate::validate::{
+    self, Rule, BYLINE_MAX, CALL_TO_ACTION_MAX, NAME_MAX, SUMMARY_MAX, TITLE_MAX, URL_RULE,
+};
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
 pub const DEMO: &str = include_str!("../demo/site.json");
@@ -46,7 +48,7 @@ const ROWS_PER_STATEMENT: usize = 2_000;
 const ARTICLES_PER_ROUND: usize = 250;
 
 /// The database's limit on outlet and tag slugs (articles allow `is_slug`'s 200).
-const MAX_SHORT_SLUG_LEN: usize = 100;
+const MAX_SHORT_SLUG_LEN: usize = validate::SHORT_SLUG_MAX;
 
 /// A whole site, or any part of one.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -362,6 +364,95 @@ impl Site {
         Ok(())
     }
 
+    /// Brings what old content may break within the rules, where that can be
+    /// done deterministically, and says what it changed, one line per
+    /// repair: over-long text is cut (trimmed of surrounding whitespace
+    /// first, then cut to one character less than the cap and ended with
+    /// `…`); a blank optional text (a call to action) or a blank byline is
+    /// dropped. What cannot be repaired so (a blank title, a bad slug or
+    /// link) is left for `validate` to refuse.
+    pub fn repair(&mut self) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for outlet in &mut self.outlets {
+            let at = format!("outlet `{}`", outlet.slug);
+            shorten(
+                &mut outlet.name,
+                NAME_MAX,
+                &format!("{at}: name"),
+                &mut repairs,
+            );
+        }
+        for tag in &mut self.tags {
+            let at = format!("tag `{}`", tag.slug);
+            shorten(
+                &mut tag.name,
+                NAME_MAX,
+                &format!("{at}: name"),
+                &mut repairs,
+            );
+        }
+        for article in &mut self.articles {
+            let at = format!("article `{}`", article.slug);
+            shorten(
+                &mut article.title,
+                TITLE_MAX,
+                &format!("{at}: title"),
+                &mut repairs,
+            );
+            if let Some(summary) = &mut article.summary {
+                shorten(
+                    summary,
+                    SUMMARY_MAX,
+                    &format!("{at}: summary"),
+                    &mut repairs,
+                );
+            }
+            for (index, excerpt) in article.excerpts.iter_mut().enumerate() {
+                let at = format!("{at}: excerpt {}", index + 1);
+                shorten(
+                    &mut excerpt.headline,
+                    TITLE_MAX,
+                    &format!("{at}: headline"),
+                    &mut repairs,
+                );
+                let before = excerpt.bylines.len();
+                excerpt.bylines.retain(|byline| !validate::is_blank(byline));
+                if excerpt.bylines.len() < before {
+                    repairs.push(format!("{at}: blank bylines dropped"));
+                }
+                for byline in &mut excerpt.bylines {
+                    shorten(byline, BYLINE_MAX, &format!("{at}: byline"), &mut repairs);
+                }
+                if excerpt
+                    .call_to_action
+                    .as_deref()
+                    .is_some_and(validate::is_blank)
+                {
+                    excerpt.call_to_action = None;
+                    repairs.push(format!("{at}: blank call_to_action dropped"));
+                }
+                if let Some(call_to_action) = &mut excerpt.call_to_action {
+                    let field = format!("{at}: call_to_action");
+                    shorten(call_to_action, CALL_TO_ACTION_MAX, &field, &mut repairs);
+                }
+            }
+            for (index, roundup) in article.roundups.iter_mut().enumerate() {
+                let at = format!("{at}: roundup {}", index + 1);
+                shorten(
+                    &mut roundup.title,
+                    TITLE_MAX,
+                    &format!("{at}: title"),
+                    &mut repairs,
+                );
+                for (index, link) in roundup.links.iter_mut().enumerate() {
+                    let at = format!("{at}: link {}: headline", index + 1);
+                    shorten(&mut link.headline, TITLE_MAX, &at, &mut repairs);
+                }
+            }
+        }
+        repairs
+    }
+
     /// The document as pretty JSON with a trailing newline, fields in a fixed order.
     pub fn to_json(&self) -> Result<String, SiteError> {
         let mut json = serde_json::to_string_pretty(self)?;
@@ -398,7 +489,7 @@ impl Site {
             if !outlet_slugs.insert(&outlet.slug) {
                 return Err(at("listed twice".into()));
             }
-            text("name", &outlet.name, true).map_err(at)?;
+            text("name", &outlet.name, Rule::Text { max: NAME_MAX }).map_err(at)?;
             stored_url("home_url", &outlet.home_url).map_err(at)?;
             if let Some(code) = &outlet.country_code {
                 if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -415,7 +506,7 @@ impl Site {
             if !tag_slugs.insert(&tag.slug) {
                 return Err(at("listed twice".into()));
             }
-            text("name", &tag.name, true).map_err(at)?;
+            text("name", &tag.name, Rule::Text { max: NAME_MAX }).map_err(at)?;
         }
         let mut article_slugs = HashSet::new();
         for article in &self.articles {
@@ -452,12 +543,10 @@ impl SiteArticle {
         old_slug_owners: &mut HashMap<&'a str, &'a str>,
         article_slugs: &HashSet<&String>,
     ) -> Result<(), String> {
-        text("title", &self.title, true)?;
-        text(
-            "summary",
-            self.summary.as_deref().unwrap_or_default(),
-            false,
-        )?;
+        text("title", &self.title, Rule::Text { max: TITLE_MAX })?;
+        if let Some(summary) = &self.summary {
+            text("summary", summary, Rule::Any { max: SUMMARY_MAX })?;
+        }
         markdown("body_markdown", &self.body_markdown)?;
         match self.status.as_str() {
             "draft" => {}
@@ -494,9 +583,9 @@ impl SiteArticle {
         }
         for (index, excerpt) in self.excerpts.iter().enumerate() {
             let at = |problem: String| format!("excerpt {}: {problem}", index + 1);
-            text("headline", &excerpt.headline, true).map_err(at)?;
+            text("headline", &excerpt.headline, Rule::Text { max: TITLE_MAX }).map_err(at)?;
             for byline in &excerpt.bylines {
-                text("byline", byline, false).map_err(at)?;
+                text("byline", byline, Rule::Text { max: BYLINE_MAX }).map_err(at)?;
             }
             if let Some(day) = excerpt
                 .source_published_on
@@ -507,16 +596,20 @@ impl SiteArticle {
                 )));
             }
             stored_url("source_url", &excerpt.source_url).map_err(at)?;
-            let call_to_action = excerpt.call_to_action.as_deref().unwrap_or_default();
-            text("call_to_action", call_to_action, false).map_err(at)?;
+            if let Some(call_to_action) = &excerpt.call_to_action {
+                let rule = Rule::Text {
+                    max: CALL_TO_ACTION_MAX,
+                };
+                text("call_to_action", call_to_action, rule).map_err(at)?;
+            }
             markdown("body_markdown", &excerpt.body_markdown).map_err(at)?;
         }
         for (index, roundup) in self.roundups.iter().enumerate() {
             let at = |problem: String| format!("roundup {}: {problem}", index + 1);
-            text("title", &roundup.title, true).map_err(at)?;
+            text("title", &roundup.title, Rule::Text { max: TITLE_MAX }).map_err(at)?;
             for (index, link) in roundup.links.iter().enumerate() {
                 let at = |problem: String| at(format!("link {}: {problem}", index + 1));
-                text("headline", &link.headline, true).map_err(at)?;
+                text("headline", &link.headline, Rule::Text { max: TITLE_MAX }).map_err(at)?;
                 stored_url("url", &link.url).map_err(at)?;
             }
         }
@@ -542,21 +635,52 @@ fn short_slug(value: &str) -> Result<(), String> {
     slug(value, |s| is_slug(s) && s.len() <= MAX_SHORT_SLUG_LEN)
 }
 
-/// PostgreSQL stores no NUL characters; the checks trim spaces only, as its
-/// `btrim` does.
-fn text(field: &str, value: &str, required: bool) -> Result<(), String> {
+/// Text held to its rule (`validate::Rule`), the one the API and the
+/// database's CHECKs apply: no NUL characters (PostgreSQL stores none),
+/// not blank where required, at most so many characters.
+fn text(field: &str, value: &str, rule: Rule) -> Result<(), String> {
+    let max = match rule {
+        Rule::Text { max } | Rule::Any { max } | Rule::Texts { max } => max,
+        _ => usize::MAX,
+    };
+    let length = value.chars().count();
     if value.contains('\0') {
         Err(format!("{field} contains a NUL character"))
-    } else if required && value.trim_matches(' ').is_empty() {
+    } else if matches!(rule, Rule::Text { .. }) && validate::is_blank(value) {
         Err(format!("{field} is blank"))
+    } else if length > max {
+        Err(format!(
+            "{field} is {length} characters long, more than {max} (`--lenient` shortens it)"
+        ))
     } else {
         Ok(())
     }
 }
 
+/// Cuts a text longer than `max` characters to fit, noting it in `repairs`.
+fn shorten(value: &mut String, max: usize, field: &str, repairs: &mut Vec<String>) {
+    let length = value.chars().count();
+    if length <= max {
+        return;
+    }
+    let trimmed = value.trim();
+    *value = if trimmed.chars().count() <= max {
+        trimmed.to_string()
+    } else {
+        let mut cut: String = trimmed.chars().take(max - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        cut
+    };
+    repairs.push(format!(
+        "{field} shortened from {length} to {} characters",
+        value.chars().count()
+    ));
+}
+
 /// Markdown, held to the rule every write follows (size and nesting).
 fn markdown(field: &str, value: &str) -> Result<(), String> {
-    text(field, value, false)?;
+    text(field, value, Rule::Any { max: usize::MAX })?;
     crate::markdown::check(value).map_err(|problem| format!("{field} {problem}"))
 }
 
