@@ -35,7 +35,7 @@ impl<'a> Columns<'a> {
         Ok(Self {
             headline: &excerpt.headline,
             bylines: &excerpt.bylines,
-            outlet_id: editing::outlet_id(conn, &excerpt.outlet).await?,
+            outlet_id: crate::outlets::writes::cited_id(conn, &excerpt.outlet).await?,
             source_published_on: excerpt.source_published_on,
             source_url: &excerpt.source_url,
             call_to_action: excerpt.call_to_action.as_deref(),
@@ -50,6 +50,7 @@ impl<'a> Columns<'a> {
 impl Added for Excerpt {
     type Parent = ArticleRow;
     type Members = ExcerptMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &commands::FIELDS;
     const CHECK: Check = ExcerptMembers::check;
 
@@ -79,6 +80,7 @@ impl Added for Excerpt {
 /// A patch replaces the excerpt's members.
 impl Patchable for Locked<Excerpt> {
     type Members = ExcerptMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &commands::FIELDS;
     const CHECK: Check = ExcerptMembers::check;
 

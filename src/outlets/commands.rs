@@ -117,7 +117,14 @@ pub async fn parse_new_outlet(
     conn: &mut AsyncPgConnection,
     body: &Value,
 ) -> Result<NewOutlet, AppError> {
-    editing::parse(conn, body, &FIELDS, Problems::new(), NewOutlet::check).await
+    editing::parse::<_, editing::CitesNothing>(
+        conn,
+        body,
+        &FIELDS,
+        Problems::new(),
+        NewOutlet::check,
+    )
+    .await
 }
 
 /// The ids of all outlets, by slug.
@@ -149,6 +156,19 @@ pub async fn check_outlets(
         }
     }
     Ok(())
+}
+
+/// Bodies that cite outlets, by slug.
+pub struct Outlets;
+
+impl editing::Cited for Outlets {
+    async fn check(
+        conn: &mut AsyncPgConnection,
+        cited: &[(String, String)],
+        problems: &mut Problems,
+    ) -> Result<(), AppError> {
+        check_outlets(conn, cited, problems).await
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ impl Guarded for OutletRow {
 /// A patch may change every member of an outlet, its slug too.
 impl Patchable for OutletRow {
     type Members = NewOutlet;
+    type Cites = editing::CitesNothing;
     const FIELDS: &'static [&'static str] = &super::commands::FIELDS;
     const CHECK: Check = NewOutlet::check;
 
@@ -117,4 +118,12 @@ pub async fn delete_uncited(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The id of the outlet with this slug, which the body was checked to cite;
+/// a conflict when it was deleted since.
+pub async fn cited_id(conn: &mut AsyncPgConnection, slug: &str) -> Result<i64, AppError> {
+    super::queries::id_of(conn, slug)
+        .await?
+        .ok_or_else(|| AppError::Conflict(format!("the outlet `{slug}` was deleted meanwhile")))
 }

@@ -20,6 +20,7 @@ use crate::schema::{roundup_links, roundups};
 impl Added for Roundup {
     type Parent = ArticleRow;
     type Members = RoundupMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &ROUNDUP_FIELDS;
     const CHECK: Check = RoundupMembers::check;
 
@@ -53,6 +54,7 @@ impl Added for Roundup {
 /// their own.
 impl Patchable for Locked<Roundup> {
     type Members = RoundupMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &ROUNDUP_PATCH_FIELDS;
     const CHECK: Check = RoundupMembers::check;
 
@@ -102,7 +104,7 @@ impl<'a> LinkColumns<'a> {
     async fn of(conn: &mut AsyncPgConnection, link: &'a LinkMembers) -> Result<Self, AppError> {
         Ok(Self {
             headline: &link.headline,
-            outlet_id: editing::outlet_id(conn, &link.outlet).await?,
+            outlet_id: crate::outlets::writes::cited_id(conn, &link.outlet).await?,
             url: &link.url,
         })
     }
@@ -112,6 +114,7 @@ impl<'a> LinkColumns<'a> {
 impl Added for ListedLink {
     type Parent = Locked<Roundup>;
     type Members = LinkMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &LINK_FIELDS;
     const CHECK: Check = LinkMembers::check;
 
@@ -141,6 +144,7 @@ impl Added for ListedLink {
 /// A patch replaces the link's members.
 impl Patchable for Locked<ListedLink> {
     type Members = LinkMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &LINK_FIELDS;
     const CHECK: Check = LinkMembers::check;
 

@@ -662,8 +662,12 @@ async fn an_import_refuses_what_the_api_refuses_by_default() {
         ),
     ] {
         let document = site_with(vec![with_fields(draft("a-post"), change)], vec![]);
-        let output = broadsheet(&app.database_url, &["import", "-"], Some(&document.to_string()))
-            .await;
+        let output = broadsheet(
+            &app.database_url,
+            &["import", "-"],
+            Some(&document.to_string()),
+        )
+        .await;
         assert!(!output.status.success(), "accepted: {document}");
         let message = stderr(&output);
         assert!(message.contains(expected), "{expected:?} not in {message}");
