@@ -34,7 +34,7 @@ use crate::schema::{
 };
 use crate::tags::queries::name_from_slug;
 use crate::validate::{
-    self, Rule, BYLINE_MAX, CALL_TO_ACTION_MAX, NAME_MAX, SUMMARY_MAX, TITLE_MAX, URL_RULE,
+    self, shorten, stored_text as text, Rule, NAME_MAX, SUMMARY_MAX, TITLE_MAX, URL_RULE,
 };
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
@@ -409,32 +409,7 @@ impl Site {
             }
             for (index, excerpt) in article.excerpts.iter_mut().enumerate() {
                 let at = format!("{at}: excerpt {}", index + 1);
-                shorten(
-                    &mut excerpt.headline,
-                    TITLE_MAX,
-                    &format!("{at}: headline"),
-                    &mut repairs,
-                );
-                let before = excerpt.bylines.len();
-                excerpt.bylines.retain(|byline| !validate::is_blank(byline));
-                if excerpt.bylines.len() < before {
-                    repairs.push(format!("{at}: blank bylines dropped"));
-                }
-                for byline in &mut excerpt.bylines {
-                    shorten(byline, BYLINE_MAX, &format!("{at}: byline"), &mut repairs);
-                }
-                if excerpt
-                    .call_to_action
-                    .as_deref()
-                    .is_some_and(validate::is_blank)
-                {
-                    excerpt.call_to_action = None;
-                    repairs.push(format!("{at}: blank call_to_action dropped"));
-                }
-                if let Some(call_to_action) = &mut excerpt.call_to_action {
-                    let field = format!("{at}: call_to_action");
-                    shorten(call_to_action, CALL_TO_ACTION_MAX, &field, &mut repairs);
-                }
+                excerpt.repair(&at, &mut repairs);
             }
             for (index, roundup) in article.roundups.iter_mut().enumerate() {
                 let at = format!("{at}: roundup {}", index + 1);
@@ -583,25 +558,8 @@ impl SiteArticle {
         }
         for (index, excerpt) in self.excerpts.iter().enumerate() {
             let at = |problem: String| format!("excerpt {}: {problem}", index + 1);
-            text("headline", &excerpt.headline, Rule::Text { max: TITLE_MAX }).map_err(at)?;
-            for byline in &excerpt.bylines {
-                text("byline", byline, Rule::Text { max: BYLINE_MAX }).map_err(at)?;
-            }
-            if let Some(day) = excerpt
-                .source_published_on
-                .filter(|d| !validate::day_in_years(*d))
-            {
-                return Err(at(format!(
-                    "source_published_on {day} is outside the years 1 to 9999"
-                )));
-            }
+            excerpt.check_stored().map_err(at)?;
             stored_url("source_url", &excerpt.source_url).map_err(at)?;
-            if let Some(call_to_action) = &excerpt.call_to_action {
-                let rule = Rule::Text {
-                    max: CALL_TO_ACTION_MAX,
-                };
-                text("call_to_action", call_to_action, rule).map_err(at)?;
-            }
             markdown("body_markdown", &excerpt.body_markdown).map_err(at)?;
         }
         for (index, roundup) in self.roundups.iter().enumerate() {
@@ -633,49 +591,6 @@ fn slug(value: &str, rule: impl Fn(&str) -> bool) -> Result<(), String> {
 
 fn short_slug(value: &str) -> Result<(), String> {
     slug(value, |s| is_slug(s) && s.len() <= MAX_SHORT_SLUG_LEN)
-}
-
-/// Text held to its rule (`validate::Rule`), the one the API and the
-/// database's CHECKs apply: no NUL characters (PostgreSQL stores none),
-/// not blank where required, at most so many characters.
-fn text(field: &str, value: &str, rule: Rule) -> Result<(), String> {
-    let max = match rule {
-        Rule::Text { max } | Rule::Any { max } | Rule::Texts { max } => max,
-        _ => usize::MAX,
-    };
-    let length = value.chars().count();
-    if value.contains('\0') {
-        Err(format!("{field} contains a NUL character"))
-    } else if matches!(rule, Rule::Text { .. }) && validate::is_blank(value) {
-        Err(format!("{field} is blank"))
-    } else if length > max {
-        Err(format!(
-            "{field} is {length} characters long, more than {max} (`--lenient` shortens it)"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// Cuts a text longer than `max` characters to fit, noting it in `repairs`.
-fn shorten(value: &mut String, max: usize, field: &str, repairs: &mut Vec<String>) {
-    let length = value.chars().count();
-    if length <= max {
-        return;
-    }
-    let trimmed = value.trim();
-    *value = if trimmed.chars().count() <= max {
-        trimmed.to_string()
-    } else {
-        let mut cut: String = trimmed.chars().take(max - 1).collect();
-        cut.truncate(cut.trim_end().len());
-        cut.push('…');
-        cut
-    };
-    repairs.push(format!(
-        "{field} shortened from {length} to {} characters",
-        value.chars().count()
-    ));
 }
 
 /// Markdown, held to the rule every write follows (size and nesting).

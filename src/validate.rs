@@ -168,6 +168,49 @@ pub const STORED: &[(&str, &str, Rule)] = &[
     ("roundup_links", "url", Rule::Link),
 ];
 
+/// Text held to its rule (`validate::Rule`), the one the API and the
+/// database's CHECKs apply: no NUL characters (PostgreSQL stores none),
+/// not blank where required, at most so many characters.
+pub fn stored_text(field: &str, value: &str, rule: Rule) -> Result<(), String> {
+    let max = match rule {
+        Rule::Text { max } | Rule::Any { max } | Rule::Texts { max } => max,
+        _ => usize::MAX,
+    };
+    let length = value.chars().count();
+    if value.contains('\0') {
+        Err(format!("{field} contains a NUL character"))
+    } else if matches!(rule, Rule::Text { .. }) && is_blank(value) {
+        Err(format!("{field} is blank"))
+    } else if length > max {
+        Err(format!(
+            "{field} is {length} characters long, more than {max} (`--lenient` shortens it)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Cuts a text longer than `max` characters to fit, noting it in `repairs`.
+pub fn shorten(value: &mut String, max: usize, field: &str, repairs: &mut Vec<String>) {
+    let length = value.chars().count();
+    if length <= max {
+        return;
+    }
+    let trimmed = value.trim();
+    *value = if trimmed.chars().count() <= max {
+        trimmed.to_string()
+    } else {
+        let mut cut: String = trimmed.chars().take(max - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        cut
+    };
+    repairs.push(format!(
+        "{field} shortened from {length} to {} characters",
+        value.chars().count()
+    ));
+}
+
 /// The schema of a list of texts of 1 to `max` characters, not blank, each
 /// matching `pattern` too when given: what `Fields::strings` accepts.
 pub fn text_list(max: usize, pattern: Option<&str>) -> utoipa::openapi::schema::Array {

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::views::Excerpt;
 use crate::error::AppError;
-use crate::validate::{self, Fields, CALL_TO_ACTION_MAX, SHORT_SLUG_MAX, TITLE_MAX};
+use crate::validate::{self, Fields, Rule, CALL_TO_ACTION_MAX, SHORT_SLUG_MAX, TITLE_MAX};
 
 /// The members of an excerpt (a create may also give `position`).
 pub const FIELDS: [&str; 7] = [
@@ -87,6 +87,70 @@ impl ExcerptMembers {
         fields.url("source_url", true);
         fields.text("call_to_action", false, true, CALL_TO_ACTION_MAX);
         fields.markdown("body_markdown", true, true);
+    }
+
+    /// Checks the members as an import reads them, in its words: the first
+    /// problem, naming the member. (Links and Markdown are the importer's.)
+    pub fn check_stored(&self) -> Result<(), String> {
+        let text = validate::stored_text;
+        text("headline", &self.headline, Rule::Text { max: TITLE_MAX })?;
+        for byline in &self.bylines {
+            text(
+                "byline",
+                byline,
+                Rule::Text {
+                    max: validate::BYLINE_MAX,
+                },
+            )?;
+        }
+        if let Some(day) = self
+            .source_published_on
+            .filter(|d| !validate::day_in_years(*d))
+        {
+            return Err(format!(
+                "source_published_on {day} is outside the years 1 to 9999"
+            ));
+        }
+        if let Some(call_to_action) = &self.call_to_action {
+            let rule = Rule::Text {
+                max: CALL_TO_ACTION_MAX,
+            };
+            text("call_to_action", call_to_action, rule)?;
+        }
+        Ok(())
+    }
+
+    /// Brings old content within the rules where that is deterministic
+    /// (`validate::shorten`; blank bylines and a blank call to action are
+    /// dropped), noting each repair under `at`.
+    pub fn repair(&mut self, at: &str, repairs: &mut Vec<String>) {
+        validate::shorten(
+            &mut self.headline,
+            TITLE_MAX,
+            &format!("{at}: headline"),
+            repairs,
+        );
+        let before = self.bylines.len();
+        self.bylines.retain(|byline| !validate::is_blank(byline));
+        if self.bylines.len() < before {
+            repairs.push(format!("{at}: blank bylines dropped"));
+        }
+        for byline in &mut self.bylines {
+            let field = format!("{at}: byline");
+            validate::shorten(byline, validate::BYLINE_MAX, &field, repairs);
+        }
+        if self
+            .call_to_action
+            .as_deref()
+            .is_some_and(validate::is_blank)
+        {
+            self.call_to_action = None;
+            repairs.push(format!("{at}: blank call_to_action dropped"));
+        }
+        if let Some(call_to_action) = &mut self.call_to_action {
+            let field = format!("{at}: call_to_action");
+            validate::shorten(call_to_action, CALL_TO_ACTION_MAX, &field, repairs);
+        }
     }
 
     /// The excerpt as a create body would give it, for a merge patch to apply to.

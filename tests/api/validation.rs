@@ -444,7 +444,11 @@ async fn lengths_are_capped_in_characters_whatever_their_bytes() {
     .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(
-        created["excerpts"][0]["headline"].as_str().unwrap().chars().count(),
+        created["excerpts"][0]["headline"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
         500
     );
 }
