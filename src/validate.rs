@@ -213,14 +213,22 @@ pub fn shorten(value: &mut String, max: usize, field: &str, repairs: &mut Vec<St
 
 /// The schema of a list of texts of 1 to `max` characters, not blank, each
 /// matching `pattern` too when given: what `Fields::strings` accepts.
-pub fn text_list(max: usize, pattern: Option<&str>) -> utoipa::openapi::schema::Array {
+/// (`schema_with` replaces a member's doc comment: `description` is it.)
+pub fn text_list(
+    max: usize,
+    pattern: Option<&str>,
+    description: &str,
+) -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     let item = ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
         .max_length(Some(max))
         .pattern(Some(pattern.unwrap_or(NOT_BLANK_PATTERN)));
-    ArrayBuilder::new().items(item).build()
+    ArrayBuilder::new()
+        .items(item)
+        .description(Some(description))
+        .build()
 }
 
 /// Adds a create's `position` (an integer from 1; last when absent) to the

@@ -75,7 +75,11 @@ fn draft() -> String {
 }
 
 fn tag_slugs() -> utoipa::openapi::schema::Array {
-    validate::text_list(SHORT_SLUG_MAX, Some(validate::SLUG_PATTERN))
+    validate::text_list(
+        SHORT_SLUG_MAX,
+        Some(validate::SLUG_PATTERN),
+        "Tag slugs, each at most 100 characters; unknown tags are created.",
+    )
 }
 
 /// A new article with its excerpts and roundups, checked against the stored outlets.

@@ -64,7 +64,11 @@ pub struct ExcerptMembers {
 }
 
 fn bylines() -> utoipa::openapi::schema::Array {
-    validate::text_list(validate::BYLINE_MAX, None)
+    validate::text_list(
+        validate::BYLINE_MAX,
+        None,
+        "Its authors, each 1 to 200 characters, not blank.",
+    )
 }
 
 impl ExcerptMembers {
@@ -268,5 +272,25 @@ mod tests {
             json!(1)
         );
         assert_eq!(schema_json::<ExcerptPatch>()["required"], json!(null));
+    }
+
+    #[test]
+    fn a_new_excerpt_reads_its_position_beside_its_members() {
+        let body = json!({
+            "headline": "Quoted", "outlet": "dawn", "source_url": "https://www.dawn.com/",
+            "body_markdown": "Text.", "position": 2,
+        });
+        let new: NewExcerpt = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(
+            (new.position, new.excerpt.outlet.as_str()),
+            (Some(2), "dawn")
+        );
+        let mut unknown = body;
+        unknown["colour"] = json!("red");
+        let refused = serde_json::from_value::<NewExcerpt>(unknown).unwrap_err();
+        assert!(
+            refused.to_string().contains("unknown field `colour`"),
+            "{refused}"
+        );
     }
 }
