@@ -1,8 +1,22 @@
-//! Turning a JSON body into a typed command, naming every bad member at once
-//! (422, each with a JSON pointer), before anything is written; and the rules
-//! for links and dates that every write path shares, the site import
-//! included, so that nothing accepted is refused by the database's checks or
-//! stored in a form the API cannot serve.
+//! The one rule set for what Broadsheet stores, and turning a JSON body into
+//! a typed command, naming every bad member at once (422, each with a JSON
+//! pointer), before anything is written.
+//!
+//! The rules (blank means Unicode whitespace, lengths are caps in
+//! characters, slugs, links in the form the URL parser writes them, dates in
+//! the years 1 to 9999) are applied alike by the API's checks, by the site
+//! import and by the database's CHECK constraints; `STORED` lists them per
+//! column, and `tests/api/rules.rs` walks each against the database.
+//!
+//! Each limit lives once, as a constant here. The command types publish
+//! them in their `#[schema(...)]` attributes, which take only literals: a
+//! unit test beside each command holds the published numbers and patterns
+//! equal to these constants. That was chosen over deriving the checks from
+//! `T::schema()` because the checks say things a schema cannot (Markdown
+//! depth, link normal forms, outlets that must exist, "cannot be removed"
+//! in a patch) and their messages are part of the API; a walker would need
+//! a hook for most members, while the constants keep one source of numbers
+//! with the checks and messages as they were.
 
 use std::ops::RangeInclusive;
 
