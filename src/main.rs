@@ -53,6 +53,11 @@ enum Command {
         /// Check everything, the database's own constraints included, then roll back.
         #[arg(long)]
         dry_run: bool,
+        /// Repair what old content breaks and can be repaired deterministically
+        /// (over-long text shortened, blank optional text dropped), saying each
+        /// repair; without it such a document is refused.
+        #[arg(long)]
+        lenient: bool,
     },
     /// Manage the API keys that writes need.
     #[command(after_help = environment(&[DATABASE_VARIABLES]))]
@@ -232,7 +237,11 @@ fn main() -> ExitCode {
                 Err(error) => Err(error.to_string()),
             },
             Command::Export => export_site(&config).await,
-            Command::Import { file, dry_run } => import_site(&config, &file, dry_run).await,
+            Command::Import {
+                file,
+                dry_run,
+                lenient,
+            } => import_site(&config, &file, dry_run, lenient).await,
             Command::Openapi => Ok(()),
             Command::Keys { command } => manage_keys(&config, command).await,
         }
@@ -333,7 +342,12 @@ async fn export_site(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-async fn import_site(config: &Config, file: &str, dry_run: bool) -> Result<(), String> {
+async fn import_site(
+    config: &Config,
+    file: &str,
+    dry_run: bool,
+    lenient: bool,
+) -> Result<(), String> {
     let (name, json) = if file == "-" {
         let mut json = String::new();
         std::io::stdin()
@@ -344,7 +358,12 @@ async fn import_site(config: &Config, file: &str, dry_run: bool) -> Result<(), S
         let json = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
         (file.to_string(), json)
     };
-    let document = site::Site::parse(&json).map_err(|e| format!("{name}: {}", one_line(&e)))?;
+    let mut document = site::Site::parse(&json).map_err(|e| format!("{name}: {}", one_line(&e)))?;
+    if lenient {
+        for repair in document.repair() {
+            eprintln!("repaired {repair}");
+        }
+    }
     let mut conn = if dry_run {
         connect_migrated(config).await?
     } else {

@@ -14,9 +14,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
-use chrono::{
-    DateTime, Datelike, Duration, DurationRound, NaiveDate, SecondsFormat, Timelike, Utc,
-};
+use chrono::{DateTime, Datelike, Duration, DurationRound, SecondsFormat, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel::upsert::excluded;
@@ -24,12 +22,20 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde::{Deserialize, Serialize};
 
+use crate::articles::commands::NewArticle;
+use crate::articles::writes::{self as article_writes, Rendered};
+use crate::excerpts::commands::ExcerptMembers;
+use crate::outlets::commands::NewOutlet;
 use crate::params::is_slug;
+use crate::roundups::commands::{LinkMembers, RoundupMembers};
 use crate::schema::{
     article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
     view_counts,
 };
-use crate::validate::{self, URL_RULE};
+use crate::tags::queries::name_from_slug;
+use crate::validate::{
+    self, shorten, stored_text as text, Rule, NAME_MAX, SUMMARY_MAX, TITLE_MAX, URL_RULE,
+};
 
 /// The demo content: the seed post, its outlets, and the popular posts it names.
 pub const DEMO: &str = include_str!("../demo/site.json");
@@ -42,7 +48,7 @@ const ROWS_PER_STATEMENT: usize = 2_000;
 const ARTICLES_PER_ROUND: usize = 250;
 
 /// The database's limit on outlet and tag slugs (articles allow `is_slug`'s 200).
-const MAX_SHORT_SLUG_LEN: usize = 100;
+const MAX_SHORT_SLUG_LEN: usize = validate::SHORT_SLUG_MAX;
 
 /// A whole site, or any part of one.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -65,20 +71,8 @@ pub struct Site {
     pub views: Vec<SiteViews>,
 }
 
-/// A publication that excerpts and press links cite.
-#[derive(Debug, Clone, Deserialize, Serialize, Insertable, AsChangeset)]
-#[diesel(table_name = outlets)]
-#[serde(deny_unknown_fields)]
-pub struct SiteOutlet {
-    /// Unique, at most 100 characters.
-    pub slug: String,
-    /// Display name.
-    pub name: String,
-    /// The outlet's home page, `http(s)://…`.
-    pub home_url: String,
-    /// ISO 3166-1 alpha-2, upper case.
-    pub country_code: Option<String>,
-}
+/// A publication that excerpts and press links cite: what the API creates.
+pub type SiteOutlet = NewOutlet;
 
 /// A tag; articles may also name tags the document does not list.
 #[derive(Debug, Clone, Deserialize, Serialize, Insertable, AsChangeset)]
@@ -91,26 +85,16 @@ pub struct SiteTag {
     pub name: String,
 }
 
-/// An article and everything it owns.
+/// An article and everything it owns: what the API creates, and what only
+/// an import carries (old slugs, its own times).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteArticle {
-    /// Unique, at most 200 characters.
-    pub slug: String,
+    #[serde(flatten)]
+    pub article: NewArticle,
     /// Slugs the article answered to before it was renamed; they redirect to it.
     #[serde(default)]
     pub old_slugs: Vec<String>,
-    /// Headline of the post.
-    pub title: String,
-    /// A short standfirst.
-    pub summary: Option<String>,
-    /// The editor's commentary, as Markdown.
-    #[serde(default)]
-    pub body_markdown: String,
-    /// `draft` or `published`.
-    pub status: String,
-    /// When it was or will be published (a future date schedules it).
-    pub published_at: Option<DateTime<Utc>>,
     /// When it was created; when absent, a new article is created now and an
     /// existing one keeps its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,60 +102,31 @@ pub struct SiteArticle {
     /// When it was last changed; when absent, the time of the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
-    /// Tag slugs.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Quoted source articles, in reading order.
-    #[serde(default)]
-    pub excerpts: Vec<SiteExcerpt>,
-    /// Press roundups, in reading order.
-    #[serde(default)]
-    pub roundups: Vec<SiteRoundup>,
 }
 
-/// A long quotation from a source article.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteExcerpt {
-    /// The source article's headline.
-    pub headline: String,
-    /// Its authors.
-    #[serde(default)]
-    pub bylines: Vec<String>,
-    /// Outlet slug.
-    pub outlet: String,
-    /// The source article's date.
-    pub source_published_on: Option<NaiveDate>,
-    /// The complete source article, `http(s)://…`.
-    pub source_url: String,
-    /// The link text to it, e.g. "For complete article, click here".
-    pub call_to_action: Option<String>,
-    /// The quoted text, as Markdown.
-    pub body_markdown: String,
+/// An import reads an article's own members as the API's create does.
+impl std::ops::Deref for SiteArticle {
+    type Target = NewArticle;
+
+    fn deref(&self) -> &NewArticle {
+        &self.article
+    }
 }
 
-/// A titled list of press links.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteRoundup {
-    /// E.g. "From Pakistan Press".
-    pub title: String,
-    /// Its links, in reading order.
-    #[serde(default)]
-    pub links: Vec<SiteLink>,
+impl std::ops::DerefMut for SiteArticle {
+    fn deref_mut(&mut self) -> &mut NewArticle {
+        &mut self.article
+    }
 }
 
-/// One headline in a roundup.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SiteLink {
-    /// The linked article's headline.
-    pub headline: String,
-    /// Outlet slug.
-    pub outlet: String,
-    /// The linked article, `http(s)://…`.
-    pub url: String,
-}
+/// A long quotation from a source article: what the API creates.
+pub type SiteExcerpt = ExcerptMembers;
+
+/// A titled list of press links: what the API creates.
+pub type SiteRoundup = RoundupMembers;
+
+/// One headline in a roundup: what the API creates.
+pub type SiteLink = LinkMembers;
 
 /// The span of time a view count covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -388,7 +343,8 @@ impl Site {
                 .map_err(|problem| invalid("outlet", &outlet.slug, problem))?;
         }
         for article in &mut self.articles {
-            let at = |problem: String| invalid("article", &article.slug, problem);
+            let slug = article.slug.clone();
+            let at = |problem: String| invalid("article", &slug, problem);
             for (index, excerpt) in article.excerpts.iter_mut().enumerate() {
                 excerpt.source_url = url("source_url", &excerpt.source_url)
                     .map_err(|problem| at(format!("excerpt {}: {problem}", index + 1)))?;
@@ -406,6 +362,70 @@ impl Site {
             }
         }
         Ok(())
+    }
+
+    /// Brings what old content may break within the rules, where that can be
+    /// done deterministically, and says what it changed, one line per
+    /// repair: over-long text is cut (trimmed of surrounding whitespace
+    /// first, then cut to one character less than the cap and ended with
+    /// `…`); a blank optional text (a call to action) or a blank byline is
+    /// dropped. What cannot be repaired so (a blank title, a bad slug or
+    /// link) is left for `validate` to refuse.
+    pub fn repair(&mut self) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for outlet in &mut self.outlets {
+            let at = format!("outlet `{}`", outlet.slug);
+            shorten(
+                &mut outlet.name,
+                NAME_MAX,
+                &format!("{at}: name"),
+                &mut repairs,
+            );
+        }
+        for tag in &mut self.tags {
+            let at = format!("tag `{}`", tag.slug);
+            shorten(
+                &mut tag.name,
+                NAME_MAX,
+                &format!("{at}: name"),
+                &mut repairs,
+            );
+        }
+        for article in &mut self.articles {
+            let at = format!("article `{}`", article.slug);
+            shorten(
+                &mut article.title,
+                TITLE_MAX,
+                &format!("{at}: title"),
+                &mut repairs,
+            );
+            if let Some(summary) = &mut article.summary {
+                shorten(
+                    summary,
+                    SUMMARY_MAX,
+                    &format!("{at}: summary"),
+                    &mut repairs,
+                );
+            }
+            for (index, excerpt) in article.excerpts.iter_mut().enumerate() {
+                let at = format!("{at}: excerpt {}", index + 1);
+                excerpt.repair(&at, &mut repairs);
+            }
+            for (index, roundup) in article.roundups.iter_mut().enumerate() {
+                let at = format!("{at}: roundup {}", index + 1);
+                shorten(
+                    &mut roundup.title,
+                    TITLE_MAX,
+                    &format!("{at}: title"),
+                    &mut repairs,
+                );
+                for (index, link) in roundup.links.iter_mut().enumerate() {
+                    let at = format!("{at}: link {}: headline", index + 1);
+                    shorten(&mut link.headline, TITLE_MAX, &at, &mut repairs);
+                }
+            }
+        }
+        repairs
     }
 
     /// The document as pretty JSON with a trailing newline, fields in a fixed order.
@@ -444,7 +464,7 @@ impl Site {
             if !outlet_slugs.insert(&outlet.slug) {
                 return Err(at("listed twice".into()));
             }
-            text("name", &outlet.name, true).map_err(at)?;
+            text("name", &outlet.name, Rule::Text { max: NAME_MAX }).map_err(at)?;
             stored_url("home_url", &outlet.home_url).map_err(at)?;
             if let Some(code) = &outlet.country_code {
                 if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -461,7 +481,7 @@ impl Site {
             if !tag_slugs.insert(&tag.slug) {
                 return Err(at("listed twice".into()));
             }
-            text("name", &tag.name, true).map_err(at)?;
+            text("name", &tag.name, Rule::Text { max: NAME_MAX }).map_err(at)?;
         }
         let mut article_slugs = HashSet::new();
         for article in &self.articles {
@@ -492,68 +512,16 @@ impl Site {
     }
 }
 
-/// An article's own columns, as written on insert.
-pub type ArticleColumns<'a> = (
-    diesel::dsl::Eq<articles::slug, &'a String>,
-    diesel::dsl::Eq<articles::title, &'a String>,
-    diesel::dsl::Eq<articles::summary, &'a Option<String>>,
-    diesel::dsl::Eq<articles::body, &'a String>,
-    diesel::dsl::Eq<articles::body_html, &'a String>,
-    diesel::dsl::Eq<articles::status, &'a String>,
-    diesel::dsl::Eq<articles::published_at, Option<DateTime<Utc>>>,
-);
-
-/// The HTML of an article's Markdown: its body's and each excerpt's, in order.
-#[derive(Debug)]
-pub struct Rendered {
-    pub body: String,
-    pub excerpts: Vec<String>,
-}
-
-/// Renders the Markdown of these articles, all on one blocking thread.
-pub async fn render(articles: &[SiteArticle]) -> Result<Vec<Rendered>, SiteError> {
-    let texts = articles
-        .iter()
-        .flat_map(|a| {
-            let excerpts = a.excerpts.iter().map(|e| e.body_markdown.clone());
-            std::iter::once(a.body_markdown.clone()).chain(excerpts)
-        })
-        .collect();
-    let mut html = crate::markdown::render(texts).await?.into_iter();
-    Ok(articles
-        .iter()
-        .map(|a| Rendered {
-            body: html.next().unwrap_or_default(),
-            excerpts: html.by_ref().take(a.excerpts.len()).collect(),
-        })
-        .collect())
-}
-
 impl SiteArticle {
-    /// The article's own columns, for an insert of it with its rendered body.
-    pub fn columns<'a>(&'a self, body_html: &'a String) -> ArticleColumns<'a> {
-        (
-            articles::slug.eq(&self.slug),
-            articles::title.eq(&self.title),
-            articles::summary.eq(&self.summary),
-            articles::body.eq(&self.body_markdown),
-            articles::body_html.eq(body_html),
-            articles::status.eq(&self.status),
-            articles::published_at.eq(self.published_at),
-        )
-    }
-
     fn validate<'a>(
         &'a self,
         old_slug_owners: &mut HashMap<&'a str, &'a str>,
         article_slugs: &HashSet<&String>,
     ) -> Result<(), String> {
-        text("title", &self.title, true)?;
-        text(
-            "summary",
-            self.summary.as_deref().unwrap_or_default(),
-            false,
-        )?;
+        text("title", &self.title, Rule::Text { max: TITLE_MAX })?;
+        if let Some(summary) = &self.summary {
+            text("summary", summary, Rule::Any { max: SUMMARY_MAX })?;
+        }
         markdown("body_markdown", &self.body_markdown)?;
         match self.status.as_str() {
             "draft" => {}
@@ -590,29 +558,16 @@ impl SiteArticle {
         }
         for (index, excerpt) in self.excerpts.iter().enumerate() {
             let at = |problem: String| format!("excerpt {}: {problem}", index + 1);
-            text("headline", &excerpt.headline, true).map_err(at)?;
-            for byline in &excerpt.bylines {
-                text("byline", byline, false).map_err(at)?;
-            }
-            if let Some(day) = excerpt
-                .source_published_on
-                .filter(|d| !validate::day_in_years(*d))
-            {
-                return Err(at(format!(
-                    "source_published_on {day} is outside the years 1 to 9999"
-                )));
-            }
+            excerpt.check_stored().map_err(at)?;
             stored_url("source_url", &excerpt.source_url).map_err(at)?;
-            let call_to_action = excerpt.call_to_action.as_deref().unwrap_or_default();
-            text("call_to_action", call_to_action, false).map_err(at)?;
             markdown("body_markdown", &excerpt.body_markdown).map_err(at)?;
         }
         for (index, roundup) in self.roundups.iter().enumerate() {
             let at = |problem: String| format!("roundup {}: {problem}", index + 1);
-            text("title", &roundup.title, true).map_err(at)?;
+            text("title", &roundup.title, Rule::Text { max: TITLE_MAX }).map_err(at)?;
             for (index, link) in roundup.links.iter().enumerate() {
                 let at = |problem: String| at(format!("link {}: {problem}", index + 1));
-                text("headline", &link.headline, true).map_err(at)?;
+                text("headline", &link.headline, Rule::Text { max: TITLE_MAX }).map_err(at)?;
                 stored_url("url", &link.url).map_err(at)?;
             }
         }
@@ -638,21 +593,9 @@ fn short_slug(value: &str) -> Result<(), String> {
     slug(value, |s| is_slug(s) && s.len() <= MAX_SHORT_SLUG_LEN)
 }
 
-/// PostgreSQL stores no NUL characters; the checks trim spaces only, as its
-/// `btrim` does.
-fn text(field: &str, value: &str, required: bool) -> Result<(), String> {
-    if value.contains('\0') {
-        Err(format!("{field} contains a NUL character"))
-    } else if required && value.trim_matches(' ').is_empty() {
-        Err(format!("{field} is blank"))
-    } else {
-        Ok(())
-    }
-}
-
 /// Markdown, held to the rule every write follows (size and nesting).
 fn markdown(field: &str, value: &str) -> Result<(), String> {
-    text(field, value, false)?;
+    text(field, value, Rule::Any { max: usize::MAX })?;
     crate::markdown::check(value).map_err(|problem| format!("{field} {problem}"))
 }
 
@@ -855,7 +798,7 @@ async fn load_in(
     };
     upsert_outlets(conn, &site.outlets, progress).await?;
     upsert_tags(conn, site, progress).await?;
-    let outlet_ids = outlet_ids(conn).await?;
+    let outlet_ids = crate::outlets::commands::ids(conn).await?;
     let tag_ids = tag_ids(conn, site).await?;
     release_old_slugs(conn, site).await?;
 
@@ -911,7 +854,8 @@ async fn write_round<'a>(
     tag_ids: &HashMap<String, i64>,
     progress: &mut dyn Progress,
 ) -> Result<Round<'a>, SiteError> {
-    let rendered = render(round).await?;
+    let articles: Vec<&NewArticle> = round.iter().map(|a| &a.article).collect();
+    let rendered = article_writes::render(&articles).await?;
     let ids = upsert_articles(conn, round, &rendered).await?;
     progress.advance("articles", round.len());
     let ids: Vec<(i64, &SiteArticle)> = round
@@ -1092,7 +1036,7 @@ async fn upsert_articles(
     let rows: Vec<_> = round
         .iter()
         .zip(rendered)
-        .map(|(article, html)| article.columns(&html.body))
+        .map(|(article, html)| article_writes::columns(article, &html.body))
         .collect();
     let ids: HashMap<String, i64> = diesel::insert_into(articles::table)
         .values(&rows)
@@ -1392,141 +1336,4 @@ async fn write_views(
     }
     progress.advance("views", site.views.len());
     Ok(rows.len())
-}
-
-/// Replaces an article's tags, creating tags that do not exist yet (named
-/// after their slug: `united-states` becomes "United states").
-pub async fn set_tags(
-    conn: &mut AsyncPgConnection,
-    article_id: i64,
-    slugs: &[String],
-) -> QueryResult<()> {
-    diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article_id)))
-        .execute(conn)
-        .await?;
-    let slugs: Vec<&String> = slugs.iter().collect::<HashSet<_>>().into_iter().collect();
-    if slugs.is_empty() {
-        return Ok(());
-    }
-    let new_tags: Vec<_> = slugs
-        .iter()
-        .map(|slug| (tags::slug.eq(*slug), tags::name.eq(name_from_slug(slug))))
-        .collect();
-    diesel::insert_into(tags::table)
-        .values(&new_tags)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    let tag_ids: Vec<i64> = tags::table
-        .filter(tags::slug.eq_any(&slugs))
-        .select(tags::id)
-        .load(conn)
-        .await?;
-    let rows: Vec<_> = tag_ids
-        .into_iter()
-        .map(|tag_id| {
-            (
-                article_tags::article_id.eq(article_id),
-                article_tags::tag_id.eq(tag_id),
-            )
-        })
-        .collect();
-    diesel::insert_into(article_tags::table)
-        .values(&rows)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-fn name_from_slug(slug: &str) -> String {
-    let spaced = slug.replace('-', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => spaced,
-    }
-}
-
-/// The ids of all outlets, by slug.
-pub async fn outlet_ids(conn: &mut AsyncPgConnection) -> QueryResult<HashMap<String, i64>> {
-    Ok(outlets::table
-        .select((outlets::slug, outlets::id))
-        .load(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// Replaces an article's excerpts and roundups with the document's, in its
-/// order; returns how many excerpts and links were written.
-pub async fn replace_children(
-    conn: &mut AsyncPgConnection,
-    id: i64,
-    article: &SiteArticle,
-    rendered: &Rendered,
-    outlet_ids: &HashMap<String, i64>,
-) -> Result<(usize, usize), SiteError> {
-    // Which child the database refused, as a JSON pointer into the article.
-    let at = |pointer: String, error| SiteError::Child {
-        article: article.slug.clone(),
-        pointer,
-        error,
-    };
-    let outlet_id = |slug: &str| {
-        outlet_ids.get(slug).copied().ok_or_else(|| {
-            SiteError::Invalid(format!("`{}` cites unknown outlet `{slug}`", article.slug))
-        })
-    };
-    diesel::delete(excerpts::table.filter(excerpts::article_id.eq(id)))
-        .execute(conn)
-        .await?;
-    diesel::delete(roundups::table.filter(roundups::article_id.eq(id)))
-        .execute(conn)
-        .await?;
-    for ((index, excerpt), html) in article.excerpts.iter().enumerate().zip(&rendered.excerpts) {
-        diesel::insert_into(excerpts::table)
-            .values((
-                excerpts::article_id.eq(id),
-                excerpts::position.eq(index as i32 + 1),
-                excerpts::headline.eq(&excerpt.headline),
-                excerpts::bylines.eq(&excerpt.bylines),
-                excerpts::outlet_id.eq(outlet_id(&excerpt.outlet)?),
-                excerpts::source_published_on.eq(excerpt.source_published_on),
-                excerpts::source_url.eq(&excerpt.source_url),
-                excerpts::call_to_action.eq(&excerpt.call_to_action),
-                excerpts::body.eq(&excerpt.body_markdown),
-                excerpts::body_html.eq(html),
-            ))
-            .execute(conn)
-            .await
-            .map_err(|error| at(format!("/excerpts/{index}"), error))?;
-    }
-    let mut links = 0;
-    for (index, roundup) in article.roundups.iter().enumerate() {
-        let roundup_id: i64 = diesel::insert_into(roundups::table)
-            .values((
-                roundups::article_id.eq(id),
-                roundups::position.eq(index as i32 + 1),
-                roundups::title.eq(&roundup.title),
-            ))
-            .returning(roundups::id)
-            .get_result(conn)
-            .await
-            .map_err(|error| at(format!("/roundups/{index}"), error))?;
-        for (position, link) in (1..).zip(&roundup.links) {
-            diesel::insert_into(roundup_links::table)
-                .values((
-                    roundup_links::roundup_id.eq(roundup_id),
-                    roundup_links::position.eq(position),
-                    roundup_links::headline.eq(&link.headline),
-                    roundup_links::outlet_id.eq(outlet_id(&link.outlet)?),
-                    roundup_links::url.eq(&link.url),
-                ))
-                .execute(conn)
-                .await
-                .map_err(|error| at(format!("/roundups/{index}/links/{}", position - 1), error))?;
-            links += 1;
-        }
-    }
-    Ok((article.excerpts.len(), links))
 }

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::articles::commands::NewArticle;
 use crate::schema::{
     article_slug_history, article_tags, articles, excerpts, outlets, roundup_links, roundups, tags,
     view_counts,
@@ -197,18 +198,20 @@ async fn export_in(conn: &mut AsyncPgConnection) -> Result<Site, SiteError> {
         let mut old_slugs = old_slugs_of.remove(&id).unwrap_or_default();
         old_slugs.sort();
         articles.push(SiteArticle {
-            slug,
+            article: NewArticle {
+                slug,
+                title,
+                summary,
+                body_markdown: body,
+                status,
+                published_at,
+                tags,
+                excerpts: excerpts_of.remove(&id).unwrap_or_default(),
+                roundups: roundups_of.remove(&id).unwrap_or_default(),
+            },
             old_slugs,
-            title,
-            summary,
-            body_markdown: body,
-            status,
-            published_at,
             created_at: Some(created_at),
             updated_at: Some(updated_at),
-            tags,
-            excerpts: excerpts_of.remove(&id).unwrap_or_default(),
-            roundups: roundups_of.remove(&id).unwrap_or_default(),
         });
     }
     articles.sort_by(|a, b| a.slug.cmp(&b.slug));

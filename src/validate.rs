@@ -1,8 +1,22 @@
-//! Turning a JSON body into a typed command, naming every bad member at once
-//! (422, each with a JSON pointer), before anything is written; and the rules
-//! for links and dates that every write path shares, the site import
-//! included, so that nothing accepted is refused by the database's checks or
-//! stored in a form the API cannot serve.
+//! The one rule set for what Broadsheet stores, and turning a JSON body into
+//! a typed command, naming every bad member at once (422, each with a JSON
+//! pointer), before anything is written.
+//!
+//! The rules (blank means Unicode whitespace, lengths are caps in
+//! characters, slugs, links in the form the URL parser writes them, dates in
+//! the years 1 to 9999) are applied alike by the API's checks, by the site
+//! import and by the database's CHECK constraints; `STORED` lists them per
+//! column, and `tests/api/rules.rs` walks each against the database.
+//!
+//! Each limit lives once, as a constant here. The command types publish
+//! them in their `#[schema(...)]` attributes, which take only literals: a
+//! unit test beside each command holds the published numbers and patterns
+//! equal to these constants. That was chosen over deriving the checks from
+//! `T::schema()` because the checks say things a schema cannot (Markdown
+//! depth, link normal forms, outlets that must exist, "cannot be removed"
+//! in a patch) and their messages are part of the API; a walker would need
+//! a hook for most members, while the constants keep one source of numbers
+//! with the checks and messages as they were.
 
 use std::ops::RangeInclusive;
 
@@ -14,6 +28,44 @@ use crate::params::is_slug;
 
 /// The longest link stored, in characters of the form it is stored in.
 pub const URL_MAX: usize = 2000;
+
+// The one set of length caps, in characters (`char_length` in SQL). The
+// command types publish them (`#[schema(max_length = …)]`, held equal to
+// these by each command module's tests), the checks below apply them, the
+// import applies them, and the CHECK constraints of migration
+// `2026-11-30-000009_one_rule_set` hold the database to them.
+
+/// An article's or a roundup's title; an excerpt's or a press link's headline.
+pub const TITLE_MAX: usize = 500;
+/// An article's summary.
+pub const SUMMARY_MAX: usize = 2000;
+/// Each of an excerpt's bylines.
+pub const BYLINE_MAX: usize = 200;
+/// An excerpt's link text.
+pub const CALL_TO_ACTION_MAX: usize = 200;
+/// An outlet's or a tag's display name.
+pub const NAME_MAX: usize = 200;
+/// An article's slug (and its old slugs).
+pub const SLUG_MAX: usize = 200;
+/// An outlet's or a tag's slug.
+pub const SHORT_SLUG_MAX: usize = 100;
+
+/// What a slug is, as a regular expression (the same in JSON Schema and in
+/// PostgreSQL's CHECKs).
+pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// A text that is not blank has one character outside this class: exactly
+/// the characters Rust's `char::is_whitespace` (Unicode `White_Space`)
+/// calls blank, written out because JSON Schema's `\s` and PostgreSQL's
+/// `btrim` each mean something else. The migration's `broadsheet_blank`
+/// spells the same class.
+pub const NOT_BLANK_PATTERN: &str =
+    "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+/// Whether a text is blank: empty, or only whitespace as Unicode defines it.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(char::is_whitespace)
+}
 
 /// What `http_url` accepts, to complete "must be …" or "is not …".
 pub const URL_RULE: &str = "an absolute http(s) URL with a host, without whitespace or control \
@@ -56,6 +108,226 @@ pub fn in_years(at: DateTime<Utc>) -> bool {
 /// Whether a date falls in `YEARS`.
 pub fn day_in_years(day: NaiveDate) -> bool {
     YEARS.contains(&day.year())
+}
+
+/// What a stored text column allows, the one rule that the API's checks,
+/// the import and the database's CHECK constraints apply alike
+/// (`tests/api/rules.rs` walks each against the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Not blank, at most `max` characters.
+    Text { max: usize },
+    /// At most `max` characters, blank or not.
+    Any { max: usize },
+    /// Each item of a list not blank, at most `max` characters.
+    Texts { max: usize },
+    /// A slug of at most `max` characters.
+    Slug { max: usize },
+    /// A link in the form it is stored in (`http_url`).
+    Link,
+    /// Two capital letters.
+    CountryCode,
+}
+
+impl Rule {
+    /// Whether a value (for `Texts`, a list of this one item) may be stored.
+    pub fn accepts(self, value: &str) -> bool {
+        let fits = |max: usize| !value.contains('\0') && value.chars().count() <= max;
+        match self {
+            Rule::Text { max } | Rule::Texts { max } => !is_blank(value) && fits(max),
+            Rule::Any { max } => fits(max),
+            Rule::Slug { max } => is_slug(value) && value.len() <= max,
+            Rule::Link => http_url(value).as_deref() == Some(value),
+            Rule::CountryCode => value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()),
+        }
+    }
+}
+
+/// Every constrained text column of the content, with its rule.
+pub const STORED: &[(&str, &str, Rule)] = &[
+    (
+        "outlets",
+        "slug",
+        Rule::Slug {
+            max: SHORT_SLUG_MAX,
+        },
+    ),
+    ("outlets", "name", Rule::Text { max: NAME_MAX }),
+    ("outlets", "home_url", Rule::Link),
+    ("outlets", "country_code", Rule::CountryCode),
+    (
+        "tags",
+        "slug",
+        Rule::Slug {
+            max: SHORT_SLUG_MAX,
+        },
+    ),
+    ("tags", "name", Rule::Text { max: NAME_MAX }),
+    ("articles", "slug", Rule::Slug { max: SLUG_MAX }),
+    ("articles", "title", Rule::Text { max: TITLE_MAX }),
+    ("articles", "summary", Rule::Any { max: SUMMARY_MAX }),
+    ("article_slug_history", "slug", Rule::Slug { max: SLUG_MAX }),
+    ("excerpts", "headline", Rule::Text { max: TITLE_MAX }),
+    ("excerpts", "bylines", Rule::Texts { max: BYLINE_MAX }),
+    ("excerpts", "source_url", Rule::Link),
+    (
+        "excerpts",
+        "call_to_action",
+        Rule::Text {
+            max: CALL_TO_ACTION_MAX,
+        },
+    ),
+    ("roundups", "title", Rule::Text { max: TITLE_MAX }),
+    ("roundup_links", "headline", Rule::Text { max: TITLE_MAX }),
+    ("roundup_links", "url", Rule::Link),
+];
+
+/// Text held to its rule (`validate::Rule`), the one the API and the
+/// database's CHECKs apply: no NUL characters (PostgreSQL stores none),
+/// not blank where required, at most so many characters.
+pub fn stored_text(field: &str, value: &str, rule: Rule) -> Result<(), String> {
+    let max = match rule {
+        Rule::Text { max } | Rule::Any { max } | Rule::Texts { max } => max,
+        _ => usize::MAX,
+    };
+    let length = value.chars().count();
+    if value.contains('\0') {
+        Err(format!("{field} contains a NUL character"))
+    } else if matches!(rule, Rule::Text { .. }) && is_blank(value) {
+        Err(format!("{field} is blank"))
+    } else if length > max {
+        Err(format!(
+            "{field} is {length} characters long, more than {max} (`--lenient` shortens it)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Cuts a text longer than `max` characters to fit, noting it in `repairs`.
+pub fn shorten(value: &mut String, max: usize, field: &str, repairs: &mut Vec<String>) {
+    let length = value.chars().count();
+    if length <= max {
+        return;
+    }
+    let trimmed = value.trim();
+    *value = if trimmed.chars().count() <= max {
+        trimmed.to_string()
+    } else {
+        let mut cut: String = trimmed.chars().take(max - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        cut
+    };
+    repairs.push(format!(
+        "{field} shortened from {length} to {} characters",
+        value.chars().count()
+    ));
+}
+
+/// The schema of a list of texts of 1 to `max` characters, not blank, each
+/// matching `pattern` too when given: what `Fields::strings` accepts.
+/// (`schema_with` replaces a member's doc comment: `description` is it.)
+pub fn text_list(
+    max: usize,
+    pattern: Option<&str>,
+    description: &str,
+) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let item = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern.unwrap_or(NOT_BLANK_PATTERN)));
+    ArrayBuilder::new()
+        .items(item)
+        .description(Some(description))
+        .build()
+}
+
+/// Adds a create's `position` (an integer from 1; last when absent) to the
+/// object schema of the members it creates.
+pub fn with_position(
+    members: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::Object(mut object)) = members else {
+        return members;
+    };
+    let position = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int32,
+        )))
+        .minimum(Some(1))
+        .description(Some(
+            "Where it goes, from 1; what was there and after it moves down one. Last when absent.",
+        ));
+    object.properties.insert("position".into(), position.into());
+    object.description = Some(description.into());
+    RefOr::T(Schema::Object(object))
+}
+
+/// For a merge patch's optional members: present (`Some`), with `null`
+/// (`Some(None)`) meaning "remove it"; absent stays `None` by `default`.
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// A type's published schema as JSON, for tests that hold it to the rules.
+#[cfg(test)]
+pub fn schema_json<T: utoipa::PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).expect("a schema serializes")
+}
+
+/// Declares a create body that is a resource's members plus `position`:
+/// the struct, its `Deserialize` (the members refuse unknown fields, so
+/// serde's `flatten` cannot be used), and its schema (the members' object
+/// with `position` added, so `additionalProperties: false` stays true).
+#[macro_export]
+macro_rules! positioned {
+    ($(#[doc = $doc:literal])* $name:ident { $field:ident: $members:ty }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pub $field: $members,
+            /// From 1; last when absent.
+            pub position: Option<i32>,
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                use serde::de::Error;
+                let mut object = serde_json::Map::deserialize(deserializer)?;
+                let position = object
+                    .remove("position")
+                    .filter(|value| !value.is_null())
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(D::Error::custom)?;
+                let $field = serde_json::from_value(serde_json::Value::Object(object))
+                    .map_err(D::Error::custom)?;
+                Ok(Self { $field, position })
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::validate::with_position(
+                    <$members as utoipa::PartialSchema>::schema(),
+                    concat!($($doc, "\n"),*).trim(),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
 }
 
 /// Walks one JSON object, collecting problems under a pointer prefix. Values
@@ -160,7 +432,7 @@ impl<'a> Fields<'a> {
         };
         if text.contains('\0') {
             self.problem(name, "must not contain NUL characters");
-        } else if non_empty && text.trim().is_empty() {
+        } else if non_empty && is_blank(&text) {
             self.problem(name, "must not be empty");
         } else if text.chars().count() > max {
             self.problem(name, format!("must be at most {max} characters"));
@@ -185,7 +457,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn slug(&mut self, name: &str, required: bool) -> Option<String> {
-        let slug = self.text(name, required, true, 200)?;
+        let slug = self.text(name, required, true, SLUG_MAX)?;
         if is_slug(&slug) {
             Some(slug)
         } else {
@@ -273,9 +545,7 @@ impl<'a> Fields<'a> {
                 Some(s) if slugs && !is_slug(s) => self
                     .problems
                     .push(InvalidInput::field(pointer, "must be a slug")),
-                Some(s)
-                    if s.trim().is_empty() || s.contains('\0') || s.chars().count() > max_len =>
-                {
+                Some(s) if is_blank(s) || s.contains('\0') || s.chars().count() > max_len => {
                     self.problems.push(InvalidInput::field(
                         pointer,
                         format!("must be 1 to {max_len} characters of text"),

@@ -1,62 +1,85 @@
-//! What editors may ask of articles, parsed from JSON bodies. Every problem
-//! in a body is reported at once (422), before anything is written.
+//! What editors may ask of articles, as typed commands: `NewArticle` (with
+//! its excerpts and roundups) and `ArticlePatch`, parsed from JSON bodies.
+//! Every problem in a body is reported at once (422), before anything is
+//! written. The limits live once, in `crate::validate`: the checks apply
+//! them, the `#[schema]` attributes publish them, and the tests below hold
+//! the two equal (attributes take literals only, so the constants cannot be
+//! written into them; a test per type is what keeps them from drifting).
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::error::{AppError, InvalidInput};
-use crate::site::SiteArticle;
-use crate::validate::{Fields, Problems};
+use crate::excerpts::commands::ExcerptMembers;
+use crate::outlets::commands::check_outlets;
+use crate::roundups::commands::{RoundupMembers, ROUNDUP_FIELDS};
+use crate::validate::{self, Problems, SHORT_SLUG_MAX, SUMMARY_MAX, TITLE_MAX};
 use crate::visibility::PUBLISHED;
 
 pub const STATUSES: [&str; 2] = ["draft", "published"];
-const TITLE_MAX: usize = 500;
-const SUMMARY_MAX: usize = 2000;
 
-const ROUNDUP_FIELDS: [&str; 2] = ["title", "links"];
-
-/// Checks the members an excerpt has, as on creation.
-pub fn check_excerpt(fields: &mut Fields<'_>, outlets: &mut Vec<(String, String)>) {
-    fields.text("headline", true, true, TITLE_MAX);
-    fields.strings("bylines", 200, false);
-    if let Some(outlet) = fields.slug("outlet", true) {
-        outlets.push((fields.pointer_of("outlet"), outlet));
-    }
-    fields.date("source_published_on");
-    fields.url("source_url", true);
-    fields.text("call_to_action", false, true, 200);
-    fields.markdown("body_markdown", true, true);
+/// Whether an article is visible: a draft never is, a published article
+/// from its `published_at` on.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Draft,
+    Published,
 }
 
-/// Checks the members a press link has, as on creation.
-pub fn check_link(fields: &mut Fields<'_>, outlets: &mut Vec<(String, String)>) {
-    fields.text("headline", true, true, TITLE_MAX);
-    if let Some(outlet) = fields.slug("outlet", true) {
-        outlets.push((fields.pointer_of("outlet"), outlet));
-    }
-    fields.url("url", true);
+/// A new article, with the excerpts and roundups it comes with.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewArticle {
+    /// Its name in URLs: lowercase letters and digits separated by single
+    /// hyphens, at most 200 characters, unused by other articles.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
+    pub slug: String,
+    /// Headline of the post.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
+    pub title: String,
+    /// A short standfirst.
+    #[schema(max_length = 2000)]
+    pub summary: Option<String>,
+    /// The editor's commentary, as Markdown (bounded in size and nesting).
+    #[serde(default)]
+    pub body_markdown: String,
+    /// `draft` (the default) or `published`.
+    #[serde(default = "draft")]
+    #[schema(value_type = Status, default = "draft")]
+    pub status: String,
+    /// When it was or will be published, in the years 1 to 9999 (UTC); a
+    /// future date schedules it, and publishing without one publishes now.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Tag slugs, each at most 100 characters; unknown tags are created.
+    #[serde(default)]
+    #[schema(schema_with = tag_slugs)]
+    pub tags: Vec<String>,
+    /// Quoted source articles, in reading order.
+    #[serde(default)]
+    pub excerpts: Vec<ExcerptMembers>,
+    /// Press roundups, in reading order.
+    #[serde(default)]
+    pub roundups: Vec<RoundupMembers>,
 }
 
-/// Refuses outlet slugs that name no outlet, each at its pointer.
-pub async fn check_outlets(
-    conn: &mut AsyncPgConnection,
-    cited: &[(String, String)],
-    problems: &mut Problems,
-) -> Result<(), AppError> {
-    if cited.is_empty() {
-        return Ok(());
-    }
-    let known = crate::site::outlet_ids(conn).await?;
-    for (pointer, slug) in cited {
-        if !known.contains_key(slug) {
-            problems.0.push(InvalidInput::field(
-                pointer.clone(),
-                format!("names no outlet: `{slug}`"),
-            ));
-        }
-    }
-    Ok(())
+fn draft() -> String {
+    "draft".into()
+}
+
+fn tag_slugs() -> utoipa::openapi::schema::Array {
+    validate::text_list(
+        SHORT_SLUG_MAX,
+        Some(validate::SLUG_PATTERN),
+        "Tag slugs, each at most 100 characters; unknown tags are created.",
+    )
 }
 
 /// A new article with its excerpts and roundups, checked against the stored outlets.
@@ -64,7 +87,7 @@ pub async fn parse_new_article(
     conn: &mut AsyncPgConnection,
     body: &Value,
     now: DateTime<Utc>,
-) -> Result<SiteArticle, AppError> {
+) -> Result<NewArticle, AppError> {
     let mut problems = Problems::new();
     let mut outlets = Vec::new();
     let mut status = None;
@@ -84,19 +107,14 @@ pub async fn parse_new_article(
         fields.markdown("body_markdown", false, false);
         status = fields.choice("status", false, &STATUSES);
         published_at = fields.timestamp("published_at");
-        fields.strings("tags", 100, true);
+        fields.strings("tags", SHORT_SLUG_MAX, true);
         fields.objects(
             "excerpts",
             &crate::excerpts::commands::FIELDS,
-            |mut excerpt| check_excerpt(&mut excerpt, &mut outlets),
+            |mut excerpt| ExcerptMembers::check(&mut excerpt, &mut outlets),
         );
         fields.objects("roundups", &ROUNDUP_FIELDS, |mut roundup| {
-            roundup.text("title", true, true, TITLE_MAX);
-            roundup.objects(
-                "links",
-                &crate::roundups::commands::LINK_FIELDS,
-                |mut link| check_link(&mut link, &mut outlets),
-            );
+            RoundupMembers::check(&mut roundup, &mut outlets)
         });
     }
     check_outlets(conn, &outlets, &mut problems).await?;
@@ -125,16 +143,45 @@ fn drop_nulls(value: &mut Value) {
     }
 }
 
-/// A JSON merge patch (RFC 7396) of an article's own fields. Excerpts and
-/// roundups have endpoints of their own, so their ids stay stable.
-#[derive(Debug, Default, Clone)]
+/// A JSON merge patch (RFC 7396) of an article's own fields: each member
+/// given replaces the stored one; `null` removes `summary` or
+/// `published_at`, and no other. Excerpts and roundups have endpoints of
+/// their own, so their ids stay stable.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ArticlePatch {
+    /// A new slug; the old one then redirects here.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$"
+    )]
     pub slug: Option<String>,
+    /// Headline of the post.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 500,
+        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: Option<String>,
+    /// A short standfirst; `null` removes it.
+    #[serde(default, deserialize_with = "validate::present")]
+    #[schema(max_length = 2000)]
     pub summary: Option<Option<String>>,
+    /// The editor's commentary, as Markdown.
+    #[schema(nullable = false)]
     pub body_markdown: Option<String>,
+    /// `draft` or `published`.
+    #[schema(nullable = false, value_type = Option<Status>)]
     pub status: Option<String>,
+    /// When it was or will be published; `null` removes it (a published
+    /// article is then published now).
+    #[serde(default, deserialize_with = "validate::present")]
     pub published_at: Option<Option<DateTime<Utc>>>,
+    /// Its tag slugs, all of them.
+    #[schema(nullable = false, schema_with = tag_slugs)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -186,9 +233,40 @@ impl ArticlePatch {
             } else {
                 fields.timestamp("published_at").map(Some)
             };
-            patch.tags = fields.strings("tags", 100, true);
+            patch.tags = fields.strings("tags", SHORT_SLUG_MAX, true);
         }
         problems.finish()?;
         Ok(patch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::validate::{schema_json, NOT_BLANK_PATTERN, SLUG_MAX, SLUG_PATTERN};
+
+    #[test]
+    fn the_published_limits_are_the_checked_ones() {
+        for schema in [schema_json::<NewArticle>(), schema_json::<ArticlePatch>()] {
+            let member = |name: &str| schema["properties"][name].clone();
+            assert_eq!(member("slug")["maxLength"], json!(SLUG_MAX));
+            assert_eq!(member("slug")["pattern"], json!(SLUG_PATTERN));
+            assert_eq!(member("title")["maxLength"], json!(TITLE_MAX));
+            assert_eq!(member("title")["pattern"], json!(NOT_BLANK_PATTERN));
+            assert_eq!(member("summary")["maxLength"], json!(SUMMARY_MAX));
+            assert_eq!(member("tags")["items"]["maxLength"], json!(SHORT_SLUG_MAX));
+            assert_eq!(member("tags")["items"]["pattern"], json!(SLUG_PATTERN));
+            assert_eq!(schema["additionalProperties"], json!(false));
+        }
+        assert_eq!(
+            schema_json::<NewArticle>()["required"],
+            json!(["slug", "title"])
+        );
+        assert_eq!(
+            serde_json::to_value(<Status as utoipa::PartialSchema>::schema()).unwrap()["enum"],
+            json!(STATUSES)
+        );
     }
 }

@@ -28,7 +28,6 @@ use crate::keys::{Caller, Role};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance, Representation};
-use crate::site;
 use crate::visibility::Viewer;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -51,7 +50,7 @@ pub fn configure(config: &mut ServiceConfig) {
 /// response and creates nothing.
 #[utoipa::path(
     tag = "articles",
-    request_body(content = Object, description = "The article: `slug`, `title`, and optionally `summary`, `body_markdown`, `status`, `published_at`, `tags` (slugs), `excerpts` and `roundups` (each with `links`)", content_type = "application/json"),
+    request_body(content = super::commands::NewArticle, description = "The article, optionally with its excerpts and roundups", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
     responses(
         (status = 201, description = "Created", body = Article,
@@ -78,8 +77,9 @@ pub async fn create_article(
     let mut conn = pool.get().await?;
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
     // Rendered before the transaction starts, off the async workers.
-    let rendered = site::render(std::slice::from_ref(&article))
-        .await?
+    let rendered = writes::render(&[&article])
+        .await
+        .map_err(|e| AppError::internal_because("rendering Markdown", e))?
         .pop()
         .ok_or_else(|| AppError::internal("rendering gave no HTML"))?;
     editing::create(&req, &mut conn, &caller, key, &body, |conn| {
@@ -209,7 +209,7 @@ async fn change_article(
         ("slug" = String, Path, description = "The article's current slug"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
     ),
-    request_body(content = Object, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
+    request_body(content = super::commands::ArticlePatch, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),

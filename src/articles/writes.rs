@@ -1,35 +1,172 @@
 //! Article writes. Each runs inside the caller's transaction; none commits.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::commands::ArticlePatch;
+use super::commands::{ArticlePatch, NewArticle};
 use super::queries::ArticleRow;
 use crate::error::AppError;
+use crate::excerpts::commands::ExcerptMembers;
 use crate::markdown;
-use crate::schema::{article_revisions, article_slug_history, articles};
-use crate::site::{self, Rendered, SiteArticle};
+use crate::roundups::commands::RoundupMembers;
+use crate::schema::{
+    article_revisions, article_slug_history, articles, excerpts, roundup_links, roundups,
+};
+use crate::tags;
 use crate::visibility::PUBLISHED;
 
 /// Inserts a new article with its tags, excerpts and roundups, and the HTML
 /// their Markdown renders to; returns its id.
 pub async fn create(
     conn: &mut AsyncPgConnection,
-    article: &SiteArticle,
+    article: &NewArticle,
     rendered: &Rendered,
 ) -> Result<i64, AppError> {
     let id: i64 = diesel::insert_into(articles::table)
-        .values(article.columns(&rendered.body))
+        .values(columns(article, &rendered.body))
         .returning(articles::id)
         .get_result(conn)
         .await?;
-    site::set_tags(conn, id, &article.tags).await?;
-    let outlets = site::outlet_ids(conn).await?;
-    site::replace_children(conn, id, article, rendered, &outlets).await?;
+    tags::queries::set_tags(conn, id, &article.tags).await?;
+    let outlets = crate::outlets::commands::ids(conn).await?;
+    write_children(
+        conn,
+        id,
+        &article.excerpts,
+        &article.roundups,
+        rendered,
+        &outlets,
+    )
+    .await?;
     Ok(id)
+}
+
+/// An article's own columns, as written on insert.
+pub type ArticleColumns<'a> = (
+    diesel::dsl::Eq<articles::slug, &'a String>,
+    diesel::dsl::Eq<articles::title, &'a String>,
+    diesel::dsl::Eq<articles::summary, &'a Option<String>>,
+    diesel::dsl::Eq<articles::body, &'a String>,
+    diesel::dsl::Eq<articles::body_html, &'a String>,
+    diesel::dsl::Eq<articles::status, &'a String>,
+    diesel::dsl::Eq<articles::published_at, Option<DateTime<Utc>>>,
+);
+
+/// The article's own columns, for an insert of it with its rendered body.
+pub fn columns<'a>(article: &'a NewArticle, body_html: &'a String) -> ArticleColumns<'a> {
+    (
+        articles::slug.eq(&article.slug),
+        articles::title.eq(&article.title),
+        articles::summary.eq(&article.summary),
+        articles::body.eq(&article.body_markdown),
+        articles::body_html.eq(body_html),
+        articles::status.eq(&article.status),
+        articles::published_at.eq(article.published_at),
+    )
+}
+
+/// The HTML of an article's Markdown: its body's and each excerpt's, in order.
+#[derive(Debug)]
+pub struct Rendered {
+    pub body: String,
+    pub excerpts: Vec<String>,
+}
+
+/// Renders the Markdown of these articles, all on one blocking thread.
+pub async fn render(articles: &[&NewArticle]) -> Result<Vec<Rendered>, tokio::task::JoinError> {
+    let texts = articles
+        .iter()
+        .flat_map(|a| {
+            let excerpts = a.excerpts.iter().map(|e| e.body_markdown.clone());
+            std::iter::once(a.body_markdown.clone()).chain(excerpts)
+        })
+        .collect();
+    let mut html = markdown::render(texts).await?.into_iter();
+    Ok(articles
+        .iter()
+        .map(|a| Rendered {
+            body: html.next().unwrap_or_default(),
+            excerpts: html.by_ref().take(a.excerpts.len()).collect(),
+        })
+        .collect())
+}
+
+/// Writes a new article's excerpts and roundups, in their order. A row the
+/// database refuses is named by its JSON pointer into the article; an
+/// outlet that the body was checked to cite and is gone now was deleted
+/// meanwhile (409).
+async fn write_children(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    excerpt_list: &[ExcerptMembers],
+    roundup_list: &[RoundupMembers],
+    rendered: &Rendered,
+    outlet_ids: &HashMap<String, i64>,
+) -> Result<(), AppError> {
+    let at = |pointer: String, error: diesel::result::Error| match AppError::from(error) {
+        AppError::Unprocessable(inputs) => AppError::Unprocessable(
+            inputs
+                .into_iter()
+                .map(|input| input.within(&pointer))
+                .collect(),
+        ),
+        other => other,
+    };
+    let outlet_id = |slug: &str| {
+        outlet_ids
+            .get(slug)
+            .copied()
+            .ok_or_else(|| AppError::Conflict(format!("the outlet `{slug}` was deleted meanwhile")))
+    };
+    for ((index, excerpt), html) in excerpt_list.iter().enumerate().zip(&rendered.excerpts) {
+        diesel::insert_into(excerpts::table)
+            .values((
+                excerpts::article_id.eq(id),
+                excerpts::position.eq(index as i32 + 1),
+                excerpts::headline.eq(&excerpt.headline),
+                excerpts::bylines.eq(&excerpt.bylines),
+                excerpts::outlet_id.eq(outlet_id(&excerpt.outlet)?),
+                excerpts::source_published_on.eq(excerpt.source_published_on),
+                excerpts::source_url.eq(&excerpt.source_url),
+                excerpts::call_to_action.eq(&excerpt.call_to_action),
+                excerpts::body.eq(&excerpt.body_markdown),
+                excerpts::body_html.eq(html),
+            ))
+            .execute(conn)
+            .await
+            .map_err(|error| at(format!("/excerpts/{index}"), error))?;
+    }
+    for (index, roundup) in roundup_list.iter().enumerate() {
+        let roundup_id: i64 = diesel::insert_into(roundups::table)
+            .values((
+                roundups::article_id.eq(id),
+                roundups::position.eq(index as i32 + 1),
+                roundups::title.eq(&roundup.title),
+            ))
+            .returning(roundups::id)
+            .get_result(conn)
+            .await
+            .map_err(|error| at(format!("/roundups/{index}"), error))?;
+        for (position, link) in (1..).zip(&roundup.links) {
+            diesel::insert_into(roundup_links::table)
+                .values((
+                    roundup_links::roundup_id.eq(roundup_id),
+                    roundup_links::position.eq(position),
+                    roundup_links::headline.eq(&link.headline),
+                    roundup_links::outlet_id.eq(outlet_id(&link.outlet)?),
+                    roundup_links::url.eq(&link.url),
+                ))
+                .execute(conn)
+                .await
+                .map_err(|error| at(format!("/roundups/{index}/links/{}", position - 1), error))?;
+        }
+    }
+    Ok(())
 }
 
 /// The article with this slug, locked until the transaction ends, so that
@@ -167,7 +304,7 @@ pub async fn update(
         .execute(conn)
         .await?;
     if let Some(tags) = &patch.tags {
-        site::set_tags(conn, row.id, tags).await?;
+        tags::queries::set_tags(conn, row.id, tags).await?;
     }
     Ok(())
 }

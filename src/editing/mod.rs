@@ -10,7 +10,7 @@
 
 pub mod positions;
 
-pub use positions::{Child, Kind, Locked, Positioned, Siblings};
+pub use positions::{Child, Kind, Locked, Order, Positioned, Siblings};
 
 use std::fmt::Display;
 use std::future::Future;
@@ -25,7 +25,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::articles::commands::check_outlets;
 use crate::body::JsonBody;
 use crate::db::DbPool;
 use crate::error::{AppError, InvalidInput};
@@ -146,12 +145,38 @@ where
 /// outlet cited noted as (pointer, slug) to be checked against those stored.
 pub type Check = fn(&mut Fields<'_>, &mut Vec<(String, String)>);
 
+/// What a body may cite that must be stored: checked after its members and
+/// before anything is written, each problem at its pointer. The resource
+/// that owns what is cited implements it, so that this module names none.
+pub trait Cited {
+    fn check(
+        conn: &mut AsyncPgConnection,
+        cited: &[(String, String)],
+        problems: &mut Problems,
+    ) -> impl Future<Output = Result<(), AppError>> + Send;
+}
+
+/// For bodies that cite nothing.
+pub struct CitesNothing;
+
+impl Cited for CitesNothing {
+    async fn check(
+        _: &mut AsyncPgConnection,
+        _: &[(String, String)],
+        _: &mut Problems,
+    ) -> Result<(), AppError> {
+        Ok(())
+    }
+}
+
 /// A resource that a JSON merge patch (RFC 7396) edits: the patch applies to
 /// its members as a create body gives them, and the result is checked whole,
 /// as a create would be.
 pub trait Patchable: Guarded {
     /// The members, as a body gives them.
     type Members: DeserializeOwned + Send;
+    /// What the members may cite.
+    type Cites: Cited;
     /// The members a patch may name.
     const FIELDS: &'static [&'static str];
     const CHECK: Check;
@@ -183,7 +208,9 @@ pub async fn patch<G: Patchable>(
             let view = if changed == members {
                 current
             } else {
-                let changed = parse(conn, &changed, G::FIELDS, Problems::new(), G::CHECK).await?;
+                let changed =
+                    parse::<_, G::Cites>(conn, &changed, G::FIELDS, Problems::new(), G::CHECK)
+                        .await?;
                 locked.write(conn, changed, now).await?
             };
             Representation::of(&view)
@@ -199,6 +226,8 @@ pub trait Added: Positioned {
     type Parent: Parent;
     /// Its members, as a body gives them.
     type Members: DeserializeOwned + Send;
+    /// What the members may cite.
+    type Cites: Cited;
     /// The members a create may name, besides `position`.
     const FIELDS: &'static [&'static str];
     const CHECK: Check;
@@ -236,7 +265,7 @@ pub async fn add<V: Added>(
                 parent_id: parent.id(),
             };
             let (members, position) = siblings
-                .prepare::<V::Members>(conn, value, V::FIELDS, V::CHECK)
+                .prepare::<V::Members, V::Cites>(conn, value, V::FIELDS, V::CHECK)
                 .await?;
             let id = V::insert(conn, parent.id(), position, &members).await?;
             touch_article(conn, parent.article_id(), now).await?;
@@ -414,7 +443,7 @@ fn merge(target: Value, patch: &Value) -> Value {
 /// before, and reads it as a `T`, with the values the checks put in the form
 /// they are stored in (links). Every problem is named at once (422). A
 /// member that is `null` counts as absent.
-pub async fn parse<T: DeserializeOwned>(
+pub async fn parse<T: DeserializeOwned, C: Cited>(
     conn: &mut AsyncPgConnection,
     document: &Value,
     known: &[&str],
@@ -426,7 +455,7 @@ pub async fn parse<T: DeserializeOwned>(
     if let Some(mut fields) = problems.object(&mut document, known) {
         check(&mut fields, &mut outlets);
     }
-    check_outlets(conn, &outlets, &mut problems).await?;
+    C::check(conn, &outlets, &mut problems).await?;
     problems.finish()?;
     serde_json::from_value(document)
         .map_err(|e| AppError::Unprocessable(vec![InvalidInput::field("", e.to_string())]))
@@ -453,14 +482,6 @@ pub async fn touch_article(
 /// The failure of a resource that was locked and then not found.
 pub fn vanished(what: &str, key: impl Display) -> AppError {
     AppError::internal(format!("{what} {key} vanished inside its own transaction"))
-}
-
-/// The id of the outlet with this slug, which the body was checked to cite;
-/// a conflict when it was deleted since.
-pub async fn outlet_id(conn: &mut AsyncPgConnection, slug: &str) -> Result<i64, AppError> {
-    crate::outlets::queries::id_of(conn, slug)
-        .await?
-        .ok_or_else(|| AppError::Conflict(format!("the outlet `{slug}` was deleted meanwhile")))
 }
 
 #[cfg(test)]

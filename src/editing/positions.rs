@@ -254,7 +254,7 @@ impl Siblings {
     /// Checks the body of a create, as `check` says and with its optional
     /// `position` (1 to one past the last; the end when absent), then makes
     /// room there. The new row is to be written at the returned position.
-    pub async fn prepare<T: DeserializeOwned>(
+    pub async fn prepare<T: DeserializeOwned, C: super::Cited>(
         self,
         conn: &mut AsyncPgConnection,
         body: &Value,
@@ -264,7 +264,7 @@ impl Siblings {
         let count = self.ids(conn).await?.len();
         let mut problems = Problems::new();
         let (document, position) = take_position(body, count, &mut problems);
-        let value = super::parse(conn, &document, known, problems, check).await?;
+        let value = super::parse::<T, C>(conn, &document, known, problems, check).await?;
         self.shift(conn, position, 1).await?;
         Ok((value, position))
     }
@@ -287,6 +287,15 @@ impl Siblings {
         .await?;
         Ok(())
     }
+}
+
+/// A new order of an article's excerpts or roundups, or of a roundup's
+/// links: every id of them, each once, first to last.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Every id, each exactly once, in the new order.
+    pub ids: Vec<i64>,
 }
 
 /// Splits a create body into the document to check and the position to

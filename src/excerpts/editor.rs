@@ -39,7 +39,7 @@ pub fn configure(config: &mut ServiceConfig) {
         ("slug" = String, Path, description = "The quoting article's slug"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
     ),
-    request_body(content = Object, description = "The excerpt: `headline`, `outlet` (a slug), `source_url`, `body_markdown`, and optionally `bylines`, `source_published_on`, `call_to_action` and `position`", content_type = "application/json"),
+    request_body(content = super::commands::NewExcerpt, description = "The excerpt, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Excerpt,
             headers(("Location" = String, description = "The new excerpt's URL"), ("ETag" = String, description = "Strong entity tag"))),
@@ -81,7 +81,7 @@ pub async fn create_excerpt(
         ("id" = i64, Path, minimum = 1, description = "The excerpt's id"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
     ),
-    request_body(content = Object, description = "A JSON merge patch of the excerpt's members", content_type = "application/merge-patch+json"),
+    request_body(content = super::commands::ExcerptPatch, description = "A JSON merge patch of the excerpt's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated excerpt", body = Excerpt,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
@@ -153,7 +153,7 @@ pub async fn delete_excerpt(
         ("slug" = String, Path, description = "The article's slug"),
         ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
     ),
-    request_body(content = Object, description = "`{\"ids\": [...]}`: every excerpt id of the article, in the new order", content_type = "application/json"),
+    request_body(content = crate::editing::Order, description = "Every excerpt id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its excerpts in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),

@@ -5,15 +5,13 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use super::commands;
+use super::commands::{self, ExcerptMembers};
 use super::views::Excerpt;
-use crate::articles::commands::check_excerpt;
 use crate::articles::queries::ArticleRow;
 use crate::editing::{self, Added, Check, Guarded, Locked, Patchable};
 use crate::error::AppError;
 use crate::markdown;
 use crate::schema::excerpts;
-use crate::site::SiteExcerpt;
 
 /// The columns an excerpt's body sets.
 #[derive(Insertable, AsChangeset)]
@@ -32,12 +30,12 @@ struct Columns<'a> {
 impl<'a> Columns<'a> {
     async fn of(
         conn: &mut AsyncPgConnection,
-        excerpt: &'a SiteExcerpt,
+        excerpt: &'a ExcerptMembers,
     ) -> Result<Columns<'a>, AppError> {
         Ok(Self {
             headline: &excerpt.headline,
             bylines: &excerpt.bylines,
-            outlet_id: editing::outlet_id(conn, &excerpt.outlet).await?,
+            outlet_id: crate::outlets::writes::cited_id(conn, &excerpt.outlet).await?,
             source_published_on: excerpt.source_published_on,
             source_url: &excerpt.source_url,
             call_to_action: excerpt.call_to_action.as_deref(),
@@ -51,15 +49,16 @@ impl<'a> Columns<'a> {
 /// An article quotes its excerpts; a new one is written at its position.
 impl Added for Excerpt {
     type Parent = ArticleRow;
-    type Members = SiteExcerpt;
+    type Members = ExcerptMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &commands::FIELDS;
-    const CHECK: Check = check_excerpt;
+    const CHECK: Check = ExcerptMembers::check;
 
     async fn insert(
         conn: &mut AsyncPgConnection,
         article_id: i64,
         position: i32,
-        excerpt: &SiteExcerpt,
+        excerpt: &ExcerptMembers,
     ) -> Result<i64, AppError> {
         let columns = Columns::of(conn, excerpt).await?;
         Ok(diesel::insert_into(excerpts::table)
@@ -80,18 +79,19 @@ impl Added for Excerpt {
 
 /// A patch replaces the excerpt's members.
 impl Patchable for Locked<Excerpt> {
-    type Members = SiteExcerpt;
+    type Members = ExcerptMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &commands::FIELDS;
-    const CHECK: Check = check_excerpt;
+    const CHECK: Check = ExcerptMembers::check;
 
     fn members(current: &Excerpt) -> Result<Value, AppError> {
-        commands::document(current)
+        ExcerptMembers::document(current)
     }
 
     async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-        excerpt: SiteExcerpt,
+        excerpt: ExcerptMembers,
         now: DateTime<Utc>,
     ) -> Result<Excerpt, AppError> {
         let columns = Columns::of(conn, &excerpt).await?;

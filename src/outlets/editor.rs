@@ -34,7 +34,7 @@ pub fn configure(config: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "outlets",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
-    request_body(content = Object, description = "The outlet: `slug`, `name`, `home_url`, and optionally `country_code`", content_type = "application/json"),
+    request_body(content = super::commands::NewOutlet, description = "The outlet", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Outlet,
             headers(("Location" = String, description = "The new outlet's URL"), ("ETag" = String, description = "Strong entity tag"))),
@@ -84,7 +84,7 @@ pub async fn create_outlet(
         ("slug" = String, Path, description = "The outlet's current slug"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
     ),
-    request_body(content = Object, description = "A JSON merge patch of the outlet's members", content_type = "application/merge-patch+json"),
+    request_body(content = super::commands::OutletPatch, description = "A JSON merge patch of the outlet's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated outlet", body = Outlet,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),

@@ -6,13 +6,12 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use serde_json::Value;
 
-use super::commands;
+use super::commands::NewOutlet;
 use super::queries::{self, OutletRow};
 use super::views::Outlet;
 use crate::editing::{self, Check, Guarded, Patchable};
 use crate::error::AppError;
 use crate::schema::{excerpts, outlets, roundup_links};
-use crate::site::SiteOutlet;
 
 /// Writes lock the outlet by its slug, which keeps excerpts and links from
 /// starting to cite it meanwhile, and check `If-Match` against the outlet.
@@ -42,18 +41,19 @@ impl Guarded for OutletRow {
 
 /// A patch may change every member of an outlet, its slug too.
 impl Patchable for OutletRow {
-    type Members = SiteOutlet;
-    const FIELDS: &'static [&'static str] = &commands::FIELDS;
-    const CHECK: Check = commands::check_outlet;
+    type Members = NewOutlet;
+    type Cites = editing::CitesNothing;
+    const FIELDS: &'static [&'static str] = &super::commands::FIELDS;
+    const CHECK: Check = NewOutlet::check;
 
     fn members(current: &Outlet) -> Result<Value, AppError> {
-        commands::document(current)
+        NewOutlet::document(current)
     }
 
     async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-        outlet: SiteOutlet,
+        outlet: NewOutlet,
         now: DateTime<Utc>,
     ) -> Result<Outlet, AppError> {
         diesel::update(outlets::table.find(self.id))
@@ -83,7 +83,7 @@ pub async fn view(
         .ok_or_else(|| editing::vanished("outlet", slug))
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, outlet: &SiteOutlet) -> QueryResult<()> {
+pub async fn insert(conn: &mut AsyncPgConnection, outlet: &NewOutlet) -> QueryResult<()> {
     diesel::insert_into(outlets::table)
         .values(outlet)
         .execute(conn)
@@ -118,4 +118,12 @@ pub async fn delete_uncited(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The id of the outlet with this slug, which the body was checked to cite;
+/// a conflict when it was deleted since.
+pub async fn cited_id(conn: &mut AsyncPgConnection, slug: &str) -> Result<i64, AppError> {
+    super::queries::id_of(conn, slug)
+        .await?
+        .ok_or_else(|| AppError::Conflict(format!("the outlet `{slug}` was deleted meanwhile")))
 }

@@ -42,7 +42,7 @@ pub fn configure(config: &mut ServiceConfig) {
         ("slug" = String, Path, description = "The article's slug"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
     ),
-    request_body(content = Object, description = "The roundup: `title`, and optionally `links` (each with `headline`, `outlet` and `url`) and `position`", content_type = "application/json"),
+    request_body(content = super::commands::NewRoundup, description = "The roundup with its links, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Roundup,
             headers(("Location" = String, description = "The new roundup's URL"), ("ETag" = String, description = "Strong entity tag"))),
@@ -81,7 +81,7 @@ pub async fn create_roundup(
         ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
     ),
-    request_body(content = Object, description = "A JSON merge patch: `{\"title\": \"...\"}`", content_type = "application/merge-patch+json"),
+    request_body(content = super::commands::RoundupPatch, description = "A JSON merge patch of the roundup's title", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated roundup", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
@@ -153,7 +153,7 @@ pub async fn delete_roundup(
         ("slug" = String, Path, description = "The article's slug"),
         ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
     ),
-    request_body(content = Object, description = "`{\"ids\": [...]}`: every roundup id of the article, in the new order", content_type = "application/json"),
+    request_body(content = crate::editing::Order, description = "Every roundup id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its roundups in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),
@@ -193,7 +193,7 @@ pub async fn order_roundups(
         ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
     ),
-    request_body(content = Object, description = "The link: `headline`, `outlet` (a slug), `url`, and optionally `position`", content_type = "application/json"),
+    request_body(content = super::commands::NewLink, description = "The link, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ListedLink,
             headers(("Location" = String, description = "The new link's URL"), ("ETag" = String, description = "Strong entity tag"))),
@@ -233,7 +233,7 @@ pub async fn create_link(
         ("id" = i64, Path, minimum = 1, description = "The link's id"),
         ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
     ),
-    request_body(content = Object, description = "A JSON merge patch of the link's members", content_type = "application/merge-patch+json"),
+    request_body(content = super::commands::LinkPatch, description = "A JSON merge patch of the link's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated link", body = ListedLink,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
@@ -306,7 +306,7 @@ pub async fn delete_link(
         ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
         ("If-Match" = Option<String>, Header, description = "The roundup's ETag this order was decided against"),
     ),
-    request_body(content = Object, description = "`{\"ids\": [...]}`: every link id of the roundup, in the new order", content_type = "application/json"),
+    request_body(content = crate::editing::Order, description = "Every link id of the roundup, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The roundup, its links in the new order", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the roundup's new representation"))),

@@ -6,28 +6,29 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use super::commands::{self, LINK_FIELDS, ROUNDUP_FIELDS, ROUNDUP_PATCH_FIELDS};
+use super::commands::{
+    LinkMembers, RoundupMembers, LINK_FIELDS, ROUNDUP_FIELDS, ROUNDUP_PATCH_FIELDS,
+};
 use super::views::{ListedLink, Roundup};
-use crate::articles::commands::check_link;
 use crate::articles::queries::ArticleRow;
 use crate::editing::{self, Added, Check, Guarded, Locked, Parent, Patchable};
 use crate::error::AppError;
 use crate::schema::{roundup_links, roundups};
-use crate::site::{SiteLink, SiteRoundup};
 
 /// An article holds its roundups; a new one is written at its position with
 /// its links in their order.
 impl Added for Roundup {
     type Parent = ArticleRow;
-    type Members = SiteRoundup;
+    type Members = RoundupMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &ROUNDUP_FIELDS;
-    const CHECK: Check = commands::check_roundup;
+    const CHECK: Check = RoundupMembers::check;
 
     async fn insert(
         conn: &mut AsyncPgConnection,
         article_id: i64,
         position: i32,
-        roundup: &SiteRoundup,
+        roundup: &RoundupMembers,
     ) -> Result<i64, AppError> {
         let id = diesel::insert_into(roundups::table)
             .values((
@@ -52,18 +53,19 @@ impl Added for Roundup {
 /// A patch of a roundup changes its title; its links have endpoints of
 /// their own.
 impl Patchable for Locked<Roundup> {
-    type Members = SiteRoundup;
+    type Members = RoundupMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &ROUNDUP_PATCH_FIELDS;
-    const CHECK: Check = commands::check_roundup;
+    const CHECK: Check = RoundupMembers::check;
 
     fn members(current: &Roundup) -> Result<Value, AppError> {
-        Ok(commands::roundup_document(current))
+        Ok(RoundupMembers::document(current))
     }
 
     async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-        roundup: SiteRoundup,
+        roundup: RoundupMembers,
         now: DateTime<Utc>,
     ) -> Result<Roundup, AppError> {
         diesel::update(roundups::table.find(self.0.id))
@@ -99,10 +101,10 @@ struct LinkColumns<'a> {
 }
 
 impl<'a> LinkColumns<'a> {
-    async fn of(conn: &mut AsyncPgConnection, link: &'a SiteLink) -> Result<Self, AppError> {
+    async fn of(conn: &mut AsyncPgConnection, link: &'a LinkMembers) -> Result<Self, AppError> {
         Ok(Self {
             headline: &link.headline,
-            outlet_id: editing::outlet_id(conn, &link.outlet).await?,
+            outlet_id: crate::outlets::writes::cited_id(conn, &link.outlet).await?,
             url: &link.url,
         })
     }
@@ -111,15 +113,16 @@ impl<'a> LinkColumns<'a> {
 /// A new link is written at its position in its roundup.
 impl Added for ListedLink {
     type Parent = Locked<Roundup>;
-    type Members = SiteLink;
+    type Members = LinkMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &LINK_FIELDS;
-    const CHECK: Check = check_link;
+    const CHECK: Check = LinkMembers::check;
 
     async fn insert(
         conn: &mut AsyncPgConnection,
         roundup_id: i64,
         position: i32,
-        link: &SiteLink,
+        link: &LinkMembers,
     ) -> Result<i64, AppError> {
         let columns = LinkColumns::of(conn, link).await?;
         Ok(diesel::insert_into(roundup_links::table)
@@ -140,18 +143,19 @@ impl Added for ListedLink {
 
 /// A patch replaces the link's members.
 impl Patchable for Locked<ListedLink> {
-    type Members = SiteLink;
+    type Members = LinkMembers;
+    type Cites = crate::outlets::commands::Outlets;
     const FIELDS: &'static [&'static str] = &LINK_FIELDS;
-    const CHECK: Check = check_link;
+    const CHECK: Check = LinkMembers::check;
 
     fn members(current: &ListedLink) -> Result<Value, AppError> {
-        commands::link_document(current)
+        LinkMembers::document(current)
     }
 
     async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-        link: SiteLink,
+        link: LinkMembers,
         now: DateTime<Utc>,
     ) -> Result<ListedLink, AppError> {
         let columns = LinkColumns::of(conn, &link).await?;

@@ -1,6 +1,6 @@
 //! Tag queries: the labels of articles, and per-tag counts of published articles.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
@@ -68,4 +68,57 @@ pub async fn list_public(
         query = query.filter(tags::slug.gt(after.to_owned()));
     }
     query.load(conn).await
+}
+
+/// Replaces an article's tags, creating tags that do not exist yet (named
+/// after their slug: `united-states` becomes "United states").
+pub async fn set_tags(
+    conn: &mut AsyncPgConnection,
+    article_id: i64,
+    slugs: &[String],
+) -> QueryResult<()> {
+    diesel::delete(article_tags::table.filter(article_tags::article_id.eq(article_id)))
+        .execute(conn)
+        .await?;
+    let slugs: Vec<&String> = slugs.iter().collect::<HashSet<_>>().into_iter().collect();
+    if slugs.is_empty() {
+        return Ok(());
+    }
+    let new_tags: Vec<_> = slugs
+        .iter()
+        .map(|slug| (tags::slug.eq(*slug), tags::name.eq(name_from_slug(slug))))
+        .collect();
+    diesel::insert_into(tags::table)
+        .values(&new_tags)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    let tag_ids: Vec<i64> = tags::table
+        .filter(tags::slug.eq_any(&slugs))
+        .select(tags::id)
+        .load(conn)
+        .await?;
+    let rows: Vec<_> = tag_ids
+        .into_iter()
+        .map(|tag_id| {
+            (
+                article_tags::article_id.eq(article_id),
+                article_tags::tag_id.eq(tag_id),
+            )
+        })
+        .collect();
+    diesel::insert_into(article_tags::table)
+        .values(&rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub fn name_from_slug(slug: &str) -> String {
+    let spaced = slug.replace('-', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
 }

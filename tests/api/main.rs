@@ -28,6 +28,7 @@ mod popularity;
 mod rankings;
 mod rendering;
 mod roundups;
+mod rules;
 mod search;
 mod storms;
 mod tags;

@@ -630,3 +630,118 @@ async fn an_import_analyzes_the_tables_it_loaded_and_a_dry_run_does_not() {
     assert_ok(&imported, "import");
     assert_eq!(estimate(app.database_url.clone()).await, 200);
 }
+
+/// Content the rules refuse: a headline past the cap, a title of no-break
+/// spaces only (blank to Broadsheet, not to `btrim`), a blank call to action.
+fn old_content() -> Value {
+    let mut quoted = excerpt("Quoted", "bloomberg");
+    quoted["headline"] = json!(format!("{} ", "Long ".repeat(120)));
+    quoted["call_to_action"] = json!("\u{3000}");
+    quoted["bylines"] = json!(["Ann Author", "\t"]);
+    let mut article = draft("old-post");
+    article["title"] = json!("T".repeat(501));
+    article["excerpts"] = json!([quoted]);
+    site_with(vec![article], vec![])
+}
+
+#[tokio::test]
+async fn an_import_refuses_what_the_api_refuses_by_default() {
+    let app = TestApp::spawn().await;
+    for (change, expected) in [
+        (
+            json!({"title": "T".repeat(501)}),
+            "article `a-post`: title is 501 characters long, more than 500",
+        ),
+        (
+            json!({"title": "\u{a0}\u{3000}"}),
+            "article `a-post`: title is blank",
+        ),
+        (
+            json!({"summary": "é".repeat(2001)}),
+            "article `a-post`: summary is 2001 characters long, more than 2000",
+        ),
+    ] {
+        let document = site_with(vec![with_fields(draft("a-post"), change)], vec![]);
+        let output = broadsheet(
+            &app.database_url,
+            &["import", "-"],
+            Some(&document.to_string()),
+        )
+        .await;
+        assert!(!output.status.success(), "accepted: {document}");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+    let output = broadsheet(
+        &app.database_url,
+        &["import", "-"],
+        Some(&old_content().to_string()),
+    )
+    .await;
+    assert!(!output.status.success());
+    for (table, rows) in row_counts(&app.database_url).await {
+        assert_eq!(rows, 0, "{table} kept rows of a refused document");
+    }
+}
+
+#[tokio::test]
+async fn a_lenient_import_repairs_old_content_and_says_each_repair() {
+    let app = TestApp::spawn().await;
+    let output = broadsheet(
+        &app.database_url,
+        &["import", "--lenient", "-"],
+        Some(&old_content().to_string()),
+    )
+    .await;
+    assert_ok(&output, "lenient import");
+    let report = stderr(&output);
+    for repair in [
+        "repaired article `old-post`: title shortened from 501 to 500 characters",
+        "repaired article `old-post`: excerpt 1: headline shortened from 601 to 500 characters",
+        "repaired article `old-post`: excerpt 1: blank bylines dropped",
+        "repaired article `old-post`: excerpt 1: blank call_to_action dropped",
+    ] {
+        assert!(report.contains(repair), "{repair:?} not in {report}");
+    }
+    let key = app.key("editor").await;
+    let article: Value = app
+        .with_key(reqwest::Method::GET, "/v1/articles/old-post", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let title = article["title"].as_str().unwrap();
+    assert_eq!(title.chars().count(), 500);
+    assert!(title.ends_with('…'), "{title}");
+    let excerpt = &article["excerpts"][0];
+    assert_eq!(excerpt["headline"].as_str().unwrap().chars().count(), 500);
+    assert_eq!(excerpt["bylines"], json!(["Ann Author"]));
+    assert_eq!(excerpt["call_to_action"], json!(null));
+
+    // What was repaired can now be patched like any other excerpt.
+    let id = excerpt["id"].as_i64().unwrap();
+    let patched = app
+        .with_key(reqwest::Method::PATCH, &format!("/v1/excerpts/{id}"), &key)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"bylines": ["Another Author"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status().as_u16(), 200);
+
+    // A lenient import still refuses what it cannot repair.
+    let blank = site_with(
+        vec![with_fields(draft("blank-post"), json!({"title": "\u{a0}"}))],
+        vec![],
+    );
+    let output = broadsheet(
+        &app.database_url,
+        &["import", "--lenient", "-"],
+        Some(&blank.to_string()),
+    )
+    .await;
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("article `blank-post`: title is blank"));
+}

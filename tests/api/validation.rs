@@ -396,3 +396,97 @@ async fn an_import_stores_links_as_the_api_does() {
     let (_, outlet) = app.get_json("/v1/outlets/bloomberg").await;
     assert_eq!(outlet["home_url"], LINKS[0].1);
 }
+
+#[tokio::test]
+async fn blank_means_unicode_whitespace_as_the_database_now_says_too() {
+    let (app, key) = desk().await;
+    for blank in ["\u{a0}", "\u{3000}", "\t\n", " \u{2028} "] {
+        let body = json!({"slug": "blank-title", "title": blank});
+        let (status, problem) = send(&app, &key, Method::POST, "/v1/articles", Some(body)).await;
+        assert_names(status, &problem, "/title");
+        assert_eq!(problem["errors"][0]["detail"], "must not be empty");
+    }
+    // Not whitespace to Unicode, so not blank to either side.
+    let body = json!({"slug": "zero-width", "title": "\u{200b}"});
+    let (status, created) = send(&app, &key, Method::POST, "/v1/articles", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+}
+
+#[tokio::test]
+async fn lengths_are_capped_in_characters_whatever_their_bytes() {
+    let (app, key) = desk().await;
+    let excerpt = |headline: String| {
+        json!({"slug": "capped", "title": "Capped", "excerpts": [{
+            "headline": headline, "outlet": "dawn",
+            "source_url": "https://www.dawn.com/", "body_markdown": "Text.",
+        }]})
+    };
+    let (status, problem) = send(
+        &app,
+        &key,
+        Method::POST,
+        "/v1/articles",
+        Some(excerpt("😀".repeat(501))),
+    )
+    .await;
+    assert_names(status, &problem, "/excerpts/0/headline");
+    assert_eq!(
+        problem["errors"][0]["detail"],
+        "must be at most 500 characters"
+    );
+    let (status, created) = send(
+        &app,
+        &key,
+        Method::POST,
+        "/v1/articles",
+        Some(excerpt("😀".repeat(500))),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["excerpts"][0]["headline"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        500
+    );
+}
+
+/// Every write publishes the command it takes: a named schema that lists
+/// its members and refuses others, as the server does.
+#[tokio::test]
+async fn every_write_body_is_a_typed_schema_that_refuses_unknown_members() {
+    let app = TestApp::spawn().await;
+    let (status, document) = app.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut bodies = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let Some(content) = operation["requestBody"]["content"].as_object() else {
+                continue;
+            };
+            for (media, body) in content {
+                if !media.contains("json") {
+                    continue;
+                }
+                bodies += 1;
+                let reference = body["schema"]["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: {} is untyped", body["schema"]));
+                let name = reference.trim_start_matches("#/components/schemas/");
+                let schema = &document["components"]["schemas"][name];
+                assert_eq!(schema["additionalProperties"], json!(false), "{name}");
+                assert!(
+                    !schema["properties"].as_object().unwrap().is_empty(),
+                    "{name}"
+                );
+                if method == "patch" {
+                    assert_eq!(media, "application/merge-patch+json", "{path}");
+                    assert!(schema.get("required").is_none(), "{name}: {schema}");
+                }
+            }
+        }
+    }
+    assert_eq!(bodies, 13, "the write operations");
+}
