@@ -43,6 +43,7 @@ pub mod representation;
 pub mod request_id;
 pub mod revisions;
 pub mod roundups;
+pub mod routes;
 pub mod schema;
 pub mod search;
 pub mod site;

@@ -1,8 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 //!
 //! `utoipa-actix-web` collects every operation registered with `.service(…)`
-//! in `app::api`, so the document cannot list a route the server lacks, nor
-//! miss one it has.
+//! in `routes::api`, the list the server registers too, so the document
+//! cannot list a route the server lacks, nor miss one it has.
 
 use actix_web::App;
 use utoipa::openapi::header::HeaderBuilder;
@@ -230,7 +230,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, document) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::app::api)
+        .configure(crate::routes::api)
         .split_for_parts();
     complete(document)
 }

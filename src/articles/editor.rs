@@ -12,7 +12,6 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::commands::{self, ArticlePatch};
 use super::load_view;
@@ -30,16 +29,6 @@ use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance, Representation};
 use crate::site;
 use crate::visibility::Viewer;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_article)
-        .service(update_article)
-        .service(delete_article)
-        .service(list_revisions)
-        .service(restore_revision)
-        .service(release_old_slug);
-}
 
 /// Create an article
 ///

@@ -4,7 +4,6 @@
 //! `updated_at`.
 
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::views::Excerpt;
 use crate::articles::queries::ArticleRow;
@@ -16,14 +15,6 @@ use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_excerpt)
-        .service(update_excerpt)
-        .service(delete_excerpt)
-        .service(order_excerpts);
-}
 
 /// Add an excerpt
 ///

@@ -4,7 +4,6 @@
 use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use diesel_async::scoped_futures::ScopedFutureExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::commands;
 use super::queries::OutletRow;
@@ -17,13 +16,6 @@ use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_outlet)
-        .service(update_outlet)
-        .service(delete_outlet);
-}
 
 /// Add an outlet
 ///

@@ -3,7 +3,6 @@
 //! the article first; each also moves the article's `updated_at`.
 
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::views::{ListedLink, Roundup};
 use crate::articles::queries::ArticleRow;
@@ -15,18 +14,6 @@ use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
 use crate::keys::{Caller, Role};
 use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_roundup)
-        .service(update_roundup)
-        .service(delete_roundup)
-        .service(order_roundups)
-        .service(create_link)
-        .service(update_link)
-        .service(delete_link)
-        .service(order_links);
-}
 
 /// Add a roundup
 ///
