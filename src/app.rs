@@ -88,6 +88,7 @@ impl Application {
                 config.cache_max_age,
                 config.cache_s_maxage,
             )),
+            public_url: config.public_url.as_deref().map(Arc::from),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -208,6 +209,8 @@ struct Shared {
     throttle: web::Data<AuthThrottle>,
     publication: web::Data<Publication>,
     cache_policy: web::Data<CachePolicy>,
+    /// What the document names as its server, when configured.
+    public_url: Option<Arc<str>>,
 }
 
 fn build(
@@ -238,9 +241,9 @@ fn build(
         .openapi(ApiDoc::openapi())
         .configure(routes::api)
         .split_for_parts();
-    let document = crate::openapi::complete(document);
+    let document = crate::openapi::complete(document, shared.public_url.as_deref());
     let document_json = web::Data::new(Representation::new(
-        crate::openapi::document_json().into(),
+        crate::openapi::to_json(&document).into(),
         header::HeaderValue::from_static("application/json"),
     ));
     let (cors, limiter) = (shared.cors, shared.limiter);

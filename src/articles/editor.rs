@@ -23,9 +23,9 @@ use crate::db::DbPool;
 use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError, InvalidInput};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
+use crate::keys::{Admin, Caller, Editor};
 use crate::pagination::{CursorKey, Page, Position, Scope};
-use crate::params::{self, Checker};
+use crate::params::{self, ArticleSlug, Checker, OldSlug, ResourceId};
 use crate::representation::{Audience, Provenance, Representation};
 use crate::site;
 use crate::visibility::Viewer;
@@ -41,16 +41,10 @@ use crate::visibility::Viewer;
 #[utoipa::path(
     tag = "articles",
     request_body(content = Object, description = "The article: `slug`, `title`, and optionally `summary`, `body_markdown`, `status`, `published_at`, `tags` (slugs), `excerpts` and `roundups` (each with `links`)", content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
     responses(
         (status = 201, description = "Created", body = Article,
             headers(("Location" = String, description = "The new article's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::Conflict,
-        responses::Unavailable,
+        responses::CreateErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -58,11 +52,10 @@ use crate::visibility::Viewer;
 pub async fn create_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Editor { caller, .. }: Editor,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
@@ -194,22 +187,12 @@ async fn change_article(
 /// refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ArticleSlug),
     request_body(content = Object, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -217,14 +200,15 @@ async fn change_article(
 pub async fn update_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Editor {
+        caller,
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?;
     let patch = ArticlePatch::parse(&body.value)?;
-    change_article(&req, &pool, &caller, slug, Change::Patch(patch)).await
+    change_article(&req, &pool, &caller, &slug, Change::Patch(patch)).await
 }
 
 /// Delete an article
@@ -233,18 +217,10 @@ pub async fn update_article(
 /// view counts. Admins only. Honors `If-Match`.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ArticleSlug),
     responses(
         (status = 204, description = "Deleted"),
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::DeleteErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -252,11 +228,11 @@ pub async fn update_article(
 pub async fn delete_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Admin {
+        path: ArticleSlug(slug),
+        ..
+    }: Admin<ArticleSlug>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin)?;
-    let slug = params::path_slug("article", &slug)?;
     editing::guarded::<ArticleRow, _, _>(&req, &pool, slug.to_owned(), |conn, row, _, _| {
         async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
     })
@@ -297,7 +273,7 @@ pub struct RevisionsQuery {
 /// The versions kept before each update, newest first. Editors only.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The article's current slug"), RevisionsQuery),
+    params(ArticleSlug, RevisionsQuery),
     responses(
         (status = 200, description = "One page of revisions", body = Page<Revision>),
         responses::BadRequest,
@@ -312,14 +288,14 @@ pub struct RevisionsQuery {
 pub async fn list_revisions(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Editor {
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     query: web::Query<RevisionsQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?;
-    let scope = Scope::new(&cursors, "revisions", &[("article", Some(slug))]);
+    let scope = Scope::new(&cursors, "revisions", &[("article", Some(&slug))]);
     let mut checker = Checker::new();
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
     let before = checker
@@ -328,9 +304,9 @@ pub async fn list_revisions(
     checker.finish()?;
     let limit = limit.unwrap_or_default();
     let mut conn = pool.get().await?;
-    let article = queries::find(&mut conn, slug, Viewer::Editor)
+    let article = queries::find(&mut conn, &slug, Viewer::Editor)
         .await?
-        .ok_or_else(|| AppError::not_found("article", slug))?;
+        .ok_or_else(|| AppError::not_found("article", &slug))?;
     let rows = writes::revisions(&mut conn, article.id, before, limit).await?;
     let page = Page::from_rows(
         rows,
@@ -338,7 +314,7 @@ pub async fn list_revisions(
         &scope,
         |row| Position::Id(row.id),
         |row: RevisionRow| Revision {
-            restore_url: format!("{}/revisions/{}/restore", api_url(slug), row.id),
+            restore_url: format!("{}/revisions/{}/restore", api_url(&slug), row.id),
             id: row.id,
             created_at: row.created_at,
             created_by: row.created_by,
@@ -355,22 +331,13 @@ pub async fn list_revisions(
 /// replaces is kept as a revision in turn. Honors `If-Match`.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("id" = i64, Path, minimum = 1, description = "The revision to restore"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this restore was decided against"),
-    ),
+    params(ArticleSlug, ResourceId),
     responses(
         (status = 200, description = "The restored article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
+        responses::DeleteErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
         responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -378,14 +345,13 @@ pub async fn list_revisions(
 pub async fn restore_revision(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    Editor {
+        caller,
+        path: (ArticleSlug(slug), ResourceId(id)),
+        ..
+    }: Editor<(ArticleSlug, ResourceId)>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let (slug, id) = path.into_inner();
-    let slug = params::path_slug("article", &slug)?;
-    let id = params::id("id", &id)?;
-    change_article(&req, &pool, &caller, slug, Change::Restore(id)).await
+    change_article(&req, &pool, &caller, &slug, Change::Restore(id)).await
 }
 
 /// Release an old slug
@@ -394,27 +360,24 @@ pub async fn restore_revision(
 /// article may take it; the old URL stops redirecting. Admins only.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The old slug to release")),
+    params(OldSlug),
     responses(
         (status = 204, description = "Released"),
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::WriteErrors,
         responses::NotFound,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
 #[delete("/v1/old-slugs/{slug}")]
 pub async fn release_old_slug(
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Admin {
+        path: OldSlug(slug),
+        ..
+    }: Admin<OldSlug>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin)?;
-    let slug = params::path_slug("old slug", &slug)?;
     let mut conn = pool.get().await?;
-    if writes::release_slug(&mut conn, slug).await? {
+    if writes::release_slug(&mut conn, &slug).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(AppError::not_found("old slug", slug))

@@ -13,8 +13,8 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
-use crate::params;
+use crate::keys::Editor;
+use crate::params::{ArticleSlug, ResourceId};
 
 /// Add an excerpt
 ///
@@ -26,21 +26,13 @@ use crate::params;
 /// returns the first response and adds nothing.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("slug" = String, Path, description = "The quoting article's slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ArticleSlug),
     request_body(content = Object, description = "The excerpt: `headline`, `outlet` (a slug), `source_url`, `body_markdown`, and optionally `bylines`, `source_published_on`, `call_to_action` and `position`", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Excerpt,
             headers(("Location" = String, description = "The new excerpt's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -48,13 +40,14 @@ use crate::params;
 pub async fn create_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Editor {
+        caller,
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     key: IdempotencyKey,
-    slug: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::add::<Excerpt>(&req, &pool, &caller, key, slug, &body).await
 }
 
@@ -68,22 +61,12 @@ pub async fn create_excerpt(
 /// refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The excerpt's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = Object, description = "A JSON merge patch of the excerpt's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated excerpt", body = Excerpt,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -91,12 +74,12 @@ pub async fn create_excerpt(
 pub async fn update_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<Excerpt>>(&req, &pool, id, &body).await
 }
 
@@ -105,19 +88,11 @@ pub async fn update_excerpt(
 /// Deletes the excerpt; those after it move up one place. Honors `If-Match`.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The excerpt's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::DeleteErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -125,11 +100,11 @@ pub async fn update_excerpt(
 pub async fn delete_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<Excerpt>(&req, &pool, id).await
 }
 
@@ -140,21 +115,12 @@ pub async fn delete_excerpt(
 /// against the article's ETag.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
-    ),
+    params(ArticleSlug),
     request_body(content = Object, description = "`{\"ids\": [...]}`: every excerpt id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its excerpts in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -162,11 +128,11 @@ pub async fn delete_excerpt(
 pub async fn order_excerpts(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Editor {
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Excerpt, &body).await
 }

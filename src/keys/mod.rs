@@ -11,6 +11,7 @@ pub mod queries;
 pub mod throttle;
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -236,6 +237,60 @@ impl FromRequest for Caller {
                 AppError::Unauthorized(
                     "this needs an API key: `Authorization: Bearer <key>`".into(),
                 )
+            })
+        })
+    }
+}
+
+/// A caller whose key has at least the role `R` asks for, and the checked
+/// path `P` of the resource it writes. The key is checked first, so that a
+/// request without one is a 401 whatever its path says.
+pub struct Authorized<R, P = ()> {
+    pub caller: Caller,
+    pub path: P,
+    role: PhantomData<R>,
+}
+
+/// A role an `Authorized` request needs.
+pub trait Needs {
+    const ROLE: Role;
+}
+
+pub struct EditorRole;
+pub struct AdminRole;
+
+impl Needs for EditorRole {
+    const ROLE: Role = Role::Editor;
+}
+
+impl Needs for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A request by an editor's key (or an admin's).
+pub type Editor<P = ()> = Authorized<EditorRole, P>;
+/// A request by an admin's key: deletions, releasing slugs.
+pub type Admin<P = ()> = Authorized<AdminRole, P>;
+
+impl<R, P> FromRequest for Authorized<R, P>
+where
+    R: Needs + 'static,
+    P: FromRequest + 'static,
+    P::Error: Into<actix_web::Error>,
+{
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = Caller::extract(&req).await?;
+            caller.require(R::ROLE)?;
+            let path = P::extract(&req).await.map_err(Into::into)?;
+            Ok(Self {
+                caller,
+                path,
+                role: PhantomData,
             })
         })
     }

@@ -12,8 +12,8 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
-use crate::params;
+use crate::keys::Editor;
+use crate::params::{ArticleSlug, ResourceId};
 
 /// Add a roundup
 ///
@@ -25,21 +25,13 @@ use crate::params;
 /// retries safe: a repeat returns the first response and adds nothing.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ArticleSlug),
     request_body(content = Object, description = "The roundup: `title`, and optionally `links` (each with `headline`, `outlet` and `url`) and `position`", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Roundup,
             headers(("Location" = String, description = "The new roundup's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -47,13 +39,14 @@ use crate::params;
 pub async fn create_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Editor {
+        caller,
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     key: IdempotencyKey,
-    slug: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::add::<Roundup>(&req, &pool, &caller, key, slug, &body).await
 }
 
@@ -64,21 +57,12 @@ pub async fn create_roundup(
 /// a concurrent change is refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = Object, description = "A JSON merge patch: `{\"title\": \"...\"}`", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated roundup", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -86,12 +70,12 @@ pub async fn create_roundup(
 pub async fn update_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<Roundup>>(&req, &pool, id, &body).await
 }
 
@@ -101,19 +85,11 @@ pub async fn update_roundup(
 /// place. Honors `If-Match`.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::DeleteErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -121,11 +97,11 @@ pub async fn update_roundup(
 pub async fn delete_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<Roundup>(&req, &pool, id).await
 }
 
@@ -136,21 +112,12 @@ pub async fn delete_roundup(
 /// against the article's ETag.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
-    ),
+    params(ArticleSlug),
     request_body(content = Object, description = "`{\"ids\": [...]}`: every roundup id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its roundups in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -158,12 +125,12 @@ pub async fn delete_roundup(
 pub async fn order_roundups(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Editor {
+        path: ArticleSlug(slug),
+        ..
+    }: Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Roundup, &body).await
 }
 
@@ -176,21 +143,13 @@ pub async fn order_roundups(
 /// response and adds nothing.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ResourceId),
     request_body(content = Object, description = "The link: `headline`, `outlet` (a slug), `url`, and optionally `position`", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ListedLink,
             headers(("Location" = String, description = "The new link's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -198,13 +157,14 @@ pub async fn order_roundups(
 pub async fn create_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Editor {
+        caller,
+        path: ResourceId(roundup),
+        ..
+    }: Editor<ResourceId>,
     key: IdempotencyKey,
-    id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let roundup = params::id("id", &id)?;
     editing::add::<ListedLink>(&req, &pool, &caller, key, roundup, &body).await
 }
 
@@ -216,22 +176,12 @@ pub async fn create_link(
 /// instead of overwritten.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The link's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = Object, description = "A JSON merge patch of the link's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated link", body = ListedLink,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -239,12 +189,12 @@ pub async fn create_link(
 pub async fn update_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<ListedLink>>(&req, &pool, id, &body).await
 }
 
@@ -254,19 +204,11 @@ pub async fn update_link(
 /// Honors `If-Match`.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The link's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::DeleteErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -274,11 +216,11 @@ pub async fn update_link(
 pub async fn delete_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<ListedLink>(&req, &pool, id).await
 }
 
@@ -289,21 +231,12 @@ pub async fn delete_link(
 /// against the roundup's ETag.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The roundup's ETag this order was decided against"),
-    ),
+    params(ResourceId),
     request_body(content = Object, description = "`{\"ids\": [...]}`: every link id of the roundup, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The roundup, its links in the new order", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the roundup's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -311,11 +244,11 @@ pub async fn delete_link(
 pub async fn order_links(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Editor {
+        path: ResourceId(id),
+        ..
+    }: Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::reorder::<Locked<Roundup>>(&req, &pool, id, Kind::Link, &body).await
 }
