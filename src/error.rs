@@ -539,78 +539,48 @@ pub mod responses {
     )]
     pub struct TooManyRequests(pub Problem);
 
-    /// The responses of several sets merged, in the order the sets are given.
-    fn merged(sets: impl IntoIterator<Item = Responses>) -> BTreeMap<String, RefOr<Response>> {
-        sets.into_iter().flatten().collect()
+    /// Writes a set of responses that several operations share, made of
+    /// the sets above, so that each operation lists one name for them.
+    macro_rules! bundle {
+        ($(#[$doc:meta])* $name:ident = $($part:ident),+) => {
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    let mut responses = BTreeMap::new();
+                    $(responses.extend($part::responses());)+
+                    responses
+                }
+            }
+        };
     }
 
-    type Responses = BTreeMap<String, RefOr<Response>>;
-
-    /// What every write may answer besides its own outcome: 401 without a
-    /// key, 403 for a role that may not, 503 while the database is away.
-    /// (The 429 of the request budgets is added to every operation at once.)
-    pub struct WriteErrors;
-
-    impl IntoResponses for WriteErrors {
-        fn responses() -> Responses {
-            merged([
-                Unauthorized::responses(),
-                Forbidden::responses(),
-                Unavailable::responses(),
-            ])
-        }
-    }
-
-    /// A create: its body can be refused, and what it creates can conflict
-    /// with what is stored (a taken slug, a repeated idempotency key).
-    pub struct CreateErrors;
-
-    impl IntoResponses for CreateErrors {
-        fn responses() -> Responses {
-            merged([
-                BadBody::responses(),
-                WriteErrors::responses(),
-                Conflict::responses(),
-            ])
-        }
-    }
-
-    /// A change to something that exists, guarded by `If-Match`, whose body
-    /// can be refused: a reorder, or a patch that cannot conflict.
-    pub struct EditErrors;
-
-    impl IntoResponses for EditErrors {
-        fn responses() -> Responses {
-            merged([
-                BadBody::responses(),
-                WriteErrors::responses(),
-                NotFound::responses(),
-                PreconditionFailed::responses(),
-            ])
-        }
-    }
-
-    /// A merge patch: an edit whose result can also conflict (a slug taken).
-    pub struct PatchErrors;
-
-    impl IntoResponses for PatchErrors {
-        fn responses() -> Responses {
-            merged([EditErrors::responses(), Conflict::responses()])
-        }
-    }
-
-    /// A deletion guarded by `If-Match`.
-    pub struct DeleteErrors;
-
-    impl IntoResponses for DeleteErrors {
-        fn responses() -> Responses {
-            merged([
-                WriteErrors::responses(),
-                NotFound::responses(),
-                PreconditionFailed::responses(),
-            ])
-        }
-    }
+    bundle!(
+        /// What every write may answer besides its own outcome: 401 without
+        /// a key, 403 for a role that may not, 503 while the database is
+        /// away. (The 429 of the request budgets is added to every operation
+        /// at once.)
+        WriteErrors = Unauthorized, Forbidden, Unavailable
+    );
+    bundle!(
+        /// A create: its body can be refused, and what it creates can
+        /// conflict with what is stored (a taken slug, a reused idempotency key).
+        CreateErrors = BadBody, WriteErrors, Conflict
+    );
+    bundle!(
+        /// A change to something that exists, guarded by `If-Match`, whose
+        /// body can be refused: a reorder, or a patch that cannot conflict.
+        EditErrors = BadBody, WriteErrors, NotFound, PreconditionFailed
+    );
+    bundle!(
+        /// A merge patch: an edit whose result can also conflict (a slug taken).
+        PatchErrors = EditErrors, Conflict
+    );
+    bundle!(
+        /// A deletion guarded by `If-Match`.
+        DeleteErrors = WriteErrors, NotFound, PreconditionFailed
+    );
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use actix_web::App;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{
     AnyOfBuilder, Components, KnownFormat, Object, ObjectBuilder, Ref, Schema, SchemaFormat, Type,
@@ -262,14 +262,7 @@ pub fn complete(
         if path == "/healthz" || path == "/readyz" {
             continue;
         }
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             for (status, response) in &too_many {
                 operation
                     .responses
@@ -281,6 +274,19 @@ pub fn complete(
     }
     drop_unused_schemas(&mut document);
     document
+}
+
+/// The operations of a path, whatever their methods.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The document as `openapi/openapi.json` keeps it.
@@ -448,36 +454,23 @@ first response instead of creating twice",
 
 impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    let RefOr::T(parameter) = parameter else {
-                        continue;
-                    };
+        for operation in openapi.paths.paths.values_mut().flat_map(operations) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter {
                     if let Some(schema) = contract(&parameter.parameter_in, &parameter.name) {
                         parameter.schema = Some(schema);
                     }
                 }
-                let answers = |status: &str| operation.responses.responses.contains_key(status);
-                let headers: Vec<&str> = [
-                    ("IfMatch", answers("412")),
-                    ("IdempotencyKey", answers("201")),
-                ]
-                .into_iter()
-                .filter_map(|(id, reads)| reads.then_some(id))
-                .collect();
-                if !headers.is_empty() {
+            }
+            let answers = |status: &str| operation.responses.responses.contains_key(status);
+            let headers = [
+                ("IfMatch", answers("412")),
+                ("IdempotencyKey", answers("201")),
+            ];
+            for (id, read) in headers {
+                if read {
                     let parameters = operation.parameters.get_or_insert_with(Vec::new);
-                    for id in headers {
-                        parameters.push(RefOr::Ref(component("parameters", id)));
-                    }
+                    parameters.push(RefOr::Ref(component("parameters", id)));
                 }
             }
         }

@@ -23,7 +23,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError, InvalidInput};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Admin, Caller, Editor};
+use crate::keys::{Admin, Authorized, Caller, Editor};
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, ArticleSlug, Checker, OldSlug, ResourceId};
 use crate::representation::{Audience, Provenance, Representation};
@@ -52,7 +52,7 @@ use crate::visibility::Viewer;
 pub async fn create_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor { caller, .. }: Editor,
+    Authorized(caller, ()): Editor,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
@@ -200,11 +200,7 @@ async fn change_article(
 pub async fn update_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        caller,
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let patch = ArticlePatch::parse(&body.value)?;
@@ -228,10 +224,7 @@ pub async fn update_article(
 pub async fn delete_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Admin {
-        path: ArticleSlug(slug),
-        ..
-    }: Admin<ArticleSlug>,
+    Authorized(_caller, ArticleSlug(slug)): Admin<ArticleSlug>,
 ) -> Result<HttpResponse, AppError> {
     editing::guarded::<ArticleRow, _, _>(&req, &pool, slug.to_owned(), |conn, row, _, _| {
         async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
@@ -288,10 +281,7 @@ pub struct RevisionsQuery {
 pub async fn list_revisions(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     query: web::Query<RevisionsQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
@@ -345,11 +335,7 @@ pub async fn list_revisions(
 pub async fn restore_revision(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        caller,
-        path: (ArticleSlug(slug), ResourceId(id)),
-        ..
-    }: Editor<(ArticleSlug, ResourceId)>,
+    Authorized(caller, (ArticleSlug(slug), ResourceId(id))): Editor<(ArticleSlug, ResourceId)>,
 ) -> Result<HttpResponse, AppError> {
     change_article(&req, &pool, &caller, &slug, Change::Restore(id)).await
 }
@@ -371,10 +357,7 @@ pub async fn restore_revision(
 #[delete("/v1/old-slugs/{slug}")]
 pub async fn release_old_slug(
     pool: web::Data<DbPool>,
-    Admin {
-        path: OldSlug(slug),
-        ..
-    }: Admin<OldSlug>,
+    Authorized(_caller, OldSlug(slug)): Admin<OldSlug>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = pool.get().await?;
     if writes::release_slug(&mut conn, &slug).await? {

@@ -13,7 +13,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::Editor;
+use crate::keys::{Authorized, Editor};
 use crate::params::{ArticleSlug, ResourceId};
 
 /// Add an excerpt
@@ -40,11 +40,7 @@ use crate::params::{ArticleSlug, ResourceId};
 pub async fn create_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        caller,
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
@@ -74,10 +70,7 @@ pub async fn create_excerpt(
 pub async fn update_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::patch::<Locked<Excerpt>>(&req, &pool, id, &body).await
@@ -100,10 +93,7 @@ pub async fn update_excerpt(
 pub async fn delete_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
     editing::delete::<Excerpt>(&req, &pool, id).await
 }
@@ -128,10 +118,7 @@ pub async fn delete_excerpt(
 pub async fn order_excerpts(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Excerpt, &body).await

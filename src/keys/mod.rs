@@ -11,7 +11,6 @@ pub mod queries;
 pub mod throttle;
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
@@ -242,39 +241,19 @@ impl FromRequest for Caller {
     }
 }
 
-/// A caller whose key has at least the role `R` asks for, and the checked
-/// path `P` of the resource it writes. The key is checked first, so that a
-/// request without one is a 401 whatever its path says.
-pub struct Authorized<R, P = ()> {
-    pub caller: Caller,
-    pub path: P,
-    role: PhantomData<R>,
-}
-
-/// A role an `Authorized` request needs.
-pub trait Needs {
-    const ROLE: Role;
-}
-
-pub struct EditorRole;
-pub struct AdminRole;
-
-impl Needs for EditorRole {
-    const ROLE: Role = Role::Editor;
-}
-
-impl Needs for AdminRole {
-    const ROLE: Role = Role::Admin;
-}
+/// The caller, whose key has the editor's role (or the admin's when
+/// `ADMIN`), and the checked path `P` of the resource it writes. The key is
+/// checked first, so that a request without one is a 401 whatever its path
+/// says.
+pub struct Authorized<const ADMIN: bool, P = ()>(pub Caller, pub P);
 
 /// A request by an editor's key (or an admin's).
-pub type Editor<P = ()> = Authorized<EditorRole, P>;
+pub type Editor<P = ()> = Authorized<false, P>;
 /// A request by an admin's key: deletions, releasing slugs.
-pub type Admin<P = ()> = Authorized<AdminRole, P>;
+pub type Admin<P = ()> = Authorized<true, P>;
 
-impl<R, P> FromRequest for Authorized<R, P>
+impl<const ADMIN: bool, P> FromRequest for Authorized<ADMIN, P>
 where
-    R: Needs + 'static,
     P: FromRequest + 'static,
     P::Error: Into<actix_web::Error>,
 {
@@ -285,13 +264,9 @@ where
         let req = req.clone();
         Box::pin(async move {
             let caller = Caller::extract(&req).await?;
-            caller.require(R::ROLE)?;
+            caller.require(if ADMIN { Role::Admin } else { Role::Editor })?;
             let path = P::extract(&req).await.map_err(Into::into)?;
-            Ok(Self {
-                caller,
-                path,
-                role: PhantomData,
-            })
+            Ok(Self(caller, path))
         })
     }
 }

@@ -14,7 +14,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Created};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Admin, Editor};
+use crate::keys::{Admin, Authorized, Editor};
 use crate::params::OutletSlug;
 
 /// Add an outlet
@@ -37,7 +37,7 @@ use crate::params::OutletSlug;
 pub async fn create_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor { caller, .. }: Editor,
+    Authorized(caller, ()): Editor,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
@@ -78,10 +78,7 @@ pub async fn create_outlet(
 pub async fn update_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: OutletSlug(slug),
-        ..
-    }: Editor<OutletSlug>,
+    Authorized(_caller, OutletSlug(slug)): Editor<OutletSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::patch::<OutletRow>(&req, &pool, slug, &body).await
@@ -105,10 +102,7 @@ pub async fn update_outlet(
 pub async fn delete_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Admin {
-        path: OutletSlug(slug),
-        ..
-    }: Admin<OutletSlug>,
+    Authorized(_caller, OutletSlug(slug)): Admin<OutletSlug>,
 ) -> Result<HttpResponse, AppError> {
     editing::guarded::<OutletRow, _, _>(&req, &pool, slug, |conn, row, _, _| {
         async move { writes::delete_uncited(conn, &row).await }.scope_boxed()

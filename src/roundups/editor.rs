@@ -12,7 +12,7 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::Editor;
+use crate::keys::{Authorized, Editor};
 use crate::params::{ArticleSlug, ResourceId};
 
 /// Add a roundup
@@ -39,11 +39,7 @@ use crate::params::{ArticleSlug, ResourceId};
 pub async fn create_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        caller,
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
@@ -70,10 +66,7 @@ pub async fn create_roundup(
 pub async fn update_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::patch::<Locked<Roundup>>(&req, &pool, id, &body).await
@@ -97,10 +90,7 @@ pub async fn update_roundup(
 pub async fn delete_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
     editing::delete::<Roundup>(&req, &pool, id).await
 }
@@ -125,10 +115,7 @@ pub async fn delete_roundup(
 pub async fn order_roundups(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ArticleSlug(slug),
-        ..
-    }: Editor<ArticleSlug>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Roundup, &body).await
@@ -157,11 +144,7 @@ pub async fn order_roundups(
 pub async fn create_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        caller,
-        path: ResourceId(roundup),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(caller, ResourceId(roundup)): Editor<ResourceId>,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
@@ -189,10 +172,7 @@ pub async fn create_link(
 pub async fn update_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::patch::<Locked<ListedLink>>(&req, &pool, id, &body).await
@@ -216,10 +196,7 @@ pub async fn update_link(
 pub async fn delete_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
     editing::delete::<ListedLink>(&req, &pool, id).await
 }
@@ -244,10 +221,7 @@ pub async fn delete_link(
 pub async fn order_links(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    Editor {
-        path: ResourceId(id),
-        ..
-    }: Editor<ResourceId>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     editing::reorder::<Locked<Roundup>>(&req, &pool, id, Kind::Link, &body).await
