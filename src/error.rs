@@ -539,10 +539,10 @@ pub mod responses {
     )]
     pub struct TooManyRequests(pub Problem);
 
-    /// Writes a set of responses that several operations share, made of
-    /// the sets above, so that each operation lists one name for them.
-    macro_rules! bundle {
-        ($(#[$doc:meta])* $name:ident = $($part:ident),+) => {
+    /// Writes each set of responses that several operations share, made
+    /// of the sets above, so that each operation lists one name for them.
+    macro_rules! bundles {
+        ($($(#[$doc:meta])* $name:ident = $($part:ident),+;)+) => {$(
             $(#[$doc])*
             pub struct $name;
 
@@ -553,34 +553,26 @@ pub mod responses {
                     responses
                 }
             }
-        };
+        )+};
     }
 
-    bundle!(
+    bundles! {
         /// What every write may answer besides its own outcome: 401 without
         /// a key, 403 for a role that may not, 503 while the database is
         /// away. (The 429 of the request budgets is added to every operation
         /// at once.)
-        WriteErrors = Unauthorized, Forbidden, Unavailable
-    );
-    bundle!(
+        WriteErrors = Unauthorized, Forbidden, Unavailable;
         /// A create: its body can be refused, and what it creates can
         /// conflict with what is stored (a taken slug, a reused idempotency key).
-        CreateErrors = BadBody, WriteErrors, Conflict
-    );
-    bundle!(
+        CreateErrors = BadBody, WriteErrors, Conflict;
         /// A change to something that exists, guarded by `If-Match`, whose
         /// body can be refused: a reorder, or a patch that cannot conflict.
-        EditErrors = BadBody, WriteErrors, NotFound, PreconditionFailed
-    );
-    bundle!(
+        EditErrors = BadBody, WriteErrors, NotFound, PreconditionFailed;
         /// A merge patch: an edit whose result can also conflict (a slug taken).
-        PatchErrors = EditErrors, Conflict
-    );
-    bundle!(
+        PatchErrors = EditErrors, Conflict;
         /// A deletion guarded by `If-Match`.
-        DeleteErrors = WriteErrors, NotFound, PreconditionFailed
-    );
+        DeleteErrors = WriteErrors, NotFound, PreconditionFailed;
+    }
 }
 
 #[cfg(test)]
