@@ -565,13 +565,14 @@ pub mod responses {
         /// A create: its body can be refused, and what it creates can
         /// conflict with what is stored (a taken slug, a reused idempotency key).
         CreateErrors = BadBody, WriteErrors, Conflict;
-        /// A change to something that exists, guarded by `If-Match`, whose
-        /// body can be refused: a reorder, or a patch that cannot conflict.
-        EditErrors = BadBody, WriteErrors, NotFound, PreconditionFailed;
+        /// A write to something that exists, guarded by `If-Match`, that
+        /// takes no body: a deletion, a restore.
+        GuardedErrors = WriteErrors, NotFound, PreconditionFailed;
+        /// A guarded write whose body can be refused: a reorder, or a patch
+        /// that cannot conflict.
+        EditErrors = BadBody, GuardedErrors;
         /// A merge patch: an edit whose result can also conflict (a slug taken).
         PatchErrors = EditErrors, Conflict;
-        /// A deletion guarded by `If-Match`.
-        DeleteErrors = WriteErrors, NotFound, PreconditionFailed;
     }
 }
 

@@ -245,10 +245,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// What applies to every operation, added once the routes have put their
 /// operations in (a `Modify` on `ApiDoc` runs before they are there): the
-/// 429 of the rate limits (`rate_limit`), on every operation but the
-/// probes, which are never limited.
-/// `public_url` is where the API is served, when configured; the document
-/// says `/` otherwise, which clients resolve against the document's own URL.
+/// exact parameters (`Contract`), caching, and the 429 of the rate limits
+/// (`rate_limit`) on every operation but the probes, which are never
+/// limited. The server is `public_url` when one is configured, otherwise
+/// `/`, which clients resolve against the document's own URL.
 pub fn complete(
     mut document: utoipa::openapi::OpenApi,
     public_url: Option<&str>,
@@ -294,15 +294,15 @@ pub fn document_json() -> String {
     to_json(&document())
 }
 
-/// The document as a server at `public_url` serves it.
+/// A document as it is served and checked in: pretty JSON, one final newline.
 pub fn to_json(document: &utoipa::openapi::OpenApi) -> String {
     let mut json = document.to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
 }
 
-/// Removes the schema components nothing refers to: generic pages such as
-/// `Page<Tag>` are written out in place, which leaves their item types
+/// Removes the schema components nothing refers to: a generic page such as
+/// `Page<Tag>` writes its item type out in place, which leaves that type
 /// declared but unused.
 fn drop_unused_schemas(document: &mut utoipa::openapi::OpenApi) {
     let Some(components) = document.components.as_mut() else {

@@ -216,7 +216,7 @@ pub async fn update_article(
     params(ArticleSlug),
     responses(
         (status = 204, description = "Deleted"),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -325,7 +325,7 @@ pub async fn list_revisions(
     responses(
         (status = 200, description = "The restored article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
         responses::BadRequest,
         responses::Conflict,
     ),

@@ -84,7 +84,7 @@ pub async fn update_excerpt(
     params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
         responses::BadRequest,
     ),
     security(("api_key" = [])),

@@ -93,7 +93,7 @@ pub async fn update_outlet(
     params(OutletSlug),
     responses(
         (status = 204, description = "Deleted"),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
         responses::Conflict,
     ),
     security(("api_key" = [])),

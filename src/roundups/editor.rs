@@ -81,7 +81,7 @@ pub async fn update_roundup(
     params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
         responses::BadRequest,
     ),
     security(("api_key" = [])),
@@ -187,7 +187,7 @@ pub async fn update_link(
     params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
-        responses::DeleteErrors,
+        responses::GuardedErrors,
         responses::BadRequest,
     ),
     security(("api_key" = [])),
