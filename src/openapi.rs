@@ -4,7 +4,10 @@
 //! in `routes::api`, the list the server registers too, so the document
 //! cannot list a route the server lacks, nor miss one it has.
 
+use std::collections::BTreeSet;
+
 use actix_web::App;
+use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
@@ -412,10 +415,6 @@ fn contract(location: &ParameterIn, name: &str) -> Option<RefOr<Schema>> {
         (ParameterIn::Query, "include") => {
             Some(string().pattern(Some(list(&Include::NAMES))).into())
         }
-        // Members are snake_case names; an unknown one is a 400 naming it.
-        (ParameterIn::Query, "fields") => {
-            Some(string().pattern(Some("^[a-z0-9_]+(,[a-z0-9_]+)*$")).into())
-        }
         (ParameterIn::Query, "q") => Some(
             string()
                 .pattern(Some("^[^\\u0000]*\\S[^\\u0000]*$"))
@@ -425,6 +424,43 @@ fn contract(location: &ParameterIn, name: &str) -> Option<RefOr<Schema>> {
         ),
         _ => None,
     }
+}
+
+/// `fields` of an operation: a comma-separated list of the members of what
+/// its 200 answers, or of each item of its `data` for a list, found as
+/// `fields::Fields` finds them (through references and `allOf`).
+fn fields_of(schemas: &Value, operation: &Operation) -> RefOr<Schema> {
+    let answer = serde_json::to_value(&operation.responses.responses)
+        .map(|responses| responses["200"]["content"]["application/json"]["schema"].clone())
+        .unwrap_or_default();
+    let resolve = |schema: &Value| match schema["$ref"].as_str() {
+        Some(reference) => schemas[reference.rsplit('/').next().unwrap_or_default()].clone(),
+        None => schema.clone(),
+    };
+    let whole = resolve(&answer);
+    let items = &whole["properties"]["data"]["items"];
+    let mut members = BTreeSet::new();
+    let mut pending = vec![if items.is_null() {
+        whole.clone()
+    } else {
+        resolve(items)
+    }];
+    // References among a type's own members are shallow; bound them anyway.
+    for _ in 0..32 {
+        let Some(schema) = pending.pop() else { break };
+        if let Some(properties) = schema["properties"].as_object() {
+            members.extend(properties.keys().cloned());
+        }
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            pending.push(resolve(part));
+        }
+    }
+    let one = format!("({})", members.into_iter().collect::<Vec<_>>().join("|"));
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("Members to keep, separated by commas"))
+        .pattern(Some(format!("^{one}(,{one})*$")))
+        .into()
 }
 
 /// The shared request headers: (component, header, description, schema).
@@ -454,10 +490,18 @@ first response instead of creating twice",
 
 impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = serde_json::to_value(&openapi.components)
+            .map(|components| components["schemas"].clone())
+            .unwrap_or_default();
         for operation in openapi.paths.paths.values_mut().flat_map(operations) {
+            let members = fields_of(&schemas, operation);
             for parameter in operation.parameters.iter_mut().flatten() {
                 if let RefOr::T(parameter) = parameter {
-                    if let Some(schema) = contract(&parameter.parameter_in, &parameter.name) {
+                    let schema = match (&parameter.parameter_in, parameter.name.as_str()) {
+                        (ParameterIn::Query, "fields") => Some(members.clone()),
+                        (location, name) => contract(location, name),
+                    };
+                    if let Some(schema) = schema {
                         parameter.schema = Some(schema);
                     }
                 }

@@ -302,3 +302,37 @@ fn a_date_only_timestamp_is_allowed_as_the_server_takes_it() {
         .collect();
     assert_eq!(formats, ["date-time", "date"]);
 }
+
+#[tokio::test]
+async fn every_member_that_fields_may_name_is_one_the_server_takes() {
+    let app = TestApp::spawn().await;
+    let document = checked_in();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let Some(operation) = item.get("get") else {
+            continue;
+        };
+        let Some(fields) = parameters(&document, "get", path)
+            .into_iter()
+            .find(|parameter| parameter["name"] == "fields")
+        else {
+            continue;
+        };
+        let pattern = fields["schema"]["pattern"].as_str().unwrap();
+        // `^(a|b)(,(a|b))*$`: the alternatives of the first group.
+        let members = pattern[2..pattern.find(')').unwrap()].replace('|', ",");
+        let target = path.replace("{slug}", "a-slug").replace("{id}", "1");
+        let search = if path == "/v1/search" { "q=word&" } else { "" };
+        for (fields, refused) in [(members.as_str(), false), ("no_such_member", true)] {
+            let response = app.get(&format!("{target}?{search}fields={fields}")).await;
+            assert_eq!(
+                response.status() == 400,
+                refused,
+                "{} {path} fields={fields}",
+                operation["operationId"]
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} operations take `fields`");
+}
