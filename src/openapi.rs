@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use actix_web::App;
 use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{
     AnyOfBuilder, Components, KnownFormat, Object, ObjectBuilder, Ref, Schema, SchemaFormat, Type,
@@ -429,7 +429,7 @@ fn contract(location: &ParameterIn, name: &str) -> Option<RefOr<Schema>> {
 /// `fields` of an operation: a comma-separated list of the members of what
 /// its 200 answers, or of each item of its `data` for a list, found as
 /// `fields::Fields` finds them (through references and `allOf`).
-fn fields_of(schemas: &Value, operation: &Operation) -> RefOr<Schema> {
+fn fields_of(schemas: &Value, operation: &Operation) -> Vec<String> {
     let answer = serde_json::to_value(&operation.responses.responses)
         .map(|responses| responses["200"]["content"]["application/json"]["schema"].clone())
         .unwrap_or_default();
@@ -455,12 +455,38 @@ fn fields_of(schemas: &Value, operation: &Operation) -> RefOr<Schema> {
             pending.push(resolve(part));
         }
     }
-    let one = format!("({})", members.into_iter().collect::<Vec<_>>().join("|"));
+    members.into_iter().collect()
+}
+
+fn fields_schema(members: &[String]) -> RefOr<Schema> {
+    let one = format!("({})", members.join("|"));
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some("Members to keep, separated by commas"))
         .pattern(Some(format!("^{one}(,{one})*$")))
         .into()
+}
+
+/// The example `FieldsQuery` gives (`slug,title`) fits articles, not every
+/// resource that takes `fields`: elsewhere, its first two members.
+fn keep_valid_example(parameter: &mut Parameter, members: &[String]) {
+    let example = serde_json::to_value(&*parameter).unwrap_or_default()["example"].clone();
+    let fits = example.as_str().is_some_and(|names| {
+        names
+            .split(',')
+            .all(|name| members.iter().any(|member| member == name))
+    });
+    if !fits {
+        let example = members
+            .iter()
+            .take(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",");
+        *parameter = ParameterBuilder::from(parameter.clone())
+            .example(Some(Value::from(example)))
+            .build();
+    }
 }
 
 /// The shared request headers: (component, header, description, schema).
@@ -498,7 +524,10 @@ impl Modify for Contract {
             for parameter in operation.parameters.iter_mut().flatten() {
                 if let RefOr::T(parameter) = parameter {
                     let schema = match (&parameter.parameter_in, parameter.name.as_str()) {
-                        (ParameterIn::Query, "fields") => Some(members.clone()),
+                        (ParameterIn::Query, "fields") => {
+                            keep_valid_example(parameter, &members);
+                            Some(fields_schema(&members))
+                        }
                         (location, name) => contract(location, name),
                     };
                     if let Some(schema) = schema {
