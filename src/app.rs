@@ -1,6 +1,6 @@
-//! The HTTP application: every route of the API is listed in `api`, every
+//! The HTTP application: the routes of `routes::api` and every
 //! cross-cutting behaviour (errors, logging, docs, and the edge: request
-//! ids, CORS, compression, request budgets) is wired in `build`.
+//! ids, CORS, compression, request budgets), wired in `build`.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use utoipa::OpenApi;
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -28,31 +27,7 @@ use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
 use crate::rate_limit::RateLimiter;
 use crate::representation::{Audience, CachePolicy, Representation};
-use crate::{
-    articles, compression, cors, excerpts, feeds, headers, health, index, outlets, popularity,
-    rate_limit, request_id, roundups, search, tags,
-};
-
-/// Every route of the API, module by module.
-///
-/// actix-web tries routes in the order they are registered, running the
-/// pattern of each dynamic one (`/v1/articles/{slug}/…`) until one matches,
-/// so the routes called on every page view come first: probes, the view
-/// beacon and the rankings. No two patterns overlap, so order changes speed
-/// only, never which handler answers.
-pub fn api(config: &mut ServiceConfig) {
-    config
-        .configure(health::configure)
-        .configure(popularity::configure)
-        .configure(articles::configure)
-        .configure(excerpts::configure)
-        .configure(roundups::configure)
-        .configure(outlets::configure)
-        .configure(tags::configure)
-        .configure(search::configure)
-        .configure(feeds::configure)
-        .configure(index::configure);
-}
+use crate::{compression, cors, headers, rate_limit, request_id, routes};
 
 /// A running server, bound to its port.
 pub struct Application {
@@ -113,6 +88,7 @@ impl Application {
                 config.cache_max_age,
                 config.cache_s_maxage,
             )),
+            public_url: config.public_url.as_deref().map(Arc::from),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -233,6 +209,8 @@ struct Shared {
     throttle: web::Data<AuthThrottle>,
     publication: web::Data<Publication>,
     cache_policy: web::Data<CachePolicy>,
+    /// What the document names as its server, when configured.
+    public_url: Option<Arc<str>>,
 }
 
 fn build(
@@ -261,11 +239,11 @@ fn build(
         }))
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(api)
+        .configure(routes::api)
         .split_for_parts();
-    let document = crate::openapi::complete(document);
+    let document = crate::openapi::complete(document, shared.public_url.as_deref());
     let document_json = web::Data::new(Representation::new(
-        crate::openapi::document_json().into(),
+        crate::openapi::to_json(&document).into(),
         header::HeaderValue::from_static("application/json"),
     ));
     let (cors, limiter) = (shared.cors, shared.limiter);

@@ -21,7 +21,7 @@
 //! | `BROADSHEET_RATE_LIMIT_BEACONS` | `120` | view beacons (`POST /v1/articles/{slug}/views`) one client address, or IPv6 /64, may send a minute; `0` turns the budget off |
 //! | `BROADSHEET_RATE_LIMIT_WRITES` | `120` | other requests (POST, PUT, PATCH, DELETE, …) one client address, or IPv6 /64, may make a minute; `0` turns the budget off |
 //! | `BROADSHEET_CORS_WRITE_ORIGINS` | none | comma-separated origins (`https://admin.example`) whose pages may send writes and requests with `Authorization`; reads are open to every origin |
-//! | `BROADSHEET_PUBLIC_URL` | `http://` and the address listened on | the API's public base URL (scheme, host, optional port and path prefix), for the absolute links of the feeds and their autodiscovery `Link` headers |
+//! | `BROADSHEET_PUBLIC_URL` | `http://` and the address listened on | the API's public base URL (scheme, host, optional port and path prefix), for the absolute links of the feeds and their autodiscovery `Link` headers, and the served OpenAPI document's server |
 //! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
 //! | `BROADSHEET_CACHE_MAX_AGE` | `60` | seconds browsers may keep a public answer (`Cache-Control: max-age`) |
 //! | `BROADSHEET_CACHE_S_MAXAGE` | `300` | seconds shared caches (CDNs) may keep a public answer (`s-maxage`); also how long they may serve it stale while revalidating |

@@ -425,6 +425,9 @@ impl From<PoolError> for AppError {
 
 /// Problem responses shared by the OpenAPI descriptions of many operations.
 pub mod responses {
+    use std::collections::BTreeMap;
+
+    use utoipa::openapi::{RefOr, Response};
     use utoipa::IntoResponses;
 
     use super::Problem;
@@ -548,6 +551,42 @@ pub mod responses {
         )
     )]
     pub struct TooManyRequests(pub Problem);
+
+    /// Writes each set of responses that several operations share, made
+    /// of the sets above, so that each operation lists one name for them.
+    macro_rules! bundles {
+        ($($(#[$doc:meta])* $name:ident = $($part:ident),+;)+) => {$(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    let mut responses = BTreeMap::new();
+                    $(responses.extend($part::responses());)+
+                    responses
+                }
+            }
+        )+};
+    }
+
+    bundles! {
+        /// What every write may answer besides its own outcome: 401 without
+        /// a key, 403 for a role that may not, 503 while the database is
+        /// away. (The 429 of the request budgets is added to every operation
+        /// at once.)
+        WriteErrors = Unauthorized, Forbidden, Unavailable;
+        /// A create: its body can be refused, and what it creates can
+        /// conflict with what is stored (a taken slug, a reused idempotency key).
+        CreateErrors = BadBody, WriteErrors, Conflict;
+        /// A write to something that exists, guarded by `If-Match`, that
+        /// takes no body: a deletion, a restore.
+        GuardedErrors = WriteErrors, NotFound, PreconditionFailed;
+        /// A guarded write whose body can be refused: a reorder, or a patch
+        /// that cannot conflict.
+        EditErrors = BadBody, GuardedErrors;
+        /// A merge patch: an edit whose result can also conflict (a slug taken).
+        PatchErrors = EditErrors, Conflict;
+    }
 }
 
 #[cfg(test)]

@@ -3,14 +3,9 @@
 use actix_web::{get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::{self, DbPool, SqlState};
 use crate::error::{responses, AppError};
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(check_health).service(check_readiness);
-}
 
 /// The state of a probe.
 #[derive(Debug, Serialize, ToSchema)]

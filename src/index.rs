@@ -9,14 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{responses, AppError};
 use crate::representation::{Audience, Representation};
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(show_index);
-}
 
 /// What the API is and where its parts are.
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,8 +2,8 @@
 //! with the editor's commentary, the excerpts they quote, their press
 //! roundups, outlets, tags and popular-post rankings.
 //!
-//! Start at `app`, which lists every route and wires errors, logging and the
-//! API docs; each resource lives in its own module (`articles`, `excerpts`,
+//! Start at `routes`, which lists every route, and `app`, which wires them
+//! with errors, logging and the API docs; each resource lives in its own module (`articles`, `excerpts`,
 //! `roundups`, `outlets`, `tags`, `popularity`, `search`) holding its handlers,
 //! queries and wire types. `site` loads whole sites (the demo content).
 //! `editing` is what every editorial write shares: locking and `If-Match`,
@@ -44,6 +44,7 @@ pub mod representation;
 pub mod request_id;
 pub mod revisions;
 pub mod roundups;
+pub mod routes;
 pub mod schema;
 pub mod search;
 pub mod site;

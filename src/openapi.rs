@@ -1,20 +1,30 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 //!
 //! `utoipa-actix-web` collects every operation registered with `.service(…)`
-//! in `app::api`, so the document cannot list a route the server lacks, nor
-//! miss one it has.
+//! in `routes::api`, the list the server registers too, so the document
+//! cannot list a route the server lacks, nor miss one it has.
+
+use std::collections::BTreeSet;
 
 use actix_web::App;
+use serde_json::Value;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{Components, Object, Ref, Type};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, Components, KnownFormat, Object, ObjectBuilder, Ref, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::server::Server;
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
+use crate::articles::queries::StatusFilter;
+use crate::articles::Include;
 use crate::error::{responses, InvalidInput, Problem};
+use crate::params::{MAX_SLUG_LEN, SLUG_PATTERN};
+use crate::search::MAX_QUERY_CHARS;
 
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
@@ -225,22 +235,30 @@ changed since `If-Modified-Since`. No body."
     }
 }
 
-/// The complete document, built from the routes without starting a server.
+/// The complete document, built from the routes without starting a server,
+/// with the server at `/` (relative to where the document is read).
 pub fn document() -> utoipa::openapi::OpenApi {
     let (_, document) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::app::api)
+        .configure(crate::routes::api)
         .split_for_parts();
-    complete(document)
+    complete(document, None)
 }
 
 /// What applies to every operation, added once the routes have put their
 /// operations in (a `Modify` on `ApiDoc` runs before they are there): the
-/// 429 of the rate limits (`rate_limit`), on every operation but the
-/// probes, which are never limited.
-pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// exact parameters (`Contract`), caching, and the 429 of the rate limits
+/// (`rate_limit`) on every operation but the probes, which are never
+/// limited. The server is `public_url` when one is configured, otherwise
+/// `/`, which clients resolve against the document's own URL.
+pub fn complete(
+    mut document: utoipa::openapi::OpenApi,
+    public_url: Option<&str>,
+) -> utoipa::openapi::OpenApi {
     use utoipa::IntoResponses;
+    document.servers = Some(vec![Server::new(public_url.unwrap_or("/"))]);
+    Contract.modify(&mut document);
     Caching.modify(&mut document);
     crate::openapi_links::Links.modify(&mut document);
     let too_many = responses::TooManyRequests::responses();
@@ -248,14 +266,7 @@ pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
         if path == "/healthz" || path == "/readyz" {
             continue;
         }
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             for (status, response) in &too_many {
                 operation
                     .responses
@@ -265,12 +276,291 @@ pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
             }
         }
     }
+    drop_unused_schemas(&mut document);
     document
 }
 
-/// The document as the server serves it and as `openapi/openapi.json` keeps it.
+/// The operations of a path, whatever their methods.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The document as `openapi/openapi.json` keeps it.
 pub fn document_json() -> String {
-    let mut json = document().to_pretty_json().unwrap_or_default();
+    to_json(&document())
+}
+
+/// A document as it is served and checked in: pretty JSON, one final newline.
+pub fn to_json(document: &utoipa::openapi::OpenApi) -> String {
+    let mut json = document.to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
+}
+
+/// Removes the schema components nothing refers to: a generic page such as
+/// `Page<Tag>` writes its item type out in place, which leaves that type
+/// declared but unused.
+fn drop_unused_schemas(document: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    loop {
+        let schemas = std::mem::take(&mut components.schemas);
+        let mut text = serde_json::to_string(&document.paths).unwrap_or_default();
+        text.push_str(&serde_json::to_string(&*components).unwrap_or_default());
+        text.push_str(&serde_json::to_string(&schemas).unwrap_or_default());
+        let before = schemas.len();
+        components.schemas = schemas
+            .into_iter()
+            .filter(|(name, _)| text.contains(&format!("\"#/components/schemas/{name}\"")))
+            .collect();
+        if components.schemas.len() == before {
+            return;
+        }
+    }
+}
+
+/// States on every parameter what the server enforces, from the constants
+/// it enforces them with, so that a request the document allows is one the
+/// server takes: slugs, ids and timestamps by shared schema components,
+/// the request headers `If-Match` and `Idempotency-Key` as shared parameter
+/// components on the operations that read them (those that can answer 412,
+/// and the creates).
+pub struct Contract;
+
+/// The shared parameter schemas, by component name.
+fn parameter_schemas() -> [(&'static str, Schema); 4] {
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    [
+        (
+            "Slug",
+            string()
+                .description(Some(
+                    "Lowercase letters and digits in runs separated by single hyphens",
+                ))
+                .pattern(Some(SLUG_PATTERN))
+                .min_length(Some(1))
+                .max_length(Some(MAX_SLUG_LEN))
+                .examples(["secretary-clintons-message-to-pakistan"])
+                .into(),
+        ),
+        (
+            "Id",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1))
+                .maximum(Some(i64::MAX))
+                .into(),
+        ),
+        (
+            "Timestamp",
+            AnyOfBuilder::new()
+                .description(Some(
+                    "An RFC 3339 timestamp, or a date meaning its midnight UTC, in years 1 to 9999",
+                ))
+                .item(
+                    string()
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                        .pattern(Some(YEARS_1_TO_9999)),
+                )
+                .item(
+                    string()
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+                        .pattern(Some(YEARS_1_TO_9999)),
+                )
+                .into(),
+        ),
+        (
+            "Cursor",
+            string()
+                .description(Some(
+                    "The `next_cursor` of the previous page, as issued: URL-safe base64",
+                ))
+                .pattern(Some("^[A-Za-z0-9_-]+$"))
+                .into(),
+        ),
+    ]
+}
+
+/// Year 0000 parses as RFC 3339 but is not stored (`validate::YEARS`).
+const YEARS_1_TO_9999: &str = "^(?!0000)[0-9]{4}-";
+
+/// The schema of a parameter, by where it is and its name; `None` keeps
+/// the one its annotation gives (limits, `window`, `days` state theirs there).
+fn contract(location: &ParameterIn, name: &str) -> Option<RefOr<Schema>> {
+    let shared = |name: &str| Some(RefOr::Ref(Ref::from_schema_name(name)));
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    let list = |names: &[&str]| {
+        let one = format!("({})", names.join("|"));
+        format!("^{one}(,{one})*$")
+    };
+    match (location, name) {
+        (ParameterIn::Path, "slug") | (ParameterIn::Query, "tag" | "outlet" | "article") => {
+            shared("Slug")
+        }
+        (ParameterIn::Path, "id") => shared("Id"),
+        (ParameterIn::Query, "published_after" | "published_before") => shared("Timestamp"),
+        (ParameterIn::Query, "cursor") => shared("Cursor"),
+        (ParameterIn::Query, "status") => {
+            Some(string().enum_values(Some(StatusFilter::NAMES)).into())
+        }
+        (ParameterIn::Query, "include") => {
+            Some(string().pattern(Some(list(&Include::NAMES))).into())
+        }
+        (ParameterIn::Query, "q") => Some(
+            string()
+                .pattern(Some("^[^\\u0000]*\\S[^\\u0000]*$"))
+                .min_length(Some(1))
+                .max_length(Some(MAX_QUERY_CHARS))
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// `fields` of an operation: a comma-separated list of the members of what
+/// its 200 answers, or of each item of its `data` for a list, found as
+/// `fields::Fields` finds them (through references and `allOf`).
+fn fields_of(schemas: &Value, operation: &Operation) -> Vec<String> {
+    let answer = serde_json::to_value(&operation.responses.responses)
+        .map(|responses| responses["200"]["content"]["application/json"]["schema"].clone())
+        .unwrap_or_default();
+    let resolve = |schema: &Value| match schema["$ref"].as_str() {
+        Some(reference) => schemas[reference.rsplit('/').next().unwrap_or_default()].clone(),
+        None => schema.clone(),
+    };
+    let whole = resolve(&answer);
+    let items = &whole["properties"]["data"]["items"];
+    let mut members = BTreeSet::new();
+    let mut pending = vec![if items.is_null() {
+        whole.clone()
+    } else {
+        resolve(items)
+    }];
+    // References among a type's own members are shallow; bound them anyway.
+    for _ in 0..32 {
+        let Some(schema) = pending.pop() else { break };
+        if let Some(properties) = schema["properties"].as_object() {
+            members.extend(properties.keys().cloned());
+        }
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            pending.push(resolve(part));
+        }
+    }
+    members.into_iter().collect()
+}
+
+fn fields_schema(members: &[String]) -> RefOr<Schema> {
+    let one = format!("({})", members.join("|"));
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("Members to keep, separated by commas"))
+        .pattern(Some(format!("^{one}(,{one})*$")))
+        .into()
+}
+
+/// The example `FieldsQuery` gives (`slug,title`) fits articles, not every
+/// resource that takes `fields`: elsewhere, its first two members.
+fn keep_valid_example(parameter: &mut Parameter, members: &[String]) {
+    let example = serde_json::to_value(&*parameter).unwrap_or_default()["example"].clone();
+    let fits = example.as_str().is_some_and(|names| {
+        names
+            .split(',')
+            .all(|name| members.iter().any(|member| member == name))
+    });
+    if !fits {
+        let example = members
+            .iter()
+            .take(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",");
+        *parameter = ParameterBuilder::from(parameter.clone())
+            .example(Some(Value::from(example)))
+            .build();
+    }
+}
+
+/// The shared request headers: (component, header, description, schema).
+fn request_headers() -> [(&'static str, &'static str, &'static str, Schema); 2] {
+    [
+        (
+            "IfMatch",
+            "If-Match",
+            "The `ETag` this change was decided against: when it is no longer current, the \
+change is refused with 412 instead of overwriting someone else's",
+            ObjectBuilder::new().schema_type(Type::String).into(),
+        ),
+        (
+            "IdempotencyKey",
+            "Idempotency-Key",
+            "1 to 255 visible ASCII characters: a retried create with the same key returns the \
+first response instead of creating twice",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[!-~]+$"))
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .into(),
+        ),
+    ]
+}
+
+impl Modify for Contract {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = serde_json::to_value(&openapi.components)
+            .map(|components| components["schemas"].clone())
+            .unwrap_or_default();
+        for operation in openapi.paths.paths.values_mut().flat_map(operations) {
+            let members = fields_of(&schemas, operation);
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter {
+                    let schema = match (&parameter.parameter_in, parameter.name.as_str()) {
+                        (ParameterIn::Query, "fields") => {
+                            keep_valid_example(parameter, &members);
+                            Some(fields_schema(&members))
+                        }
+                        (location, name) => contract(location, name),
+                    };
+                    if let Some(schema) = schema {
+                        parameter.schema = Some(schema);
+                    }
+                }
+            }
+            let answers = |status: &str| operation.responses.responses.contains_key(status);
+            let headers = [
+                ("IfMatch", answers("412")),
+                ("IdempotencyKey", answers("201")),
+            ];
+            for (id, read) in headers {
+                if read {
+                    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+                    parameters.push(RefOr::Ref(component("parameters", id)));
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in parameter_schemas() {
+            components.schemas.insert(name.into(), schema.into());
+        }
+        for (id, name, description, schema) in request_headers() {
+            let parameter = ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(description))
+                .schema(Some(schema))
+                .build();
+            components.parameters.insert(id.into(), parameter.into());
+        }
+    }
 }

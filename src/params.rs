@@ -1,7 +1,15 @@
 //! Parsing query and path parameters into domain values, collecting every
 //! problem so that one 400 names each bad parameter.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{Ref, Required};
+use utoipa::IntoParams;
 
 use crate::error::{AppError, InvalidInput};
 use crate::validate;
@@ -39,6 +47,9 @@ impl Checker {
 }
 
 pub const MAX_SLUG_LEN: usize = 200;
+
+/// What `is_slug` accepts, as the OpenAPI document states it.
+pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 
 /// A slug is lowercase ASCII letters and digits in hyphen-separated runs.
 ///
@@ -131,6 +142,102 @@ pub fn path_slug<'a>(what: &str, raw: &'a str) -> Result<&'a str, AppError> {
     } else {
         Err(AppError::not_found(what, raw.escape_default()))
     }
+}
+
+/// The `{slug}` of a path as actix decodes it.
+#[derive(Deserialize)]
+struct SlugSegment {
+    slug: String,
+}
+
+/// The `{id}` of a path, still text: a bad one is the handler's 400, not
+/// actix's.
+#[derive(Deserialize)]
+struct IdSegment {
+    id: String,
+}
+
+fn segment<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, AppError> {
+    req.match_info()
+        .load()
+        .map_err(|error| AppError::BadRequest(format!("invalid path: {error}")))
+}
+
+/// Writes a path extractor for a `{slug}` segment naming `$what`: anything
+/// but a slug cannot name one, so it is a 404 without a database query.
+macro_rules! slug_in_path {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $described:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub String);
+
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = Ready<Result<Self, AppError>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(segment::<SlugSegment>(req).and_then(|raw| {
+                    path_slug($what, &raw.slug)?;
+                    Ok(Self(raw.slug))
+                }))
+            }
+        }
+
+        impl IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                vec![in_path("slug", $described, "Slug")]
+            }
+        }
+    };
+}
+
+slug_in_path!(
+    /// The `{slug}` of an article's path.
+    ArticleSlug,
+    "article",
+    "The article's slug"
+);
+slug_in_path!(
+    /// The `{slug}` of an outlet's path.
+    OutletSlug,
+    "outlet",
+    "The outlet's slug"
+);
+slug_in_path!(
+    /// The `{slug}` of an old slug's path.
+    OldSlug,
+    "old slug",
+    "The old slug"
+);
+
+/// The `{id}` of a path: a positive 64-bit integer, or a 400.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceId(pub i64);
+
+impl FromRequest for ResourceId {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(segment::<IdSegment>(req).and_then(|raw| id("id", &raw.id).map(Self)))
+    }
+}
+
+impl IntoParams for ResourceId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![in_path("id", "The id the path names", "Id")]
+    }
+}
+
+/// A required path parameter whose schema is the component `schema`.
+fn in_path(name: &str, description: &str, schema: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::commands::{self, ArticlePatch};
 use super::load_view;
@@ -24,21 +23,11 @@ use crate::db::DbPool;
 use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError, InvalidInput};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
+use crate::keys::{Admin, Authorized, Caller, Editor};
 use crate::pagination::{CursorKey, Page, Position, Scope};
-use crate::params::{self, Checker};
+use crate::params::{self, ArticleSlug, Checker, OldSlug, ResourceId};
 use crate::representation::{Audience, Provenance, Representation};
 use crate::visibility::Viewer;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_article)
-        .service(update_article)
-        .service(delete_article)
-        .service(list_revisions)
-        .service(restore_revision)
-        .service(release_old_slug);
-}
 
 /// Create an article
 ///
@@ -51,16 +40,10 @@ pub fn configure(config: &mut ServiceConfig) {
 #[utoipa::path(
     tag = "articles",
     request_body(content = super::commands::NewArticle, description = "The article, optionally with its excerpts and roundups", content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
     responses(
         (status = 201, description = "Created", body = Article,
             headers(("Location" = String, description = "The new article's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::Conflict,
-        responses::Unavailable,
+        responses::CreateErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -68,11 +51,10 @@ pub fn configure(config: &mut ServiceConfig) {
 pub async fn create_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Authorized(caller, ()): Editor,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
     let now = Utc::now();
     let mut conn = pool.get().await?;
     let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
@@ -205,22 +187,12 @@ async fn change_article(
 /// refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ArticleSlug),
     request_body(content = super::commands::ArticlePatch, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -228,14 +200,11 @@ async fn change_article(
 pub async fn update_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?;
     let patch = ArticlePatch::parse(&body.value)?;
-    change_article(&req, &pool, &caller, slug, Change::Patch(patch)).await
+    change_article(&req, &pool, &caller, &slug, Change::Patch(patch)).await
 }
 
 /// Delete an article
@@ -244,18 +213,10 @@ pub async fn update_article(
 /// view counts. Admins only. Honors `If-Match`.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ArticleSlug),
     responses(
         (status = 204, description = "Deleted"),
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::GuardedErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -263,11 +224,8 @@ pub async fn update_article(
 pub async fn delete_article(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, ArticleSlug(slug)): Admin<ArticleSlug>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin)?;
-    let slug = params::path_slug("article", &slug)?;
     editing::guarded::<ArticleRow, _, _>(&req, &pool, slug.to_owned(), |conn, row, _, _| {
         async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
     })
@@ -308,7 +266,7 @@ pub struct RevisionsQuery {
 /// The versions kept before each update, newest first. Editors only.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The article's current slug"), RevisionsQuery),
+    params(ArticleSlug, RevisionsQuery),
     responses(
         (status = 200, description = "One page of revisions", body = Page<Revision>),
         responses::BadRequest,
@@ -323,14 +281,11 @@ pub struct RevisionsQuery {
 pub async fn list_revisions(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     query: web::Query<RevisionsQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?;
-    let scope = Scope::new(&cursors, "revisions", &[("article", Some(slug))]);
+    let scope = Scope::new(&cursors, "revisions", &[("article", Some(&slug))]);
     let mut checker = Checker::new();
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
     let before = checker
@@ -339,9 +294,9 @@ pub async fn list_revisions(
     checker.finish()?;
     let limit = limit.unwrap_or_default();
     let mut conn = pool.get().await?;
-    let article = queries::find(&mut conn, slug, Viewer::Editor)
+    let article = queries::find(&mut conn, &slug, Viewer::Editor)
         .await?
-        .ok_or_else(|| AppError::not_found("article", slug))?;
+        .ok_or_else(|| AppError::not_found("article", &slug))?;
     let rows = writes::revisions(&mut conn, article.id, before, limit).await?;
     let page = Page::from_rows(
         rows,
@@ -349,7 +304,7 @@ pub async fn list_revisions(
         &scope,
         |row| Position::Id(row.id),
         |row: RevisionRow| Revision {
-            restore_url: format!("{}/revisions/{}/restore", api_url(slug), row.id),
+            restore_url: format!("{}/revisions/{}/restore", api_url(&slug), row.id),
             id: row.id,
             created_at: row.created_at,
             created_by: row.created_by,
@@ -366,22 +321,13 @@ pub async fn list_revisions(
 /// replaces is kept as a revision in turn. Honors `If-Match`.
 #[utoipa::path(
     tag = "articles",
-    params(
-        ("slug" = String, Path, description = "The article's current slug"),
-        ("id" = i64, Path, minimum = 1, description = "The revision to restore"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this restore was decided against"),
-    ),
+    params(ArticleSlug, ResourceId),
     responses(
         (status = 200, description = "The restored article", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
+        responses::GuardedErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
         responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -389,14 +335,9 @@ pub async fn list_revisions(
 pub async fn restore_revision(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    path: web::Path<(String, String)>,
+    Authorized(caller, (ArticleSlug(slug), ResourceId(id))): Editor<(ArticleSlug, ResourceId)>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let (slug, id) = path.into_inner();
-    let slug = params::path_slug("article", &slug)?;
-    let id = params::id("id", &id)?;
-    change_article(&req, &pool, &caller, slug, Change::Restore(id)).await
+    change_article(&req, &pool, &caller, &slug, Change::Restore(id)).await
 }
 
 /// Release an old slug
@@ -405,27 +346,21 @@ pub async fn restore_revision(
 /// article may take it; the old URL stops redirecting. Admins only.
 #[utoipa::path(
     tag = "articles",
-    params(("slug" = String, Path, description = "The old slug to release")),
+    params(OldSlug),
     responses(
         (status = 204, description = "Released"),
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::WriteErrors,
         responses::NotFound,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
 #[delete("/v1/old-slugs/{slug}")]
 pub async fn release_old_slug(
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, OldSlug(slug)): Admin<OldSlug>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin)?;
-    let slug = params::path_slug("old slug", &slug)?;
     let mut conn = pool.get().await?;
-    if writes::release_slug(&mut conn, slug).await? {
+    if writes::release_slug(&mut conn, &slug).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(AppError::not_found("old slug", slug))

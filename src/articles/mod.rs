@@ -13,7 +13,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
@@ -33,11 +32,6 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
 use views::{Article, ArticleSummary};
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_articles).service(find_article);
-    editor::configure(config);
-}
 
 /// Query parameters of `GET /v1/articles`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -4,7 +4,6 @@
 //! `updated_at`.
 
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::views::Excerpt;
 use crate::articles::queries::ArticleRow;
@@ -14,16 +13,8 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
-use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_excerpt)
-        .service(update_excerpt)
-        .service(delete_excerpt)
-        .service(order_excerpts);
-}
+use crate::keys::{Authorized, Editor};
+use crate::params::{ArticleSlug, ResourceId};
 
 /// Add an excerpt
 ///
@@ -35,21 +26,13 @@ pub fn configure(config: &mut ServiceConfig) {
 /// returns the first response and adds nothing.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("slug" = String, Path, description = "The quoting article's slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ArticleSlug),
     request_body(content = super::commands::NewExcerpt, description = "The excerpt, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Excerpt,
             headers(("Location" = String, description = "The new excerpt's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -57,13 +40,10 @@ pub fn configure(config: &mut ServiceConfig) {
 pub async fn create_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     key: IdempotencyKey,
-    slug: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::add::<Excerpt>(&req, &pool, &caller, key, slug, &body).await
 }
 
@@ -77,22 +57,12 @@ pub async fn create_excerpt(
 /// refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The excerpt's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = super::commands::ExcerptPatch, description = "A JSON merge patch of the excerpt's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated excerpt", body = Excerpt,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -100,12 +70,9 @@ pub async fn create_excerpt(
 pub async fn update_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<Excerpt>>(&req, &pool, id, &body).await
 }
 
@@ -114,19 +81,11 @@ pub async fn update_excerpt(
 /// Deletes the excerpt; those after it move up one place. Honors `If-Match`.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The excerpt's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::GuardedErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -134,11 +93,8 @@ pub async fn update_excerpt(
 pub async fn delete_excerpt(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<Excerpt>(&req, &pool, id).await
 }
 
@@ -149,21 +105,12 @@ pub async fn delete_excerpt(
 /// against the article's ETag.
 #[utoipa::path(
     tag = "excerpts",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
-    ),
+    params(ArticleSlug),
     request_body(content = crate::editing::Order, description = "Every excerpt id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its excerpts in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -171,11 +118,8 @@ pub async fn delete_excerpt(
 pub async fn order_excerpts(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Excerpt, &body).await
 }

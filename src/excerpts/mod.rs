@@ -10,7 +10,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::citations::CitationQuery;
 use crate::db::DbPool;
@@ -24,11 +23,6 @@ use crate::revisions;
 use crate::visibility::Viewer;
 use queries::{ExcerptRecord, ExcerptSelection};
 use views::Excerpt;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_excerpts).service(find_excerpt);
-    editor::configure(config);
-}
 
 impl Positioned for Excerpt {
     const KIND: Kind = Kind::Excerpt;

@@ -19,7 +19,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::articles::queries::{ArticleRow, StatusFilter};
 use crate::articles::views::Article;
@@ -32,13 +31,6 @@ use crate::representation::{Audience, Representation};
 use crate::revisions;
 use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(atom_feed)
-        .service(rss_feed)
-        .service(json_feed);
-}
 
 /// When an article last changed, as its feed entry says (`updated`,
 /// `date_modified`): its editorial update time (every write to the post or

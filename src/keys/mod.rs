@@ -241,6 +241,36 @@ impl FromRequest for Caller {
     }
 }
 
+/// The caller, whose key has the editor's role (or the admin's when
+/// `ADMIN`), and the checked path `P` of the resource it writes. The key is
+/// checked first, so that a request without one is a 401 whatever its path
+/// says.
+pub struct Authorized<const ADMIN: bool, P = ()>(pub Caller, pub P);
+
+/// A request by an editor's key (or an admin's).
+pub type Editor<P = ()> = Authorized<false, P>;
+/// A request by an admin's key: deletions, releasing slugs.
+pub type Admin<P = ()> = Authorized<true, P>;
+
+impl<const ADMIN: bool, P> FromRequest for Authorized<ADMIN, P>
+where
+    P: FromRequest + 'static,
+    P::Error: Into<actix_web::Error>,
+{
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = Caller::extract(&req).await?;
+            caller.require(if ADMIN { Role::Admin } else { Role::Editor })?;
+            let path = P::extract(&req).await.map_err(Into::into)?;
+            Ok(Self(caller, path))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use diesel_async::scoped_futures::ScopedFutureExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::commands;
 use super::queries::OutletRow;
@@ -15,15 +14,8 @@ use crate::db::DbPool;
 use crate::editing::{self, Created};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
-use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_outlet)
-        .service(update_outlet)
-        .service(delete_outlet);
-}
+use crate::keys::{Admin, Authorized, Editor};
+use crate::params::OutletSlug;
 
 /// Add an outlet
 ///
@@ -33,17 +25,11 @@ pub fn configure(config: &mut ServiceConfig) {
 /// repeat returns the first response and adds nothing.
 #[utoipa::path(
     tag = "outlets",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice")),
     request_body(content = super::commands::NewOutlet, description = "The outlet", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Outlet,
             headers(("Location" = String, description = "The new outlet's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::Conflict,
-        responses::Unavailable,
+        responses::CreateErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -51,11 +37,10 @@ pub fn configure(config: &mut ServiceConfig) {
 pub async fn create_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Authorized(caller, ()): Editor,
     key: IdempotencyKey,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
     let now = Utc::now();
     let value = &body.value;
     let mut conn = pool.get().await?;
@@ -80,22 +65,12 @@ pub async fn create_outlet(
 /// overwritten.
 #[utoipa::path(
     tag = "outlets",
-    params(
-        ("slug" = String, Path, description = "The outlet's current slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(OutletSlug),
     request_body(content = super::commands::OutletPatch, description = "A JSON merge patch of the outlet's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated outlet", body = Outlet,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -103,12 +78,9 @@ pub async fn create_outlet(
 pub async fn update_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, OutletSlug(slug)): Editor<OutletSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("outlet", &slug)?.to_owned();
     editing::patch::<OutletRow>(&req, &pool, slug, &body).await
 }
 
@@ -118,19 +90,11 @@ pub async fn update_outlet(
 /// while one does, the answer is 409. Admins only. Honors `If-Match`.
 #[utoipa::path(
     tag = "outlets",
-    params(
-        ("slug" = String, Path, description = "The outlet's slug"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(OutletSlug),
     responses(
         (status = 204, description = "Deleted"),
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
+        responses::GuardedErrors,
         responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -138,11 +102,8 @@ pub async fn update_outlet(
 pub async fn delete_outlet(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, OutletSlug(slug)): Admin<OutletSlug>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Admin)?;
-    let slug = params::path_slug("outlet", &slug)?.to_owned();
     editing::guarded::<OutletRow, _, _>(&req, &pool, slug, |conn, row, _, _| {
         async move { writes::delete_uncited(conn, &row).await }.scope_boxed()
     })

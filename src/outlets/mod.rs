@@ -9,7 +9,6 @@ pub mod writes;
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
@@ -20,11 +19,6 @@ use crate::params;
 use crate::representation::{Audience, Provenance, Representation};
 use crate::revisions;
 use views::Outlet;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_outlets).service(find_outlet);
-    editor::configure(config);
-}
 
 /// List outlets
 ///

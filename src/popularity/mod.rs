@@ -108,7 +108,6 @@ use actix_web::{get, web};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::articles;
 use crate::db::DbPool;
@@ -116,14 +115,6 @@ use crate::error::{responses, AppError, InvalidInput};
 use crate::fields::Fields;
 use crate::params::{self, Checker};
 use views::{Ranking, Window};
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(beacon::Beacon)
-        .service(list_popular)
-        .service(list_trending)
-        .service(article_stats);
-}
 
 /// The engine and the database pool, borrowed from the app. The beacon and
 /// the rankings do not take them as extractors: each extraction clones an

@@ -3,7 +3,6 @@
 //! the article first; each also moves the article's `updated_at`.
 
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::views::{ListedLink, Roundup};
 use crate::articles::queries::ArticleRow;
@@ -13,20 +12,8 @@ use crate::db::DbPool;
 use crate::editing::{self, Kind, Locked};
 use crate::error::{responses, AppError};
 use crate::idempotency::IdempotencyKey;
-use crate::keys::{Caller, Role};
-use crate::params;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create_roundup)
-        .service(update_roundup)
-        .service(delete_roundup)
-        .service(order_roundups)
-        .service(create_link)
-        .service(update_link)
-        .service(delete_link)
-        .service(order_links);
-}
+use crate::keys::{Authorized, Editor};
+use crate::params::{ArticleSlug, ResourceId};
 
 /// Add a roundup
 ///
@@ -38,21 +25,13 @@ pub fn configure(config: &mut ServiceConfig) {
 /// retries safe: a repeat returns the first response and adds nothing.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ArticleSlug),
     request_body(content = super::commands::NewRoundup, description = "The roundup with its links, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Roundup,
             headers(("Location" = String, description = "The new roundup's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -60,13 +39,10 @@ pub fn configure(config: &mut ServiceConfig) {
 pub async fn create_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     key: IdempotencyKey,
-    slug: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::add::<Roundup>(&req, &pool, &caller, key, slug, &body).await
 }
 
@@ -77,21 +53,12 @@ pub async fn create_roundup(
 /// a concurrent change is refused (412) instead of overwritten.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = super::commands::RoundupPatch, description = "A JSON merge patch of the roundup's title", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated roundup", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -99,12 +66,9 @@ pub async fn create_roundup(
 pub async fn update_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<Roundup>>(&req, &pool, id, &body).await
 }
 
@@ -114,19 +78,11 @@ pub async fn update_roundup(
 /// place. Honors `If-Match`.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::GuardedErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -134,11 +90,8 @@ pub async fn update_roundup(
 pub async fn delete_roundup(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<Roundup>(&req, &pool, id).await
 }
 
@@ -149,21 +102,12 @@ pub async fn delete_roundup(
 /// against the article's ETag.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("slug" = String, Path, description = "The article's slug"),
-        ("If-Match" = Option<String>, Header, description = "The article's ETag this order was decided against"),
-    ),
+    params(ArticleSlug),
     request_body(content = crate::editing::Order, description = "Every roundup id of the article, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The article, its roundups in the new order", body = Article,
             headers(("ETag" = String, description = "Strong entity tag of the article's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -171,12 +115,9 @@ pub async fn delete_roundup(
 pub async fn order_roundups(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    slug: web::Path<String>,
+    Authorized(_caller, ArticleSlug(slug)): Editor<ArticleSlug>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let slug = params::path_slug("article", &slug)?.to_owned();
     editing::reorder::<ArticleRow>(&req, &pool, slug, Kind::Roundup, &body).await
 }
 
@@ -189,21 +130,13 @@ pub async fn order_roundups(
 /// response and adds nothing.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first response instead of creating twice"),
-    ),
+    params(ResourceId),
     request_body(content = super::commands::NewLink, description = "The link, and optionally where it goes", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ListedLink,
             headers(("Location" = String, description = "The new link's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
+        responses::CreateErrors,
         responses::NotFound,
-        responses::Conflict,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -211,13 +144,10 @@ pub async fn order_roundups(
 pub async fn create_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
+    Authorized(caller, ResourceId(roundup)): Editor<ResourceId>,
     key: IdempotencyKey,
-    id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let roundup = params::id("id", &id)?;
     editing::add::<ListedLink>(&req, &pool, &caller, key, roundup, &body).await
 }
 
@@ -229,22 +159,12 @@ pub async fn create_link(
 /// instead of overwritten.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The link's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was made against"),
-    ),
+    params(ResourceId),
     request_body(content = super::commands::LinkPatch, description = "A JSON merge patch of the link's members", content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated link", body = ListedLink,
             headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::Conflict,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::PatchErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -252,12 +172,9 @@ pub async fn create_link(
 pub async fn update_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::patch::<Locked<ListedLink>>(&req, &pool, id, &body).await
 }
 
@@ -267,19 +184,11 @@ pub async fn update_link(
 /// Honors `If-Match`.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The link's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was decided against"),
-    ),
+    params(ResourceId),
     responses(
         (status = 204, description = "Deleted"),
+        responses::GuardedErrors,
         responses::BadRequest,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
     ),
     security(("api_key" = [])),
 )]
@@ -287,11 +196,8 @@ pub async fn update_link(
 pub async fn delete_link(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::delete::<ListedLink>(&req, &pool, id).await
 }
 
@@ -302,21 +208,12 @@ pub async fn delete_link(
 /// against the roundup's ETag.
 #[utoipa::path(
     tag = "roundups",
-    params(
-        ("id" = i64, Path, minimum = 1, description = "The roundup's id"),
-        ("If-Match" = Option<String>, Header, description = "The roundup's ETag this order was decided against"),
-    ),
+    params(ResourceId),
     request_body(content = crate::editing::Order, description = "Every link id of the roundup, in the new order", content_type = "application/json"),
     responses(
         (status = 200, description = "The roundup, its links in the new order", body = Roundup,
             headers(("ETag" = String, description = "Strong entity tag of the roundup's new representation"))),
-        responses::BadBody,
-        responses::Unauthorized,
-        responses::TooManyRequests,
-        responses::Forbidden,
-        responses::NotFound,
-        responses::PreconditionFailed,
-        responses::Unavailable,
+        responses::EditErrors,
     ),
     security(("api_key" = [])),
 )]
@@ -324,11 +221,8 @@ pub async fn delete_link(
 pub async fn order_links(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    caller: Caller,
-    id: web::Path<String>,
+    Authorized(_caller, ResourceId(id)): Editor<ResourceId>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Role::Editor)?;
-    let id = params::id("id", &id)?;
     editing::reorder::<Locked<Roundup>>(&req, &pool, id, Kind::Link, &body).await
 }

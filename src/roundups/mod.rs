@@ -10,7 +10,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::citations::CitationQuery;
 use crate::db::DbPool;
@@ -24,14 +23,6 @@ use crate::revisions;
 use crate::visibility::Viewer;
 use queries::{LinkRecord, LinkSelection, RoundupSelection};
 use views::{ListedLink, Roundup};
-
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(list_roundup_links)
-        .service(find_roundup)
-        .service(find_roundup_link);
-    editor::configure(config);
-}
 
 impl Positioned for Roundup {
     const KIND: Kind = Kind::Roundup;

@@ -12,7 +12,6 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::articles::queries::StatusFilter;
 use crate::articles::ListFilters;
@@ -24,10 +23,6 @@ use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance};
 use crate::{articles, revisions};
 use views::SearchResult;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(search_articles);
-}
 
 /// The longest search accepted, in characters: far beyond what anyone types
 /// into a search box, and short enough that parsing it costs nothing.

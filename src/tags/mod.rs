@@ -5,7 +5,6 @@ pub mod views;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
@@ -14,10 +13,6 @@ use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
 use crate::representation::{Audience, Provenance};
 use crate::revisions;
 use views::Tag;
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(list_tags);
-}
 
 /// List tags
 ///

@@ -6,6 +6,7 @@ mod helpers;
 
 mod article_writes;
 mod articles;
+mod authorization;
 mod bodies;
 mod caching;
 mod citation_writes;
