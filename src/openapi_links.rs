@@ -160,7 +160,7 @@ impl Modify for Links {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::path::{Parameter, ParameterIn};
 
     use super::*;
 
@@ -170,6 +170,22 @@ mod tests {
     #[test]
     fn links_lead_to_existing_operations_and_parameters() {
         let document = crate::openapi::document();
+        let shared = document
+            .components
+            .as_ref()
+            .map(|components| components.parameters.clone())
+            .unwrap_or_default();
+        // A shared parameter (`If-Match`, …) is a reference to its component.
+        let resolve = |parameter: &RefOr<Parameter>| match parameter {
+            RefOr::T(parameter) => Some(parameter.clone()),
+            RefOr::Ref(reference) => {
+                let name = reference.ref_location.rsplit('/').next()?;
+                match shared.get(name)? {
+                    RefOr::T(parameter) => Some(parameter.clone()),
+                    RefOr::Ref(_) => None,
+                }
+            }
+        };
         let mut parameters = BTreeMap::new();
         for (path, item) in &document.paths.paths {
             let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
@@ -178,10 +194,7 @@ mod tests {
                     .parameters
                     .iter()
                     .flatten()
-                    .filter_map(|parameter| match parameter {
-                        RefOr::T(parameter) => Some(parameter),
-                        RefOr::Ref(_) => None,
-                    })
+                    .filter_map(resolve)
                     .map(|parameter| {
                         let location = match parameter.parameter_in {
                             ParameterIn::Path => "path",

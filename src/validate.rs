@@ -26,8 +26,15 @@ use serde_json::{Map, Value};
 use crate::error::{AppError, InvalidInput};
 use crate::params::is_slug;
 
-/// The longest link stored, in characters of the form it is stored in.
+/// The longest link a client may send, in characters as sent (what the
+/// command schemas publish as `maxLength`).
 pub const URL_MAX: usize = 2000;
+
+/// The longest link stored, in characters of the form it is stored in. The
+/// parser's form of a URI is at most one character longer than the URI (a
+/// `/` for an empty path), so every link of `URL_MAX` characters that the
+/// schemas call a URI fits; the margin keeps the two rules from meeting.
+pub const STORED_URL_MAX: usize = 2048;
 
 // The one set of length caps, in characters (`char_length` in SQL). The
 // command types publish them (`#[schema(max_length = …)]`, held equal to
@@ -60,7 +67,10 @@ pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 /// `btrim` each mean something else. The migration's `broadsheet_blank`
 /// spells the same class.
 pub const NOT_BLANK_PATTERN: &str =
-    "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+    "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+
+/// A text that may be blank but, as PostgreSQL stores no NUL, holds none.
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
 
 /// Whether a text is blank: empty, or only whitespace as Unicode defines it.
 pub fn is_blank(text: &str) -> bool {
@@ -92,7 +102,7 @@ pub fn http_url(text: &str) -> Option<String> {
     let stored = String::from(url);
     let shaped = (stored.starts_with("http://") || stored.starts_with("https://"))
         && !stored.chars().any(|c| c.is_whitespace() || c.is_control());
-    (shaped && stored.chars().count() <= URL_MAX).then_some(stored)
+    (shaped && stored.chars().count() <= STORED_URL_MAX).then_some(stored)
 }
 
 /// The years of the timestamps and dates Broadsheet stores, in UTC: what RFC
@@ -245,6 +255,14 @@ pub fn text_list(
         .build()
 }
 
+/// A list that a create body may also give as `null`, which means absent
+/// (as it does for every member of a create).
+pub fn or_null(mut list: utoipa::openapi::schema::Array) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    list.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    list
+}
+
 /// Adds a create's `position` (an integer from 1; last when absent) to the
 /// object schema of the members it creates.
 pub fn with_position(
@@ -257,13 +275,17 @@ pub fn with_position(
         return members;
     };
     let position = ObjectBuilder::new()
-        .schema_type(Type::Integer)
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Integer,
+            Type::Null,
+        ]))
         .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
             utoipa::openapi::KnownFormat::Int32,
         )))
         .minimum(Some(1))
         .description(Some(
-            "Where it goes, from 1; what was there and after it moves down one. Last when absent.",
+            "Where it goes, from 1; what was there and after it moves down one. Last when absent \
+             or `null`.",
         ));
     object.properties.insert("position".into(), position.into());
     object.description = Some(description.into());
@@ -471,11 +493,17 @@ impl<'a> Fields<'a> {
 
     /// A link (`http_url`), replaced in the object by the form it is stored in.
     pub fn url(&mut self, name: &str, required: bool) -> Option<String> {
-        let text = self.text(name, required, true, usize::MAX)?;
+        let text = self.text(name, required, true, STORED_URL_MAX)?;
         let Some(stored) = http_url(&text) else {
             self.problem(name, format!("must be {URL_RULE}"));
             return None;
         };
+        // A link already in its stored form passes as it is: a patch that
+        // leaves a stored link alone must not be refused for its length.
+        if text.chars().count() > URL_MAX && stored != text {
+            self.problem(name, format!("must be at most {URL_MAX} characters"));
+            return None;
+        }
         self.object
             .insert(name.to_string(), Value::String(stored.clone()));
         Some(stored)
@@ -584,6 +612,25 @@ impl<'a> Fields<'a> {
 mod tests {
     use super::*;
 
+    /// The patterns the schemas publish say what `is_blank` and the NUL
+    /// check say, for every kind of character that matters to either.
+    #[test]
+    fn published_text_patterns_are_the_rule() {
+        let not_blank = regex::Regex::new(NOT_BLANK_PATTERN).expect("pattern");
+        let no_nul = regex::Regex::new(NO_NUL_PATTERN).expect("pattern");
+        let blanks = (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace());
+        for c in blanks.chain(['a', 'é', '\u{feff}', '\u{200b}', '\0', '\u{1f}']) {
+            for text in [c.to_string(), format!(" {c} "), format!("x{c}")] {
+                let accepted = !is_blank(&text) && !text.contains('\0');
+                assert_eq!(not_blank.is_match(&text), accepted, "{text:?}");
+                assert_eq!(no_nul.is_match(&text), !text.contains('\0'), "{text:?}");
+            }
+        }
+        assert!(!not_blank.is_match(""));
+    }
+
     #[test]
     fn links_are_stored_as_the_url_parser_writes_them() {
         for (given, stored) in [
@@ -623,7 +670,7 @@ mod tests {
             assert_eq!(http_url(given), None, "{given:?}");
         }
         assert!(URL_RULE.contains(&format!("at most {URL_MAX} characters")));
-        let long = format!("https://example.org/{}", "a".repeat(URL_MAX));
+        let long = format!("https://example.org/{}", "a".repeat(STORED_URL_MAX));
         assert_eq!(http_url(&long), None);
         // Within the limit as given, past it once percent-encoded.
         let encoded = format!("https://example.org/{}", "é".repeat(400));

@@ -15,7 +15,8 @@
 --
 -- Lengths are caps in characters (`char_length`, Rust's `chars().count()`):
 -- titles and headlines 500, a summary 2000, bylines and a call to action 200,
--- outlet and tag names 200, links 2000.
+-- outlet and tag names 200, links 2048 as stored (2000 as a client sends
+-- them: the stored form of a URI is at most one character longer).
 --
 -- The new constraints are NOT VALID: they hold for every row written or
 -- updated from now on, while rows stored before that break them stay
@@ -44,7 +45,7 @@ ALTER TABLE outlets
     ADD CONSTRAINT outlets_name_check
         CHECK (NOT broadsheet_blank(name) AND char_length(name) <= 200) NOT VALID,
     ADD CONSTRAINT outlets_home_url_check
-        CHECK (home_url ~ '^https?://[!-~]+$' AND char_length(home_url) <= 2000) NOT VALID;
+        CHECK (home_url ~ '^https?://[!-~]+$' AND char_length(home_url) <= 2048) NOT VALID;
 
 ALTER TABLE tags DROP CONSTRAINT tags_name_check;
 ALTER TABLE tags
@@ -67,7 +68,7 @@ ALTER TABLE excerpts
     ADD CONSTRAINT excerpts_call_to_action_check
         CHECK (NOT broadsheet_blank(call_to_action) AND char_length(call_to_action) <= 200) NOT VALID,
     ADD CONSTRAINT excerpts_source_url_check
-        CHECK (source_url ~ '^https?://[!-~]+$' AND char_length(source_url) <= 2000) NOT VALID;
+        CHECK (source_url ~ '^https?://[!-~]+$' AND char_length(source_url) <= 2048) NOT VALID;
 
 ALTER TABLE roundups DROP CONSTRAINT roundups_title_check;
 ALTER TABLE roundups
@@ -79,4 +80,4 @@ ALTER TABLE roundup_links
     ADD CONSTRAINT roundup_links_headline_check
         CHECK (NOT broadsheet_blank(headline) AND char_length(headline) <= 500) NOT VALID,
     ADD CONSTRAINT roundup_links_url_check
-        CHECK (url ~ '^https?://[!-~]+$' AND char_length(url) <= 2000) NOT VALID;
+        CHECK (url ~ '^https?://[!-~]+$' AND char_length(url) <= 2048) NOT VALID;

@@ -42,31 +42,34 @@ pub struct NewArticle {
     #[schema(
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub title: String,
     /// A short standfirst.
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     pub summary: Option<String>,
     /// The editor's commentary, as Markdown (bounded in size and nesting).
     #[serde(default)]
+    #[schema(nullable, pattern = "^[^\\u0000]*$")]
     pub body_markdown: String,
     /// `draft` (the default) or `published`.
     #[serde(default = "draft")]
-    #[schema(value_type = Status, default = "draft")]
+    #[schema(value_type = Option<Status>, default = "draft")]
     pub status: String,
     /// When it was or will be published, in the years 1 to 9999 (UTC); a
     /// future date schedules it, and publishing without one publishes now.
     pub published_at: Option<DateTime<Utc>>,
     /// Tag slugs, each at most 100 characters; unknown tags are created.
     #[serde(default)]
-    #[schema(schema_with = tag_slugs)]
+    #[schema(schema_with = nullable_tag_slugs)]
     pub tags: Vec<String>,
     /// Quoted source articles, in reading order.
     #[serde(default)]
+    #[schema(nullable)]
     pub excerpts: Vec<ExcerptMembers>,
     /// Press roundups, in reading order.
     #[serde(default)]
+    #[schema(nullable)]
     pub roundups: Vec<RoundupMembers>,
 }
 
@@ -80,6 +83,10 @@ fn tag_slugs() -> utoipa::openapi::schema::Array {
         Some(validate::SLUG_PATTERN),
         "Tag slugs, each at most 100 characters; unknown tags are created.",
     )
+}
+
+fn nullable_tag_slugs() -> utoipa::openapi::schema::Array {
+    validate::or_null(tag_slugs())
 }
 
 /// A new article with its excerpts and roundups, checked against the stored outlets.
@@ -163,15 +170,15 @@ pub struct ArticlePatch {
         nullable = false,
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub title: Option<String>,
     /// A short standfirst; `null` removes it.
     #[serde(default, deserialize_with = "validate::present")]
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = "^[^\\u0000]*$")]
     pub summary: Option<Option<String>>,
     /// The editor's commentary, as Markdown.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, pattern = "^[^\\u0000]*$")]
     pub body_markdown: Option<String>,
     /// `draft` or `published`.
     #[schema(nullable = false, value_type = Option<Status>)]
@@ -245,7 +252,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::validate::{schema_json, NOT_BLANK_PATTERN, SLUG_MAX, SLUG_PATTERN};
+    use crate::validate::{schema_json, NOT_BLANK_PATTERN, NO_NUL_PATTERN, SLUG_MAX, SLUG_PATTERN};
 
     #[test]
     fn the_published_limits_are_the_checked_ones() {
@@ -255,6 +262,8 @@ mod tests {
             assert_eq!(member("slug")["pattern"], json!(SLUG_PATTERN));
             assert_eq!(member("title")["maxLength"], json!(TITLE_MAX));
             assert_eq!(member("title")["pattern"], json!(NOT_BLANK_PATTERN));
+            assert_eq!(member("summary")["pattern"], json!(NO_NUL_PATTERN));
+            assert_eq!(member("body_markdown")["pattern"], json!(NO_NUL_PATTERN));
             assert_eq!(member("summary")["maxLength"], json!(SUMMARY_MAX));
             assert_eq!(member("tags")["items"]["maxLength"], json!(SHORT_SLUG_MAX));
             assert_eq!(member("tags")["items"]["pattern"], json!(SLUG_PATTERN));

@@ -32,12 +32,12 @@ pub struct ExcerptMembers {
     #[schema(
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub headline: String,
     /// Its authors, each 1 to 200 characters.
     #[serde(default)]
-    #[schema(schema_with = bylines)]
+    #[schema(schema_with = nullable_bylines)]
     pub bylines: Vec<String>,
     /// The slug of the outlet that published it (an outlet that exists).
     #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -52,13 +52,13 @@ pub struct ExcerptMembers {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub call_to_action: Option<String>,
     /// The quoted text, as Markdown (bounded in size and nesting).
     #[schema(
         min_length = 1,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub body_markdown: String,
 }
@@ -192,7 +192,7 @@ pub struct ExcerptPatch {
         nullable = false,
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub headline: Option<String>,
     /// Its authors, each 1 to 200 characters; `null` removes them all.
@@ -217,7 +217,7 @@ pub struct ExcerptPatch {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub call_to_action: Option<Option<String>>,
     /// The quoted text, as Markdown.
@@ -226,12 +226,7 @@ pub struct ExcerptPatch {
 }
 
 fn nullable_bylines() -> utoipa::openapi::schema::Array {
-    let mut list = bylines();
-    list.schema_type = utoipa::openapi::schema::SchemaType::from_iter([
-        utoipa::openapi::schema::Type::Array,
-        utoipa::openapi::schema::Type::Null,
-    ]);
-    list
+    validate::or_null(bylines())
 }
 
 #[cfg(test)]

@@ -5,8 +5,11 @@ use serde::Serialize;
 
 use super::Feed;
 
-#[derive(Serialize)]
-struct JsonFeed<'a> {
+/// A page of the feed in JSON Feed 1.1 (<https://jsonfeed.org/version/1.1>).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = JsonFeed)]
+pub struct JsonFeed<'a> {
+    /// `https://jsonfeed.org/version/1.1`.
     version: &'static str,
     title: &'a str,
     home_page_url: &'a str,
@@ -14,17 +17,22 @@ struct JsonFeed<'a> {
     description: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
+    #[schema(value_type = Vec<Author>)]
     authors: [Author<'a>; 1],
     items: Vec<Item<'a>>,
 }
 
-#[derive(Serialize)]
-struct Author<'a> {
+/// The publication, as the feed's one author.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = JsonFeedAuthor)]
+pub struct Author<'a> {
     name: &'a str,
 }
 
-#[derive(Serialize)]
-struct Item<'a> {
+/// One article, its whole post as HTML.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = JsonFeedItem)]
+pub struct Item<'a> {
     id: &'a str,
     url: &'a str,
     title: &'a str,

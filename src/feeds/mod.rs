@@ -326,7 +326,7 @@ pub async fn rss_feed(
     tag = "feeds",
     params(FeedQuery),
     responses(
-        (status = 200, description = "One page of the JSON Feed", body = String,
+        (status = 200, description = "One page of the JSON Feed", body = json::JsonFeed,
             content_type = "application/feed+json"),
         responses::BadRequest,
         responses::TooManyRequests,

@@ -29,7 +29,7 @@ pub struct LinkMembers {
     #[schema(
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub headline: String,
     /// The slug of the outlet that published it (an outlet that exists).
@@ -86,7 +86,7 @@ pub struct LinkPatch {
         nullable = false,
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub headline: Option<String>,
     /// The slug of an outlet that exists.
@@ -110,11 +110,12 @@ pub struct RoundupMembers {
     #[schema(
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub title: String,
     /// Its links, in reading order.
     #[serde(default)]
+    #[schema(nullable)]
     pub links: Vec<LinkMembers>,
 }
 
@@ -148,7 +149,7 @@ pub struct RoundupPatch {
         nullable = false,
         min_length = 1,
         max_length = 500,
-        pattern = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$"
     )]
     pub title: Option<String>,
 }

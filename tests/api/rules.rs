@@ -70,7 +70,7 @@ fn slug_edges(max: usize) -> Vec<String> {
 /// `links_the_rule_accepts_the_database_accepts` covers.)
 fn link_edges() -> Vec<String> {
     let base = "https://example.org/";
-    let room = 2000 - base.len();
+    let room = broadsheet::validate::STORED_URL_MAX - base.len();
     let mut values: Vec<String> = [
         "https://example.org/",
         "http://example.org/a?b=c#d",

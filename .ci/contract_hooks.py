@@ -1,0 +1,84 @@
+"""schemathesis hooks for `.ci/contract`: where what a request means depends
+on what the server holds, the fuzzer is told, each case scoped to one
+parameter or member and leaving valid what it found valid and invalid what
+it found invalid. No check is switched off here; `schemathesis.toml` scopes
+the rest, each with its reason.
+"""
+
+import itertools
+import json
+import os
+import re
+import urllib.request
+
+import schemathesis
+
+# Outlets are named by slug and must exist: a well-formed slug naming no
+# outlet is rightly a 422 ("names no outlet"), which no schema can state.
+# Well-formed slugs are swapped for outlets the server holds at the time
+# (the fuzzer renames and adds outlets as it goes); malformed ones are left
+# for the negative checks.
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+PICKS = itertools.count()
+
+
+def _stored_outlets():
+    url = os.environ["BROADSHEET_URL"] + "/v1/outlets?limit=100&fields=slug"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return [outlet["slug"] for outlet in json.load(response)["data"]]
+
+# A new excerpt, roundup or link may go at most one past the last of its
+# siblings, a count only the server knows: a valid position is moved to 1,
+# which is always in range; one below 1 is left for the negative checks.
+
+# An `Idempotency-Key` replayed with another body is rightly a 422 ("was
+# already used for a different request"), and generated keys repeat ("0").
+# A valid key gets a suffix that keeps it valid and makes it this case's own.
+KEY = re.compile(r"^[!-~]{1,255}$")
+SUFFIXES = itertools.count()
+
+
+def _outlets(value, stored):
+    if isinstance(value, dict):
+        for name, member in value.items():
+            if name == "outlet" and isinstance(member, str) and SLUG.match(member) and len(member) <= 100:
+                stored = stored or _stored_outlets()
+                value[name] = stored[next(PICKS) % len(stored)]
+            else:
+                stored = _outlets(member, stored)
+    elif isinstance(value, list):
+        for item in value:
+            stored = _outlets(item, stored)
+    return stored
+
+
+# On the request as sent, so that every phase (examples, coverage, fuzzing,
+# stateful) is told, not only what Hypothesis draws.
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    _outlets(case.body, None)
+    position = case.body.get("position") if isinstance(case.body, dict) else None
+    whole = isinstance(position, (int, float)) and not isinstance(position, bool) and float(position).is_integer()
+    if whole and position >= 1:
+        case.body["position"] = 1
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and KEY.match(key):
+        suffix = f"-{next(SUFFIXES)}"
+        case.headers["Idempotency-Key"] = key[: 255 - len(suffix)] + suffix
+
+
+# `fields=` keeps only the members it names, by design, so a sparse answer
+# lacks members the response schemas (which describe whole representations)
+# require: response conformance cannot apply to it. The fuzzer leaves the
+# parameter out; tests/api/openapi.rs holds every operation's `fields` to the
+# members its schema lists, and a name it lacks to a 400.
+@schemathesis.hook
+def before_load_schema(ctx, raw_schema):
+    for item in raw_schema.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "parameters" in operation:
+                operation["parameters"] = [
+                    parameter
+                    for parameter in operation["parameters"]
+                    if not (parameter.get("in") == "query" and parameter.get("name") == "fields")
+                ]
