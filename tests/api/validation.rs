@@ -490,3 +490,85 @@ async fn every_write_body_is_a_typed_schema_that_refuses_unknown_members() {
     }
     assert_eq!(bodies, 13, "the write operations");
 }
+
+/// A link of the longest length a client may send is stored in the parser's
+/// form even when that form is one longer (a `/` for the empty path), and
+/// the resource holding it can still be patched on its other members; one
+/// character more as sent is refused.
+#[tokio::test]
+async fn a_link_of_the_longest_length_sent_is_stored_and_stays_patchable() {
+    let (app, key) = desk().await;
+    let longest = broadsheet::validate::URL_MAX;
+    let host = |length: usize| {
+        let labels = (0..)
+            .map(|n| format!("{}{n}", "a".repeat(40)))
+            .take_while({
+                let mut total = "https://".len() + ".org".len();
+                move |label: &String| {
+                    total += label.len() + 1;
+                    total <= length
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        let padded = format!("https://{labels}.org");
+        let short = length - padded.len();
+        format!("https://{}{labels}.org", "b".repeat(short))
+    };
+    let given = host(longest);
+    assert_eq!(given.chars().count(), longest);
+
+    let body = json!({"slug": "far-away", "name": "Far away", "home_url": given});
+    let stored = format!("{given}/");
+    assert_created_with(&app, &key, "/v1/outlets", body, &["/home_url"], &stored).await;
+    let (status, patched) = send(
+        &app,
+        &key,
+        Method::PATCH,
+        "/v1/outlets/far-away",
+        Some(json!({"name": "Further away"})),
+    )
+    .await;
+    assert_eq!(
+        (status, patched["home_url"].as_str()),
+        (200, Some(&*stored))
+    );
+
+    let too_long = json!({"slug": "too-far", "name": "Too far", "home_url": host(longest + 1)});
+    let (status, refused) = send(&app, &key, Method::POST, "/v1/outlets", Some(too_long)).await;
+    assert_names(status, &refused, "/home_url");
+}
+
+/// On a create, `null` means absent for every member the schema marks
+/// optional, as it publishes.
+#[tokio::test]
+async fn a_create_reads_null_as_absent() {
+    let (app, key) = desk().await;
+    let body = json!({
+        "slug": "nulls", "title": "Nulls", "summary": null, "body_markdown": null,
+        "status": null, "tags": null, "excerpts": null, "roundups": null,
+    });
+    let (status, created) = send(&app, &key, Method::POST, "/v1/articles", Some(body)).await;
+    assert_eq!(
+        (status, created["status"].as_str()),
+        (201, Some("draft")),
+        "{created}"
+    );
+    let excerpt = json!({
+        "headline": "Quoted", "outlet": "dawn", "source_url": "https://example.org/",
+        "body_markdown": "Text.", "bylines": null, "call_to_action": null, "position": null,
+    });
+    let (status, added) = send(
+        &app,
+        &key,
+        Method::POST,
+        "/v1/articles/nulls/excerpts",
+        Some(excerpt),
+    )
+    .await;
+    assert_eq!(
+        (status, added["position"].as_i64()),
+        (201, Some(1)),
+        "{added}"
+    );
+}
