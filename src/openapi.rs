@@ -281,7 +281,7 @@ pub fn complete(
 }
 
 /// The operations of a path, whatever their methods.
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,

@@ -122,17 +122,11 @@ pub struct Links;
 
 impl Modify for Links {
     fn modify(&self, openapi: &mut OpenApi) {
-        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
-            [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-        });
+        let operations = openapi
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(crate::openapi::operations);
         for operation in operations {
             let id = operation.operation_id.clone().unwrap_or_default();
             let Some((_, status, targets)) = SOURCES.iter().find(|(source, ..)| *source == id)

@@ -255,6 +255,20 @@ pub fn text_list(
         .build()
 }
 
+/// Test support: asserts that a citing command's schema (an excerpt's or a
+/// press link's) publishes the limits its checks apply to the headline,
+/// the outlet and the link named `link`, and refuses unknown members.
+#[cfg(test)]
+pub fn assert_cites(schema: &Value, link: &str) {
+    let member = |name: &str| schema["properties"][name].clone();
+    assert_eq!(member("headline")["maxLength"], TITLE_MAX);
+    assert_eq!(member("headline")["pattern"], NOT_BLANK_PATTERN);
+    assert_eq!(member("outlet")["maxLength"], SHORT_SLUG_MAX);
+    assert_eq!(member("outlet")["pattern"], SLUG_PATTERN);
+    assert_eq!(member(link)["maxLength"], URL_MAX);
+    assert_eq!(schema["additionalProperties"], false);
+}
+
 /// A list that a create body may also give as `null`, which means absent
 /// (as it does for every member of a create).
 pub fn or_null(mut list: utoipa::openapi::schema::Array) -> utoipa::openapi::schema::Array {
