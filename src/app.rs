@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::dev::Server;
 use actix_web::dev::Service;
-use actix_web::dev::{ResourceDef, Server};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -27,6 +27,7 @@ use crate::pagination::CursorKey;
 use crate::popularity::Popularity;
 use crate::rate_limit::RateLimiter;
 use crate::representation::{Audience, CachePolicy, Representation};
+use crate::routes::RouteTable;
 use crate::{compression, cors, headers, rate_limit, request_id, routes};
 
 /// A running server, bound to its port.
@@ -324,49 +325,6 @@ async fn redirect_to_docs() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
-}
-
-/// The paths the API serves and their methods, read from the OpenAPI
-/// document, so that a known path with the wrong method gets 405 and `Allow`.
-pub struct RouteTable(Vec<(ResourceDef, String)>);
-
-impl RouteTable {
-    fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
-        let mut routes: Vec<(ResourceDef, String)> = document
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let methods: Vec<&str> = [
-                    ("GET", item.get.is_some()),
-                    ("HEAD", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(name, present)| present.then_some(name))
-                .collect();
-                (ResourceDef::new(path.as_str()), methods.join(", "))
-            })
-            .collect();
-        for path in ["/openapi.json", "/docs"] {
-            routes.push((ResourceDef::new(path), "GET, HEAD".into()));
-        }
-        Self(routes)
-    }
-
-    /// The methods `path` answers (`Allow`), or `None` for an unknown path.
-    /// OPTIONS is not among them: a plain OPTIONS gets 405; only a CORS
-    /// preflight, which browsers send whatever `Allow` says, is answered
-    /// (`cors`), and listing OPTIONS would make the 405 contradict itself.
-    pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(def, _)| def.is_match(path))
-            .map(|(_, allow)| allow.as_str())
-    }
 }
 
 async fn unrouted(

@@ -29,8 +29,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use futures_util::future::{ready, Either};
 
-use crate::app::RouteTable;
 use crate::error::AppError;
+use crate::routes::RouteTable;
 
 /// What a page may read of an answer besides the CORS-safelisted headers.
 /// `Surrogate-Key` is for the CDN only.

@@ -7,11 +7,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use diesel::result::Error as DieselError;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-use crate::db::{Failure, PoolError, SqlState};
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
@@ -278,50 +275,8 @@ impl ResponseError for AppError {
     }
 }
 
-impl From<DieselError> for AppError {
-    fn from(error: DieselError) -> Self {
-        let info = match &error {
-            DieselError::NotFound => return Self::NotFound("no such resource".into()),
-            DieselError::DatabaseError(_, info) => Some(info.as_ref()),
-            _ => None,
-        };
-        let constraint = info.and_then(|info| info.constraint_name());
-        match Failure::of(&error) {
-            Failure::Unavailable => {
-                // The request id lets an operator match the client's 503 to its cause.
-                log::warn!(
-                    "database unavailable{}: {}",
-                    crate::request_id::in_log(),
-                    chain(&error)
-                );
-                Self::Unavailable(unavailable_detail(SqlState::of(&error)).into())
-            }
-            Failure::Conflict => Self::Conflict(conflict_detail(constraint)),
-            // Validation should have refused the value before the database
-            // did; the client still sent it, so it is still the client's.
-            Failure::Invalid => {
-                log::warn!(
-                    "the database refused what validation let through{}: {}",
-                    crate::request_id::in_log(),
-                    chain(&error)
-                );
-                let table = info.and_then(|info| info.table_name());
-                let column = info.and_then(|info| info.column_name());
-                Self::Unprocessable(vec![refused_value(table, constraint, column)])
-            }
-            Failure::BadInput => Self::BadRequest(match SqlState::of(&error) {
-                Some(SqlState::CHARACTER_NOT_IN_REPERTOIRE) => {
-                    "the request contains bytes that are not valid text".into()
-                }
-                _ => "a value in the request cannot be stored (out of range or malformed)".into(),
-            }),
-            Failure::Bug => Self::Internal(Box::new(error)),
-        }
-    }
-}
-
 /// The message of an error and of each of its causes, for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(error) = cause {
@@ -330,97 +285,6 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         cause = error.source();
     }
     text
-}
-
-/// Why the database could not answer, in the API's words.
-fn unavailable_detail(state: Option<SqlState>) -> &'static str {
-    match state {
-        Some(SqlState::QUERY_CANCELED) => {
-            "the database is too busy to answer in time; retry shortly"
-        }
-        Some(SqlState::DEADLOCK_DETECTED | SqlState::SERIALIZATION_FAILURE) => {
-            "concurrent writes collided; retry shortly"
-        }
-        _ => "the database is unavailable; retry shortly",
-    }
-}
-
-/// Names the member a CHECK or NOT NULL violation is about: the column the
-/// server names (NOT NULL), else the one in the constraint's name
-/// (`excerpts_source_url_check` → `source_url`), with the rule it broke.
-fn refused_value(
-    table: Option<&str>,
-    constraint: Option<&str>,
-    column: Option<&str>,
-) -> InvalidInput {
-    /// Constraints whose name does not say the member, and columns the API
-    /// calls otherwise.
-    const MEMBERS: &[(&str, &str)] = &[
-        ("published_articles_have_a_date", "published_at"),
-        ("body", "body_markdown"),
-    ];
-    // PostgreSQL names a column's CHECK `<table>_<column>_check`.
-    let from_name = constraint.and_then(|name| {
-        name.strip_suffix("_check")?
-            .strip_prefix(table?)?
-            .strip_prefix('_')
-    });
-    let renamed = |name: &str| {
-        MEMBERS
-            .iter()
-            .find(|(stored, _)| *stored == name)
-            .map(|(_, api)| *api)
-    };
-    let member = column
-        .or(from_name)
-        .map(|column| renamed(column).unwrap_or(column))
-        .or_else(|| constraint.and_then(renamed));
-    let detail = match constraint {
-        Some(name) if name.ends_with("url_check") => "must be an absolute http(s) URL",
-        Some(name) if name.ends_with("slug_check") => {
-            "must be a slug: lowercase letters and digits separated by single hyphens"
-        }
-        Some("published_articles_have_a_date") => "a published article needs a date",
-        _ if column.is_some() => "is required",
-        _ => "is not a value the stored content allows",
-    };
-    match member {
-        Some(member) => InvalidInput::field(format!("/{member}"), detail),
-        None => InvalidInput {
-            parameter: None,
-            pointer: None,
-            detail: detail.into(),
-        },
-    }
-}
-
-/// Says which uniqueness rule a write broke, in the API's words.
-fn conflict_detail(constraint: Option<&str>) -> String {
-    match constraint {
-        Some("articles_slug_key") => "another article has this slug".into(),
-        Some("article_slug_history_pkey") => {
-            "this slug is an old slug of another article; an admin can release it".into()
-        }
-        Some("outlets_slug_key") => "another outlet has this slug".into(),
-        Some("excerpts_outlet_id_fkey" | "roundup_links_outlet_id_fkey") => {
-            "an outlet this write names was deleted meanwhile, or one it deletes is still cited"
-                .into()
-        }
-        Some("tags_slug_key") => "another tag has this slug".into(),
-        Some("api_keys_name_key") => "a key with this name exists".into(),
-        _ => "the write conflicts with stored content".into(),
-    }
-}
-
-impl From<PoolError> for AppError {
-    fn from(error: PoolError) -> Self {
-        log::warn!(
-            "no database connection available{}: {}",
-            crate::request_id::in_log(),
-            chain(&error)
-        );
-        Self::Unavailable("no database connection is available; retry shortly".into())
-    }
 }
 
 /// Problem responses shared by the OpenAPI descriptions of many operations.
@@ -591,7 +455,7 @@ pub mod responses {
 
 #[cfg(test)]
 mod tests {
-    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind};
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error as DieselError};
 
     use super::*;
 

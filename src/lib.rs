@@ -34,7 +34,6 @@ pub mod index;
 pub mod keys;
 pub mod markdown;
 pub mod openapi;
-pub mod openapi_links;
 pub mod outlets;
 pub mod pagination;
 pub mod params;

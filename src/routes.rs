@@ -10,6 +10,7 @@
 //! beacon and the rankings. No two patterns overlap, so order changes speed
 //! only, never which handler answers.
 
+use actix_web::dev::ResourceDef;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
@@ -99,6 +100,49 @@ index! {
     GET "/v1/feeds/rss" => feeds::rss_feed,
     GET "/v1/feeds/json" => feeds::json_feed,
     GET "/" => index::show_index,
+}
+
+/// The paths the API serves and their methods, read from the OpenAPI
+/// document, so that a known path with the wrong method gets 405 and `Allow`.
+pub struct RouteTable(Vec<(ResourceDef, String)>);
+
+impl RouteTable {
+    pub(crate) fn from_document(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut routes: Vec<(ResourceDef, String)> = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods: Vec<&str> = [
+                    ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(name, present)| present.then_some(name))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods.join(", "))
+            })
+            .collect();
+        for path in ["/openapi.json", "/docs"] {
+            routes.push((ResourceDef::new(path), "GET, HEAD".into()));
+        }
+        Self(routes)
+    }
+
+    /// The methods `path` answers (`Allow`), or `None` for an unknown path.
+    /// OPTIONS is not among them: a plain OPTIONS gets 405; only a CORS
+    /// preflight, which browsers send whatever `Allow` says, is answered
+    /// (`cors`), and listing OPTIONS would make the 405 contradict itself.
+    pub(crate) fn allowed(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, allow)| allow.as_str())
+    }
 }
 
 #[cfg(test)]

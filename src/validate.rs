@@ -24,7 +24,6 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use crate::error::{AppError, InvalidInput};
-use crate::params::is_slug;
 
 /// The longest link a client may send, in characters as sent (what the
 /// command schemas publish as `maxLength`).
@@ -60,6 +59,30 @@ pub const SHORT_SLUG_MAX: usize = 100;
 /// What a slug is, as a regular expression (the same in JSON Schema and in
 /// PostgreSQL's CHECKs).
 pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// A slug is lowercase ASCII letters and digits in hyphen-separated runs.
+///
+/// One pass over the bytes: the view beacon checks a slug on every page view.
+pub fn is_slug(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > SLUG_MAX {
+        return false;
+    }
+    let mut after_hyphen = true; // a slug cannot start with a hyphen
+    for &b in bytes {
+        if b == b'-' {
+            if after_hyphen {
+                return false;
+            }
+            after_hyphen = true;
+        } else if b.is_ascii_lowercase() || b.is_ascii_digit() {
+            after_hyphen = false;
+        } else {
+            return false;
+        }
+    }
+    !after_hyphen
+}
 
 /// A text that is not blank has one character outside this class: exactly
 /// the characters Rust's `char::is_whitespace` (Unicode `White_Space`)

@@ -204,8 +204,8 @@ fn schema_of<'a>(document: &'a Value, parameter: &'a Value) -> &'a Value {
 fn slugs_and_ids_carry_the_pattern_and_bounds_the_server_enforces() {
     let document = checked_in();
     let slug = &document["components"]["schemas"]["Slug"];
-    assert_eq!(slug["pattern"], broadsheet::params::SLUG_PATTERN);
-    assert_eq!(slug["maxLength"], broadsheet::params::MAX_SLUG_LEN);
+    assert_eq!(slug["pattern"], broadsheet::validate::SLUG_PATTERN);
+    assert_eq!(slug["maxLength"], broadsheet::validate::SLUG_MAX);
     assert_eq!(slug["minLength"], 1);
     for (method, path, name) in [
         ("get", "/v1/articles/{slug}", "slug"),

@@ -122,11 +122,7 @@ pub struct Links;
 
 impl Modify for Links {
     fn modify(&self, openapi: &mut OpenApi) {
-        let operations = openapi
-            .paths
-            .paths
-            .values_mut()
-            .flat_map(crate::openapi::operations);
+        let operations = openapi.paths.paths.values_mut().flat_map(super::operations);
         for operation in operations {
             let id = operation.operation_id.clone().unwrap_or_default();
             let Some((_, status, targets)) = SOURCES.iter().find(|(source, ..)| *source == id)

@@ -4,6 +4,8 @@
 //! in `routes::api`, the list the server registers too, so the document
 //! cannot list a route the server lacks, nor miss one it has.
 
+mod links;
+
 use std::collections::BTreeSet;
 
 use actix_web::App;
@@ -23,8 +25,8 @@ use utoipa_actix_web::AppExt;
 use crate::articles::queries::StatusFilter;
 use crate::articles::Include;
 use crate::error::{responses, InvalidInput, Problem};
-use crate::params::{MAX_SLUG_LEN, SLUG_PATTERN};
 use crate::search::MAX_QUERY_CHARS;
+use crate::validate::{SLUG_MAX, SLUG_PATTERN};
 
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
@@ -260,7 +262,7 @@ pub fn complete(
     document.servers = Some(vec![Server::new(public_url.unwrap_or("/"))]);
     Contract.modify(&mut document);
     Caching.modify(&mut document);
-    crate::openapi_links::Links.modify(&mut document);
+    links::Links.modify(&mut document);
     let too_many = responses::TooManyRequests::responses();
     for (path, item) in document.paths.paths.iter_mut() {
         if path == "/healthz" || path == "/readyz" {
@@ -281,7 +283,7 @@ pub fn complete(
 }
 
 /// The operations of a path, whatever their methods.
-pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
         &mut item.put,
@@ -348,7 +350,7 @@ fn parameter_schemas() -> [(&'static str, Schema); 4] {
                 ))
                 .pattern(Some(SLUG_PATTERN))
                 .min_length(Some(1))
-                .max_length(Some(MAX_SLUG_LEN))
+                .max_length(Some(SLUG_MAX))
                 .examples(["secretary-clintons-message-to-pakistan"])
                 .into(),
         ),
