@@ -8,6 +8,7 @@
 //! writers to one article take turns in one order and cannot deadlock; it
 //! also moves the article's `updated_at`, which aggregators sync by.
 
+pub mod operations;
 pub mod positions;
 
 pub use positions::{Child, Kind, Locked, Order, Positioned, Siblings};
