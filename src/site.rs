@@ -1157,17 +1157,11 @@ async fn write_children(
     for ((id, article), html) in round.iter().zip(rendered) {
         for ((index, excerpt), html) in article.excerpts.iter().enumerate().zip(&html.excerpts) {
             let what = format!("excerpt {}", index + 1);
+            let outlet = outlet_id(article, what, &excerpt.outlet)?;
             excerpt_rows.push((
                 excerpts::article_id.eq(*id),
                 excerpts::position.eq(position(index)),
-                excerpts::headline.eq(&excerpt.headline),
-                excerpts::bylines.eq(&excerpt.bylines),
-                excerpts::outlet_id.eq(outlet_id(article, what, &excerpt.outlet)?),
-                excerpts::source_published_on.eq(excerpt.source_published_on),
-                excerpts::source_url.eq(&excerpt.source_url),
-                excerpts::call_to_action.eq(&excerpt.call_to_action),
-                excerpts::body.eq(&excerpt.body_markdown),
-                excerpts::body_html.eq(html),
+                crate::excerpts::writes::Columns::new(excerpt, outlet, html),
             ));
         }
         for (index, roundup) in article.roundups.iter().enumerate() {

@@ -128,14 +128,7 @@ async fn write_children(
             .values((
                 excerpts::article_id.eq(id),
                 excerpts::position.eq(index as i32 + 1),
-                excerpts::headline.eq(&excerpt.headline),
-                excerpts::bylines.eq(&excerpt.bylines),
-                excerpts::outlet_id.eq(outlet_id(&excerpt.outlet)?),
-                excerpts::source_published_on.eq(excerpt.source_published_on),
-                excerpts::source_url.eq(&excerpt.source_url),
-                excerpts::call_to_action.eq(&excerpt.call_to_action),
-                excerpts::body.eq(&excerpt.body_markdown),
-                excerpts::body_html.eq(html),
+                crate::excerpts::writes::Columns::new(excerpt, outlet_id(&excerpt.outlet)?, html),
             ))
             .execute(conn)
             .await

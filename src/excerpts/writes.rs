@@ -13,10 +13,12 @@ use crate::error::AppError;
 use crate::markdown;
 use crate::schema::excerpts;
 
-/// The columns an excerpt's body sets.
+/// The columns an excerpt's members set: spelled once here for every
+/// writer (a new excerpt, a patch, an article created with excerpts, the
+/// bulk loader), which each bring the cited outlet's id and the HTML.
 #[derive(Insertable, AsChangeset)]
 #[diesel(table_name = excerpts, treat_none_as_null = true)]
-struct Columns<'a> {
+pub struct Columns<'a> {
     headline: &'a str,
     bylines: &'a [String],
     outlet_id: i64,
@@ -24,26 +26,35 @@ struct Columns<'a> {
     source_url: &'a str,
     call_to_action: Option<&'a str>,
     body: &'a str,
-    body_html: String,
+    body_html: &'a str,
 }
 
 impl<'a> Columns<'a> {
-    async fn of(
-        conn: &mut AsyncPgConnection,
-        excerpt: &'a ExcerptMembers,
-    ) -> Result<Columns<'a>, AppError> {
-        Ok(Self {
+    pub fn new(excerpt: &'a ExcerptMembers, outlet_id: i64, body_html: &'a str) -> Self {
+        Self {
             headline: &excerpt.headline,
             bylines: &excerpt.bylines,
-            outlet_id: crate::outlets::writes::cited_id(conn, &excerpt.outlet).await?,
+            outlet_id,
             source_published_on: excerpt.source_published_on,
             source_url: &excerpt.source_url,
             call_to_action: excerpt.call_to_action.as_deref(),
             body: &excerpt.body_markdown,
-            // Rendered once, here, so that reads serve HTML and render nothing.
-            body_html: markdown::render_one(&excerpt.body_markdown).await?,
-        })
+            body_html,
+        }
     }
+}
+
+/// What one excerpt's write needs besides its members: the cited outlet's
+/// id, and its HTML, rendered once, here, so that reads render nothing.
+async fn outlet_and_html(
+    conn: &mut AsyncPgConnection,
+    excerpt: &ExcerptMembers,
+) -> Result<(i64, String), AppError> {
+    let outlet_id = crate::outlets::writes::cited_id(conn, &excerpt.outlet).await?;
+    Ok((
+        outlet_id,
+        markdown::render_one(&excerpt.body_markdown).await?,
+    ))
 }
 
 /// An article quotes its excerpts; a new one is written at its position.
@@ -60,12 +71,12 @@ impl Added for Excerpt {
         position: i32,
         excerpt: &ExcerptMembers,
     ) -> Result<i64, AppError> {
-        let columns = Columns::of(conn, excerpt).await?;
+        let (outlet_id, html) = outlet_and_html(conn, excerpt).await?;
         Ok(diesel::insert_into(excerpts::table)
             .values((
                 excerpts::article_id.eq(article_id),
                 excerpts::position.eq(position),
-                columns,
+                Columns::new(excerpt, outlet_id, &html),
             ))
             .returning(excerpts::id)
             .get_result(conn)
@@ -94,9 +105,12 @@ impl Patchable for Locked<Excerpt> {
         excerpt: ExcerptMembers,
         now: DateTime<Utc>,
     ) -> Result<Excerpt, AppError> {
-        let columns = Columns::of(conn, &excerpt).await?;
+        let (outlet_id, html) = outlet_and_html(conn, &excerpt).await?;
         diesel::update(excerpts::table.find(self.0.id))
-            .set((columns, excerpts::updated_at.eq(now)))
+            .set((
+                Columns::new(&excerpt, outlet_id, &html),
+                excerpts::updated_at.eq(now),
+            ))
             .execute(conn)
             .await?;
         editing::touch_article(conn, self.0.article_id, now).await?;
