@@ -13,13 +13,14 @@ use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::commands::{self, ArticlePatch};
+use super::commands::{self, ArticlePatch, NewArticle};
 use super::load_view;
 use super::queries::{self, ArticleRow};
 use super::views::{api_url, Article};
 use super::writes::{self, RevisionRow, Snapshot};
 use crate::body::JsonBody;
 use crate::db::DbPool;
+use crate::editing::operations::{create_operation, delete_operation, merge_patch_operation};
 use crate::editing::{self, Created, Guarded, Parent};
 use crate::error::{responses, AppError, InvalidInput};
 use crate::idempotency::IdempotencyKey;
@@ -29,53 +30,41 @@ use crate::params::{self, ArticleSlug, Checker, OldSlug, ResourceId};
 use crate::representation::{Audience, Provenance, Representation};
 use crate::visibility::Viewer;
 
-/// Create an article
-///
-/// A new article, optionally with its excerpts and roundups, written in one
-/// transaction. `status` defaults to `draft`; `published` with a future
-/// `published_at` schedules it, and without a date publishes it now. Outlets
-/// are named by slug and must exist; unknown tags are created. Send an
-/// `Idempotency-Key` to make retries safe: a repeat returns the first
-/// response and creates nothing.
-#[utoipa::path(
-    tag = "articles",
-    request_body(content = super::commands::NewArticle, description = "The article, optionally with its excerpts and roundups", content_type = "application/json"),
-    responses(
-        (status = 201, description = "Created", body = Article,
-            headers(("Location" = String, description = "The new article's URL"), ("ETag" = String, description = "Strong entity tag"))),
-        responses::CreateErrors,
-    ),
-    security(("api_key" = [])),
-)]
-#[post("/v1/articles")]
-pub async fn create_article(
-    req: HttpRequest,
-    pool: web::Data<DbPool>,
-    Authorized(caller, ()): Editor,
-    key: IdempotencyKey,
-    body: JsonBody,
-) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
-    let mut conn = pool.get().await?;
-    let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
-    // Rendered before the transaction starts, off the async workers.
-    let rendered = writes::render(&[&article])
-        .await
-        .map_err(|e| AppError::internal_because("rendering Markdown", e))?
-        .pop()
-        .ok_or_else(|| AppError::internal("rendering gave no HTML"))?;
-    editing::create(&req, &mut conn, &caller, key, &body, |conn| {
-        async move {
-            writes::create(conn, &article, &rendered).await?;
-            let representation = editor_view(conn, &article.slug, now).await?;
-            Ok(Created {
-                representation,
-                location: api_url(&article.slug),
+create_operation! {
+    /// Create an article
+    ///
+    /// A new article, optionally with its excerpts and roundups, written in one
+    /// transaction. `status` defaults to `draft`; `published` with a future
+    /// `published_at` schedules it, and without a date publishes it now. Outlets
+    /// are named by slug and must exist; unknown tags are created. Send an
+    /// `Idempotency-Key` to make retries safe: a repeat returns the first
+    /// response and creates nothing.
+    create_article: POST "/v1/articles", tag "articles",
+        body NewArticle "The article, optionally with its excerpts and roundups",
+        creates Article "The new article's URL", also [],
+        |req, pool, caller, key, body| {
+            let now = Utc::now();
+            let mut conn = pool.get().await?;
+            let article = commands::parse_new_article(&mut conn, &body.value, now).await?;
+            // Rendered before the transaction starts, off the async workers.
+            let rendered = writes::render(&[&article])
+                .await
+                .map_err(|e| AppError::internal_because("rendering Markdown", e))?
+                .pop()
+                .ok_or_else(|| AppError::internal("rendering gave no HTML"))?;
+            editing::create(&req, &mut conn, &caller, key, &body, |conn| {
+                async move {
+                    writes::create(conn, &article, &rendered).await?;
+                    let representation = editor_view(conn, &article.slug, now).await?;
+                    Ok(Created {
+                        representation,
+                        location: api_url(&article.slug),
+                    })
+                }
+                .scope_boxed()
             })
+            .await
         }
-        .scope_boxed()
-    })
-    .await
 }
 
 /// The article as editors see it.
@@ -177,60 +166,38 @@ async fn change_article(
     .await
 }
 
-/// Update an article
-///
-/// A JSON merge patch (RFC 7396) of the article's own fields: `slug`,
-/// `title`, `summary`, `body_markdown`, `status`, `published_at`, `tags`.
-/// `null` removes `summary` or `published_at`. The previous version is kept
-/// as a revision. Renaming keeps the old slug, which then redirects here.
-/// Send `If-Match` with the ETag you edited, so that a concurrent change is
-/// refused (412) instead of overwritten.
-#[utoipa::path(
-    tag = "articles",
-    params(ArticleSlug),
-    request_body(content = super::commands::ArticlePatch, description = "A JSON merge patch of the article's fields", content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The updated article", body = Article,
-            headers(("ETag" = String, description = "Strong entity tag of the new representation"))),
-        responses::PatchErrors,
-    ),
-    security(("api_key" = [])),
-)]
-#[patch("/v1/articles/{slug}")]
-pub async fn update_article(
-    req: HttpRequest,
-    pool: web::Data<DbPool>,
-    Authorized(caller, ArticleSlug(slug)): Editor<ArticleSlug>,
-    body: JsonBody,
-) -> Result<HttpResponse, AppError> {
-    let patch = ArticlePatch::parse(&body.value)?;
-    change_article(&req, &pool, &caller, &slug, Change::Patch(patch)).await
+merge_patch_operation! {
+    /// Update an article
+    ///
+    /// A JSON merge patch (RFC 7396) of the article's own fields: `slug`,
+    /// `title`, `summary`, `body_markdown`, `status`, `published_at`, `tags`.
+    /// `null` removes `summary` or `published_at`. The previous version is kept
+    /// as a revision. Renaming keeps the old slug, which then redirects here.
+    /// Send `If-Match` with the ETag you edited, so that a concurrent change is
+    /// refused (412) instead of overwritten.
+    update_article: PATCH "/v1/articles/{slug}", tag "articles", key ArticleSlug,
+        body ArticlePatch "A JSON merge patch of the article's fields",
+        answers Article "The updated article", PatchErrors,
+        |req, pool, caller, slug, body| {
+            let patch = ArticlePatch::parse(&body.value)?;
+            change_article(&req, &pool, &caller, &slug, Change::Patch(patch)).await
+        }
 }
 
-/// Delete an article
-///
-/// Deletes the article with its excerpts, roundups, revisions, old slugs and
-/// view counts. Admins only. Honors `If-Match`.
-#[utoipa::path(
-    tag = "articles",
-    params(ArticleSlug),
-    responses(
-        (status = 204, description = "Deleted"),
-        responses::GuardedErrors,
-    ),
-    security(("api_key" = [])),
-)]
-#[delete("/v1/articles/{slug}")]
-pub async fn delete_article(
-    req: HttpRequest,
-    pool: web::Data<DbPool>,
-    Authorized(_caller, ArticleSlug(slug)): Admin<ArticleSlug>,
-) -> Result<HttpResponse, AppError> {
-    editing::guarded::<ArticleRow, _, _>(&req, &pool, slug.to_owned(), |conn, row, _, _| {
-        async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+delete_operation! {
+    /// Delete an article
+    ///
+    /// Deletes the article with its excerpts, roundups, revisions, old slugs and
+    /// view counts. Admins only. Honors `If-Match`.
+    delete_article: DELETE "/v1/articles/{slug}", tag "articles", key ArticleSlug, by Admin,
+        also [],
+        |req, pool, slug| {
+            editing::guarded::<ArticleRow, _, _>(&req, &pool, slug, |conn, row, _, _| {
+                async move { Ok(writes::delete(conn, row.id).await?) }.scope_boxed()
+            })
+            .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
 }
 
 /// A kept version of an article, from before one of its updates.
