@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import createClient from "openapi-fetch";
 import type { paths } from "./generated/broadsheet.js";
 
+type NewOutlet = NonNullable<paths["/v1/outlets"]["post"]["requestBody"]>["content"]["application/json"];
 type NewArticle = NonNullable<paths["/v1/articles"]["post"]["requestBody"]>["content"]["application/json"];
 type ArticlePatch = NonNullable<
   paths["/v1/articles/{slug}"]["patch"]["requestBody"]
@@ -26,6 +27,14 @@ function etagOf(response: Response): string {
 }
 
 const slug = `typed-client-${Date.now()}`;
+
+// An outlet of its own to cite: whatever else has been done to the server's
+// outlets (renamed, deleted), this one is there.
+const outlet: NewOutlet = { slug: `${slug}-outlet`, name: "The Typed Times", home_url: "https://example.org/" };
+const source = await editor.POST("/v1/outlets", { body: outlet });
+assert.equal(source.response.status, 201, JSON.stringify(source.error));
+assert.equal(source.data?.slug, outlet.slug);
+
 const draft: NewArticle = {
   slug,
   title: "A draft from the typed client",
@@ -37,7 +46,7 @@ const draft: NewArticle = {
     {
       headline: "What the source said",
       bylines: ["A. Reporter"],
-      outlet: "dawn",
+      outlet: outlet.slug,
       source_published_on: "2024-05-01",
       source_url: "https://www.dawn.com/news/1",
       call_to_action: "Read the whole article",
@@ -47,7 +56,7 @@ const draft: NewArticle = {
   roundups: [
     {
       title: "Elsewhere",
-      links: [{ headline: "Another view", outlet: "the-news", url: "https://www.thenews.com.pk/1" }],
+      links: [{ headline: "Another view", outlet: outlet.slug, url: "https://example.org/1" }],
     },
   ],
 };
@@ -61,7 +70,7 @@ assert.ok(created.data);
 assert.equal(created.data.slug, slug);
 assert.equal(created.data.status, "draft");
 assert.equal(created.data.excerpts.length, 1);
-assert.equal(created.data.excerpts[0]?.outlet.slug, "dawn");
+assert.equal(created.data.excerpts[0]?.outlet.slug, outlet.slug);
 assert.equal(created.data.roundups[0]?.links.length, 1);
 
 const unpublished = await reader.GET("/v1/articles/{slug}", { params: { path: { slug } } });
@@ -98,7 +107,7 @@ assert.deepEqual(
 );
 assert.equal(read.data.excerpts[0]?.headline, "What the source said");
 assert.deepEqual(read.data.excerpts[0]?.bylines, ["A. Reporter"]);
-assert.equal(read.data.roundups[0]?.links[0]?.url, "https://www.thenews.com.pk/1");
+assert.equal(read.data.roundups[0]?.links[0]?.url, "https://example.org/1");
 assert.match(read.data.body_html, /<em>commentary<\/em>/);
 
 console.log(`typed client: created, patched, published and read back ${slug}`);
