@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
@@ -33,42 +31,84 @@ use diesel_async::AsyncPgConnection;
 use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
 use views::{Article, ArticleSummary};
 
-/// Query parameters of `GET /v1/articles`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListArticlesQuery {
-    /// Which articles: `published` (the default, and the only one open without
-    /// a key), `scheduled`, `draft` or `all`. Drafts and `all` list the most
-    /// recently updated first.
-    #[param(value_type = Option<String>, example = "published")]
-    status: Option<String>,
-    /// Only articles with this tag (a tag slug).
-    #[param(example = "pakistan")]
-    tag: Option<String>,
-    /// Only articles that quote or link to this outlet (an outlet slug).
-    #[param(example = "dawn")]
-    outlet: Option<String>,
-    /// Only articles published strictly after this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-10-01T00:00:00Z")]
-    published_after: Option<String>,
-    /// Only articles published strictly before this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-11-01")]
-    published_before: Option<String>,
-    /// Page size.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Parts of the whole post each item also carries, comma-separated:
-    /// `excerpts`, `roundups` or both. Items then have `excerpts` and/or
-    /// `roundups`, as in the single article.
-    #[param(example = "excerpts,roundups")]
-    include: Option<String>,
-    /// Comma-separated members of each item to keep (e.g. `slug,title`); all
-    /// when absent. An unknown name is a 400 naming it.
-    #[param(example = "slug,title")]
-    fields: Option<String>,
+/// Declares the query parameters of an operation that takes the article
+/// list's public filters (the list, search, the feeds): the filters, with the
+/// one description each has everywhere, between the operation's own
+/// parameters. A struct of its own rather than a flattened one, because
+/// serde cannot refuse unknown parameters through `flatten`. `filters()`
+/// reads them, with `limit` and `cursor`, which each operation describes.
+macro_rules! filtered_query {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$before_meta:meta])* $before:ident: $before_type:ty,)*
+            ..filters,
+            $($(#[$after_meta:meta])* $after:ident: $after_type:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            $($(#[$before_meta])* $before: $before_type,)*
+            /// Only articles with this tag (a tag slug).
+            #[param(example = "pakistan")]
+            tag: Option<String>,
+            /// Only articles that quote or link to this outlet (an outlet slug).
+            #[param(example = "dawn")]
+            outlet: Option<String>,
+            /// Only articles published strictly after this time (RFC 3339, or a date meaning its midnight UTC).
+            #[param(value_type = Option<String>, format = DateTime, example = "2011-10-01T00:00:00Z")]
+            published_after: Option<String>,
+            /// Only articles published strictly before this time (RFC 3339, or a date meaning its midnight UTC).
+            #[param(value_type = Option<String>, format = DateTime, example = "2011-11-01")]
+            published_before: Option<String>,
+            $($(#[$after_meta])* $after: $after_type,)*
+        }
+
+        impl $name {
+            /// The public filters as they arrive, with `limit` and `cursor`.
+            fn filters(&self) -> $crate::articles::ListFilters<'_> {
+                $crate::articles::ListFilters {
+                    tag: self.tag.as_deref(),
+                    outlet: self.outlet.as_deref(),
+                    published_after: self.published_after.as_deref(),
+                    published_before: self.published_before.as_deref(),
+                    limit: self.limit.as_deref(),
+                    cursor: self.cursor.as_deref(),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use filtered_query;
+
+filtered_query! {
+    /// Query parameters of `GET /v1/articles`.
+    pub struct ListArticlesQuery {
+        /// Which articles: `published` (the default, and the only one open without
+        /// a key), `scheduled`, `draft` or `all`. Drafts and `all` list the most
+        /// recently updated first.
+        #[param(value_type = Option<String>, example = "published")]
+        status: Option<String>,
+        ..filters,
+        /// Page size.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+        limit: Option<String>,
+        /// The `next_cursor` of the previous page.
+        cursor: Option<String>,
+        /// Parts of the whole post each item also carries, comma-separated:
+        /// `excerpts`, `roundups` or both. Items then have `excerpts` and/or
+        /// `roundups`, as in the single article.
+        #[param(example = "excerpts,roundups")]
+        include: Option<String>,
+        /// Comma-separated members of each item to keep (e.g. `slug,title`); all
+        /// when absent. An unknown name is a 400 naming it.
+        #[param(example = "slug,title")]
+        fields: Option<String>,
+    }
 }
 
 /// List articles
@@ -119,14 +159,7 @@ pub async fn list_articles(
         &cursors,
         "articles",
         (status.unwrap_or_default(), query.status.as_deref()),
-        &ListFilters {
-            tag: query.tag.as_deref(),
-            outlet: query.outlet.as_deref(),
-            published_after: query.published_after.as_deref(),
-            published_before: query.published_before.as_deref(),
-            limit: query.limit.as_deref(),
-            cursor: query.cursor.as_deref(),
-        },
+        &query.filters(),
     );
     checker.finish()?;
     // `finish` has refused the request if either is missing.

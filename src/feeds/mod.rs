@@ -17,12 +17,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
+use crate::articles::filtered_query;
 use crate::articles::queries::{ArticleRow, StatusFilter};
 use crate::articles::views::Article;
-use crate::articles::{self, ListFilters, ListRequest};
+use crate::articles::{self, ListRequest};
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::CursorKey;
@@ -123,42 +122,19 @@ pub fn advertise(req: &HttpRequest, response: &mut HttpResponse) {
     }
 }
 
-/// Query parameters of the feeds: the public filters of `GET /v1/articles`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FeedQuery {
-    /// Only articles with this tag (a tag slug).
-    #[param(example = "pakistan")]
-    tag: Option<String>,
-    /// Only articles that quote or link to this outlet (an outlet slug).
-    #[param(example = "dawn")]
-    outlet: Option<String>,
-    /// Only articles published strictly after this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-10-01T00:00:00Z")]
-    published_after: Option<String>,
-    /// Only articles published strictly before this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-11-01")]
-    published_before: Option<String>,
-    /// Entries per page.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
-    limit: Option<String>,
-    /// Where the previous page ended: the `cursor` of its `next` link.
-    cursor: Option<String>,
+filtered_query! {
+    /// Query parameters of the feeds: the public filters of `GET /v1/articles`.
+    pub struct FeedQuery {
+        ..filters,
+        /// Entries per page.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+        limit: Option<String>,
+        /// Where the previous page ended: the `cursor` of its `next` link.
+        cursor: Option<String>,
+    }
 }
 
 impl FeedQuery {
-    fn filters(&self) -> ListFilters<'_> {
-        ListFilters {
-            tag: self.tag.as_deref(),
-            outlet: self.outlet.as_deref(),
-            published_after: self.published_after.as_deref(),
-            published_before: self.published_before.as_deref(),
-            limit: self.limit.as_deref(),
-            cursor: self.cursor.as_deref(),
-        }
-    }
-
     /// The filters, in a fixed order, as they were given.
     fn named_filters(&self) -> [(&'static str, Option<&str>); 4] {
         [

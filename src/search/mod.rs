@@ -10,11 +10,9 @@ pub mod views;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
+use crate::articles::filtered_query;
 use crate::articles::queries::StatusFilter;
-use crate::articles::ListFilters;
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::fields::Fields;
@@ -28,44 +26,32 @@ use views::SearchResult;
 /// into a search box, and short enough that parsing it costs nothing.
 pub const MAX_QUERY_CHARS: usize = 256;
 
-/// Query parameters of `GET /v1/search`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SearchQuery {
-    /// What to look for, in web-search syntax: words (stemmed in English, so
-    /// `elections` also finds `election`), `"quoted phrases"` whose words
-    /// must be adjacent, `-word` to leave out articles that mention it
-    /// anywhere, and `or` between alternatives. Case does not matter; common
-    /// words such as `the` are ignored, so a query of only those finds nothing.
-    #[param(
-        required = true,
-        min_length = 1,
-        max_length = 256,
-        example = "haqqani -taliban"
-    )]
-    q: Option<String>,
-    /// Only articles with this tag (a tag slug).
-    #[param(example = "pakistan")]
-    tag: Option<String>,
-    /// Only articles that quote or link to this outlet (an outlet slug).
-    #[param(example = "dawn")]
-    outlet: Option<String>,
-    /// Only articles published strictly after this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-10-01T00:00:00Z")]
-    published_after: Option<String>,
-    /// Only articles published strictly before this time (RFC 3339, or a date meaning its midnight UTC).
-    #[param(value_type = Option<String>, format = DateTime, example = "2011-11-01")]
-    published_before: Option<String>,
-    /// Page size.
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Comma-separated members of each result to keep (e.g. `slug,snippet_html`);
-    /// all when absent. An unknown name is a 400 naming it.
-    #[param(example = "slug,snippet_html")]
-    fields: Option<String>,
+filtered_query! {
+    /// Query parameters of `GET /v1/search`.
+    pub struct SearchQuery {
+        /// What to look for, in web-search syntax: words (stemmed in English, so
+        /// `elections` also finds `election`), `"quoted phrases"` whose words
+        /// must be adjacent, `-word` to leave out articles that mention it
+        /// anywhere, and `or` between alternatives. Case does not matter; common
+        /// words such as `the` are ignored, so a query of only those finds nothing.
+        #[param(
+            required = true,
+            min_length = 1,
+            max_length = 256,
+            example = "haqqani -taliban"
+        )]
+        q: Option<String>,
+        ..filters,
+        /// Page size.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+        limit: Option<String>,
+        /// The `next_cursor` of the previous page.
+        cursor: Option<String>,
+        /// Comma-separated members of each result to keep (e.g. `slug,snippet_html`);
+        /// all when absent. An unknown name is a 400 naming it.
+        #[param(example = "slug,snippet_html")]
+        fields: Option<String>,
+    }
 }
 
 /// Search articles
@@ -104,14 +90,7 @@ pub async fn search_articles(
 ) -> Result<HttpResponse, AppError> {
     let mut checker = Checker::new();
     let text = checker.check(search_text(query.q.as_deref(), req.query_string()));
-    let filters = ListFilters {
-        tag: query.tag.as_deref(),
-        outlet: query.outlet.as_deref(),
-        published_after: query.published_after.as_deref(),
-        published_before: query.published_before.as_deref(),
-        limit: query.limit.as_deref(),
-        cursor: query.cursor.as_deref(),
-    };
+    let filters = query.filters();
     // Search finds published articles only, whoever asks.
     let filter = filters.filter(&mut checker, StatusFilter::Published);
     let limit = checker.check(params::limit(query.limit.as_deref(), 20, 100));
