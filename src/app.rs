@@ -62,6 +62,7 @@ impl Application {
             }
         };
         popularity.start(pool.clone(), &config.popularity);
+        crate::changes::announcer::start(pool.clone());
         let limiter = Arc::new(RateLimiter::new(
             config.rate_limits,
             config.popularity.trusted_proxies.clone(),

@@ -14,7 +14,7 @@ use actix_web::dev::ResourceDef;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
-    articles, excerpts, feeds, health, index, outlets, popularity, roundups, search, tags,
+    articles, changes, excerpts, feeds, health, index, outlets, popularity, roundups, search, tags,
 };
 
 /// One line of the index.
@@ -92,6 +92,9 @@ index! {
     POST "/v1/outlets" => outlets::editor::create_outlet,
     PATCH "/v1/outlets/{slug}" => outlets::editor::update_outlet,
     DELETE "/v1/outlets/{slug}" => outlets::editor::delete_outlet,
+
+    // The change log.
+    GET "/v1/changes" => changes::list_changes,
 
     // Tags, search, feeds and the index.
     GET "/v1/tags" => tags::list_tags,

@@ -183,3 +183,24 @@ diesel::table! {
 // The removal watermark is read in the statement that resolves a list's filters.
 diesel::allow_tables_to_appear_in_same_query!(publication_removals, tags);
 diesel::allow_tables_to_appear_in_same_query!(publication_removals, outlets);
+
+// The change log (`tx`, an `xid8`, is read and written by SQL alone).
+diesel::table! {
+    changes (id) {
+        id -> Int8,
+        seq -> Nullable<Int8>,
+        kind -> Text,
+        resource_id -> Int8,
+        parent_id -> Nullable<Int8>,
+        article_id -> Nullable<Int8>,
+        slug -> Nullable<Text>,
+        previous_slug -> Nullable<Text>,
+        existed -> Bool,
+        was_public -> Bool,
+        action -> Nullable<Text>,
+        visible -> Nullable<Bool>,
+        public -> Nullable<Bool>,
+        etag -> Nullable<Text>,
+        committed_at -> Nullable<Timestamptz>,
+    }
+}

@@ -268,6 +268,9 @@ pub enum SiteError {
         pointer: String,
         error: diesel::result::Error,
     },
+    /// The change log's tags could not be noted.
+    #[error("change log: {0}")]
+    Changes(Box<crate::error::AppError>),
     /// The thread rendering Markdown failed.
     #[error("rendering Markdown: {0}")]
     Render(#[from] tokio::task::JoinError),
@@ -296,6 +299,7 @@ impl From<SiteError> for crate::error::AppError {
             SiteError::Invalid(detail) => Self::Conflict(detail),
             SiteError::Format(error) => Self::internal(error),
             SiteError::Render(error) => Self::internal_because("rendering Markdown", error),
+            SiteError::Changes(error) => *error,
         }
     }
 }
@@ -658,6 +662,9 @@ pub async fn load_with(
                 let loaded = load_in(conn, site, this_hour, progress)
                     .await
                     .map_err(Abort::Failed)?;
+                crate::changes::seal::seal(conn, Utc::now())
+                    .await
+                    .map_err(|e| Abort::Failed(SiteError::Changes(Box::new(e))))?;
                 match mode {
                     Mode::Write | Mode::AddMissing => Ok(loaded),
                     Mode::DryRun => {

@@ -27,6 +27,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::body::JsonBody;
+use crate::changes::seal as changes;
 use crate::db::DbPool;
 use crate::error::{AppError, InvalidInput};
 use crate::fields;
@@ -113,7 +114,9 @@ where
             let locked = G::locked(conn, &key).await?;
             let current = locked.view(conn, now).await?;
             if_match.check(Representation::of(&current)?.etag())?;
-            write(conn, locked, current, now).await
+            let written = write(conn, locked, current, now).await?;
+            changes::seal(conn, Utc::now()).await?;
+            Ok(written)
         }
         .scope_boxed()
     })
@@ -382,6 +385,7 @@ where
                     }
                 }
                 let created = write(conn).await?;
+                changes::seal(conn, Utc::now()).await?;
                 if let Some(key) = &key.0 {
                     let headers = [
                         ("Location", created.location.as_str()),

@@ -76,6 +76,7 @@ Lists and single resources take `fields=a,b` to keep only those members.",
         (name = "rankings", description = "Popular articles by views"),
         (name = "search", description = "Full-text search over published articles and their excerpts"),
         (name = "feeds", description = "Atom, RSS and JSON Feed of the published articles, whole posts in each entry"),
+        (name = "changes", description = "The change log: every create, update, publication and deletion, in commit order, for mirrors to sync from"),
         (name = "health", description = "Probes for orchestrators"),
     ),
 )]
