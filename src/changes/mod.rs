@@ -240,7 +240,7 @@ pub const MAX_PAGE: u32 = 1000;
         responses::TooManyRequests,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/changes")]
 pub async fn list_changes(
