@@ -208,7 +208,7 @@ pub struct ChangePage {
 pub struct ChangesQuery {
     /// The id of the last event already applied; `0` (the default) starts
     /// from the beginning of the log.
-    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807, example = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807i64, example = 0)]
     since: Option<String>,
     /// Page size.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]
