@@ -277,26 +277,16 @@ DECLARE
     article_now bigint;
     visible_now boolean;
     scheduled_at timestamptz;
+    was boolean;
+    ancestor bigint;
+    parent_was boolean;
+    parent_article bigint;
     act text;
 BEGIN
     -- Held until this transaction has committed: the next one to commit
     -- changes waits here, so positions follow commit order.
     SELECT last_seq INTO head FROM change_log_head FOR UPDATE;
     now_at := clock_timestamp();
-
-    -- A row deleted with its article (or its roundup) could not see what
-    -- the public saw of it: take its parent's note.
-    UPDATE changes r SET was_public = true
-      FROM changes a
-     WHERE r.tx = NEW.tx AND a.tx = NEW.tx AND r.seq IS NULL
-       AND r.kind IN ('excerpt', 'roundup') AND a.kind = 'article'
-       AND a.resource_id = r.article_id AND a.was_public AND NOT r.was_public;
-    UPDATE changes l SET was_public = l.was_public OR r.was_public,
-                         article_id = coalesce(l.article_id, r.article_id)
-      FROM changes r
-     WHERE l.tx = NEW.tx AND r.tx = NEW.tx AND l.seq IS NULL
-       AND l.kind = 'roundup_link' AND r.kind = 'roundup' AND r.resource_id = l.parent_id
-       AND (r.was_public AND NOT l.was_public OR l.article_id IS NULL);
 
     FOR c IN SELECT * FROM changes WHERE tx = NEW.tx AND seq IS NULL ORDER BY id LOOP
         found_now := false;
@@ -333,6 +323,27 @@ BEGIN
         END IF;
         found_now := coalesce(found_now, false);
         visible_now := coalesce(visible_now, false);
+
+        -- A row deleted with its article (or its roundup) could not see
+        -- what the public saw of it: its parent's note tells. One index
+        -- probe each, so that a transaction of thousands of rows (an
+        -- import) stays linear.
+        was := c.was_public;
+        ancestor := c.article_id;
+        IF c.kind = 'roundup_link' THEN
+            SELECT s.was_public, s.article_id INTO parent_was, parent_article
+              FROM changes s
+             WHERE s.tx = NEW.tx AND s.kind = 'roundup' AND s.resource_id = c.parent_id;
+            IF FOUND THEN
+                was := was OR parent_was;
+                ancestor := coalesce(ancestor, parent_article);
+            END IF;
+        END IF;
+        IF c.kind IN ('excerpt', 'roundup', 'roundup_link') AND NOT was THEN
+            was := EXISTS (SELECT 1 FROM changes s
+                            WHERE s.tx = NEW.tx AND s.kind = 'article'
+                              AND s.resource_id = ancestor AND s.was_public);
+        END IF;
         IF found_now AND c.kind IN ('excerpt', 'roundup', 'roundup_link') THEN
             visible_now := article_id_is_public(article_now, now_at);
         END IF;
@@ -346,8 +357,8 @@ BEGIN
         act := CASE
             WHEN NOT found_now THEN 'deleted'
             WHEN NOT c.existed THEN 'created'
-            WHEN c.was_public AND NOT visible_now THEN 'unpublished'
-            WHEN visible_now AND NOT c.was_public THEN 'published'
+            WHEN was AND NOT visible_now THEN 'unpublished'
+            WHEN visible_now AND NOT was THEN 'published'
             WHEN slug_now IS DISTINCT FROM c.slug THEN 'renamed'
             ELSE 'updated' END;
         head := head + 1;
@@ -355,12 +366,13 @@ BEGIN
             seq = head,
             action = act,
             visible = visible_now,
-            public = c.was_public OR visible_now,
+            was_public = was,
+            public = was OR visible_now,
             slug = coalesce(slug_now, c.slug),
             previous_slug = CASE WHEN found_now AND c.existed AND slug_now IS DISTINCT FROM c.slug
                                  THEN c.slug END,
             parent_id = coalesce(parent_now, c.parent_id),
-            article_id = coalesce(article_now, c.article_id),
+            article_id = coalesce(article_now, ancestor),
             etag = CASE WHEN visible_now THEN c.etag END,
             committed_at = now_at
          WHERE id = c.id;

@@ -225,6 +225,22 @@ pub async fn find(
     query.first(conn).await.optional()
 }
 
+/// The articles with these ids that the viewer may see.
+pub async fn by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    viewer: Viewer,
+) -> QueryResult<Vec<ArticleRow>> {
+    let mut query = articles::table
+        .filter(articles::id.eq_any(ids))
+        .select(ArticleRow::as_select())
+        .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
+    query.load(conn).await
+}
+
 /// The current slug of the article that once answered to `old_slug`, if the viewer may see it.
 pub async fn current_slug(
     conn: &mut AsyncPgConnection,

@@ -22,7 +22,7 @@ use crate::representation::{Provenance, Representation};
 use queries::ChangeRow;
 
 /// What kind of resource changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     Article,
@@ -274,9 +274,10 @@ pub async fn list_changes(
     };
     let mut shown = Provenance::new();
     shown.list("changes");
-    let mut response = Representation::of(&page)?
-        .shows(&shown)
-        .respond(&req, StatusCode::OK, caller.audience());
+    let mut response =
+        Representation::of(&page)?
+            .shows(&shown)
+            .respond(&req, StatusCode::OK, caller.audience());
     // Committed events never change: a full page is the same forever. The
     // last page grows, so it is revalidated (its ETag answers 304).
     if reader == Reader::Public {

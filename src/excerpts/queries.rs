@@ -38,6 +38,8 @@ pub enum ExcerptSelection<'a> {
     OfArticles(&'a [i64]),
     /// One excerpt by id.
     One(i64),
+    /// These excerpts, by id.
+    Ids(&'a [i64]),
     /// A page of the public list, by ascending id; `limit + 1` rows.
     Page(&'a CitationFilter),
 }
@@ -72,6 +74,7 @@ pub async fn load(
                 .order((excerpts::article_id, excerpts::position));
         }
         ExcerptSelection::One(id) => query = query.filter(excerpts::id.eq(id)),
+        ExcerptSelection::Ids(ids) => query = query.filter(excerpts::id.eq_any(ids)),
         ExcerptSelection::Page(filter) => {
             if let Some(outlet) = &filter.outlet {
                 query = query.filter(outlets::slug.eq(outlet.clone()));

@@ -83,6 +83,15 @@ pub async fn find(
 }
 
 /// The id of the outlet with this slug.
+/// The slugs of the outlets with these ids.
+pub async fn slugs_of(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<String>> {
+    outlets::table
+        .filter(outlets::id.eq_any(ids))
+        .select(outlets::slug)
+        .load(conn)
+        .await
+}
+
 pub async fn id_of(conn: &mut AsyncPgConnection, slug: &str) -> QueryResult<Option<i64>> {
     outlets::table
         .filter(outlets::slug.eq(slug))

@@ -41,6 +41,8 @@ pub enum RoundupSelection<'a> {
     OfArticles(&'a [i64]),
     /// One roundup by id.
     One(i64),
+    /// These roundups, by id.
+    Ids(&'a [i64]),
 }
 
 /// Which press links to load.
@@ -50,6 +52,8 @@ pub enum LinkSelection<'a> {
     Of(RoundupSelection<'a>),
     /// One link by id.
     One(i64),
+    /// These links, by id.
+    Ids(&'a [i64]),
     /// A page of the public list, by ascending id; `limit + 1` rows.
     Page(&'a CitationFilter),
 }
@@ -75,6 +79,7 @@ pub async fn load_roundups(
             query.filter(roundups::article_id.eq_any(article_ids))
         }
         RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
+        RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids)),
     }
     .load(conn)
     .await
@@ -108,6 +113,7 @@ pub async fn load_links(
                     query.filter(roundups::article_id.eq_any(article_ids))
                 }
                 RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
+                RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids)),
             }
             .order((
                 roundups::article_id,
@@ -116,6 +122,7 @@ pub async fn load_links(
             ));
         }
         LinkSelection::One(id) => query = query.filter(roundup_links::id.eq(id)),
+        LinkSelection::Ids(ids) => query = query.filter(roundup_links::id.eq_any(ids)),
         LinkSelection::Page(filter) => {
             if let Some(outlet) = &filter.outlet {
                 query = query.filter(outlets::slug.eq(outlet.clone()));
