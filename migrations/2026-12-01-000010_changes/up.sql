@@ -397,6 +397,10 @@ DECLARE
     due record;
     announced integer := 0;
 BEGIN
+    -- The log's head first, as a committing writer takes it before it
+    -- touches `scheduled_publications`: taken the other way round, a post
+    -- edited in the second it comes due could deadlock the two.
+    PERFORM 1 FROM change_log_head FOR UPDATE;
     FOR due IN
         DELETE FROM scheduled_publications s
          WHERE s.article_id IN (SELECT article_id FROM scheduled_publications
