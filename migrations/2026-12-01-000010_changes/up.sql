@@ -132,7 +132,11 @@ BEGIN
         IF NEW.revised_at IS NOT DISTINCT FROM OLD.revised_at THEN
             RETURN NULL;
         END IF;
-        was := article_is_public(OLD.status, OLD.published_at, statement_timestamp());
+        -- A scheduled post whose time has come is public before the log
+        -- says so; until it has been announced, a write to it announces it,
+        -- with what it holds, or the log would never tell of its rows.
+        was := article_is_public(OLD.status, OLD.published_at, statement_timestamp())
+               AND NOT EXISTS (SELECT 1 FROM scheduled_publications s WHERE s.article_id = OLD.id);
         PERFORM stage_change('article', NEW.id, NULL, NEW.id, OLD.slug, true, was);
         IF was IS DISTINCT FROM article_is_public(NEW.status, NEW.published_at, statement_timestamp())
            OR NEW.slug IS DISTINCT FROM OLD.slug OR NEW.title IS DISTINCT FROM OLD.title THEN

@@ -585,7 +585,10 @@ fn expected(events: &[(&str, i64)]) -> Vec<String> {
 /// draft `hidden` with an excerpt, and an outlet nothing cites.
 fn newsroom() -> Value {
     let mut live = published("live", Utc::now() - Duration::days(1));
-    live["excerpts"] = json!([excerpt("Excerpt A", "bloomberg"), excerpt("Excerpt B", "dawn")]);
+    live["excerpts"] = json!([
+        excerpt("Excerpt A", "bloomberg"),
+        excerpt("Excerpt B", "dawn")
+    ]);
     live["roundups"] = json!([roundup(
         "From Pakistan Press",
         &[("Link one", "the-news"), ("Link two", "dawn")]
@@ -622,9 +625,17 @@ impl Live {
     /// `action` of the article and of everything it holds.
     fn all(&self, action: &str) -> Vec<(String, i64)> {
         let mut all = vec![(format!("article.{action}"), self.article)];
-        all.extend(self.excerpts.iter().map(|id| (format!("excerpt.{action}"), *id)));
+        all.extend(
+            self.excerpts
+                .iter()
+                .map(|id| (format!("excerpt.{action}"), *id)),
+        );
         all.push((format!("roundup.{action}"), self.roundup));
-        all.extend(self.links.iter().map(|id| (format!("roundup_link.{action}"), *id)));
+        all.extend(
+            self.links
+                .iter()
+                .map(|id| (format!("roundup_link.{action}"), *id)),
+        );
         all
     }
 }
@@ -676,7 +687,13 @@ async fn each_write_logs_exactly_the_resources_it_changed() {
     let events = logged(&desk, Method::POST, "/v1/articles", Some(draft("fresh"))).await;
     let fresh = article_id(&desk, "fresh").await;
     assert_eq!(sorted(&events), expected(&[("article.created", fresh)]));
-    let events = logged(&desk, Method::POST, "/v1/articles", Some(post("whole", "published"))).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        "/v1/articles",
+        Some(post("whole", "published")),
+    )
+    .await;
     let whole = desk.article("whole").await;
     let whole_id = article_id(&desk, "whole").await;
     let whole_links = ids_of(&whole["roundups"][0]["links"]);
@@ -684,35 +701,78 @@ async fn each_write_logs_exactly_the_resources_it_changed() {
         sorted(&events),
         expected(&[
             ("article.created", whole_id),
-            ("excerpt.created", whole["excerpts"][0]["id"].as_i64().unwrap()),
-            ("roundup.created", whole["roundups"][0]["id"].as_i64().unwrap()),
+            (
+                "excerpt.created",
+                whole["excerpts"][0]["id"].as_i64().unwrap()
+            ),
+            (
+                "roundup.created",
+                whole["roundups"][0]["id"].as_i64().unwrap()
+            ),
             ("roundup_link.created", whole_links[0]),
             ("roundup_link.created", whole_links[1]),
         ])
     );
-    assert!(events.iter().all(|event| event["etag"].is_string()), "{events:#?}");
+    assert!(
+        events.iter().all(|event| event["etag"].is_string()),
+        "{events:#?}"
+    );
     assert_etags_current(&desk, &events).await;
 
     // A body edit changes the article alone; a retitle, everything showing the title.
-    let events = logged(&desk, Method::PATCH, "/v1/articles/live", Some(json!({"body_markdown": "New words."}))).await;
-    assert_eq!(sorted(&events), expected(&[("article.updated", live.article)]));
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        "/v1/articles/live",
+        Some(json!({"body_markdown": "New words."})),
+    )
+    .await;
+    assert_eq!(
+        sorted(&events),
+        expected(&[("article.updated", live.article)])
+    );
     assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::PATCH, "/v1/articles/live", Some(json!({"title": "New title"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        "/v1/articles/live",
+        Some(json!({"title": "New title"})),
+    )
+    .await;
     assert_eq!(sorted(&events), owned(live.all("updated")));
     assert_etags_current(&desk, &events).await;
 
     // A rename names the old slug; what the article holds shows the new one.
-    let events = logged(&desk, Method::PATCH, "/v1/articles/live", Some(json!({"slug": "alive"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        "/v1/articles/live",
+        Some(json!({"slug": "alive"})),
+    )
+    .await;
     let mut renamed = live.all("updated");
     renamed[0].0 = "article.renamed".into();
     assert_eq!(sorted(&events), owned(renamed));
-    assert_eq!(events.iter().find(|e| e["kind"] == "article").unwrap()["previous_slug"], "live");
-    assert_eq!(events.iter().find(|e| e["kind"] == "article").unwrap()["slug"], "alive");
+    assert_eq!(
+        events.iter().find(|e| e["kind"] == "article").unwrap()["previous_slug"],
+        "live"
+    );
+    assert_eq!(
+        events.iter().find(|e| e["kind"] == "article").unwrap()["slug"],
+        "alive"
+    );
     assert_etags_current(&desk, &events).await;
-    desk.write(Method::PATCH, "/v1/articles/alive", Some(json!({"slug": "live"}))).await;
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/alive",
+        Some(json!({"slug": "live"})),
+    )
+    .await;
 
     // A restored revision.
-    let revisions = desk.write(Method::GET, "/v1/articles/live/revisions", None).await;
+    let revisions = desk
+        .write(Method::GET, "/v1/articles/live/revisions", None)
+        .await;
     let retitled = revisions["data"]
         .as_array()
         .unwrap()
@@ -720,97 +780,257 @@ async fn each_write_logs_exactly_the_resources_it_changed() {
         .find(|revision| revision["article"]["title"] == "Title of live")
         .expect("the revision before the retitle")["id"]
         .clone();
-    let events = logged(&desk, Method::POST, &format!("/v1/articles/live/revisions/{retitled}/restore"), None).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        &format!("/v1/articles/live/revisions/{retitled}/restore"),
+        None,
+    )
+    .await;
     assert_eq!(sorted(&events), owned(live.all("updated")));
     assert_etags_current(&desk, &events).await;
 
     // Excerpts: created, edited, reordered, deleted; each revises the article.
-    let events = logged(&desk, Method::POST, "/v1/articles/live/excerpts", Some(excerpt("Excerpt C", "dawn"))).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        "/v1/articles/live/excerpts",
+        Some(excerpt("Excerpt C", "dawn")),
+    )
+    .await;
     let excerpts = ids_of(&desk.article("live").await["excerpts"]);
-    assert_eq!(sorted(&events), expected(&[("article.updated", live.article), ("excerpt.created", excerpts[2])]));
-    assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::PATCH, &format!("/v1/excerpts/{}", excerpts[0]), Some(json!({"headline": "Edited"}))).await;
-    assert_eq!(sorted(&events), expected(&[("article.updated", live.article), ("excerpt.updated", excerpts[0])]));
-    let events = logged(&desk, Method::PUT, "/v1/articles/live/excerpts/order", Some(json!({"ids": [excerpts[1], excerpts[0], excerpts[2]]}))).await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("excerpt.updated", excerpts[0]), ("excerpt.updated", excerpts[1])]),
+        expected(&[
+            ("article.updated", live.article),
+            ("excerpt.created", excerpts[2])
+        ])
+    );
+    assert_etags_current(&desk, &events).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        &format!("/v1/excerpts/{}", excerpts[0]),
+        Some(json!({"headline": "Edited"})),
+    )
+    .await;
+    assert_eq!(
+        sorted(&events),
+        expected(&[
+            ("article.updated", live.article),
+            ("excerpt.updated", excerpts[0])
+        ])
+    );
+    let events = logged(
+        &desk,
+        Method::PUT,
+        "/v1/articles/live/excerpts/order",
+        Some(json!({"ids": [excerpts[1], excerpts[0], excerpts[2]]})),
+    )
+    .await;
+    assert_eq!(
+        sorted(&events),
+        expected(&[
+            ("article.updated", live.article),
+            ("excerpt.updated", excerpts[0]),
+            ("excerpt.updated", excerpts[1])
+        ]),
         "the two excerpts that moved"
     );
     assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::DELETE, &format!("/v1/excerpts/{}", excerpts[1]), None).await;
+    let events = logged(
+        &desk,
+        Method::DELETE,
+        &format!("/v1/excerpts/{}", excerpts[1]),
+        None,
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("excerpt.deleted", excerpts[1]), ("excerpt.updated", excerpts[0]), ("excerpt.updated", excerpts[2])]),
+        expected(&[
+            ("article.updated", live.article),
+            ("excerpt.deleted", excerpts[1]),
+            ("excerpt.updated", excerpts[0]),
+            ("excerpt.updated", excerpts[2])
+        ]),
         "the deleted one, and those whose position closed the gap"
     );
     let deleted = events.iter().find(|e| e["action"] == "deleted").unwrap();
     assert_eq!(deleted["tombstone"], true);
-    assert!(deleted["url"].is_null() && deleted["etag"].is_null(), "{deleted}");
+    assert!(
+        deleted["url"].is_null() && deleted["etag"].is_null(),
+        "{deleted}"
+    );
 
     // Roundups and links.
     let (press, links) = (live.roundup, live.links.clone());
-    let events = logged(&desk, Method::PATCH, &format!("/v1/roundups/{press}"), Some(json!({"title": "Retitled"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        &format!("/v1/roundups/{press}"),
+        Some(json!({"title": "Retitled"})),
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup_link.updated", links[0]), ("roundup_link.updated", links[1])]),
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup_link.updated", links[0]),
+            ("roundup_link.updated", links[1])
+        ]),
         "links show their roundup's title"
     );
     assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::POST, &format!("/v1/roundups/{press}/links"), Some(json!({"headline": "Link three", "outlet": "dawn", "url": "https://www.dawn.com/3"}))).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        &format!("/v1/roundups/{press}/links"),
+        Some(json!({"headline": "Link three", "outlet": "dawn", "url": "https://www.dawn.com/3"})),
+    )
+    .await;
     let now_links = ids_of(&desk.article("live").await["roundups"][0]["links"]);
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup_link.created", now_links[2])])
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup_link.created", now_links[2])
+        ])
     );
-    let events = logged(&desk, Method::PATCH, &format!("/v1/roundup-links/{}", links[0]), Some(json!({"headline": "Edited link"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        &format!("/v1/roundup-links/{}", links[0]),
+        Some(json!({"headline": "Edited link"})),
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup_link.updated", links[0])])
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup_link.updated", links[0])
+        ])
     );
-    let events = logged(&desk, Method::PUT, &format!("/v1/roundups/{press}/links/order"), Some(json!({"ids": [now_links[1], now_links[0], now_links[2]]}))).await;
+    let events = logged(
+        &desk,
+        Method::PUT,
+        &format!("/v1/roundups/{press}/links/order"),
+        Some(json!({"ids": [now_links[1], now_links[0], now_links[2]]})),
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup_link.updated", now_links[0]), ("roundup_link.updated", now_links[1])])
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup_link.updated", now_links[0]),
+            ("roundup_link.updated", now_links[1])
+        ])
     );
     assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::DELETE, &format!("/v1/roundup-links/{}", now_links[1]), None).await;
+    let events = logged(
+        &desk,
+        Method::DELETE,
+        &format!("/v1/roundup-links/{}", now_links[1]),
+        None,
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup_link.deleted", now_links[1]), ("roundup_link.updated", now_links[0]), ("roundup_link.updated", now_links[2])]),
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup_link.deleted", now_links[1]),
+            ("roundup_link.updated", now_links[0]),
+            ("roundup_link.updated", now_links[2])
+        ]),
         "the deleted link was first: both others moved up"
     );
-    let events = logged(&desk, Method::POST, "/v1/articles/live/roundups", Some(roundup("Second", &[("Only link", "bloomberg")]))).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        "/v1/articles/live/roundups",
+        Some(roundup("Second", &[("Only link", "bloomberg")])),
+    )
+    .await;
     let article = desk.article("live").await;
-    let (second, only) = (article["roundups"][1]["id"].as_i64().unwrap(), article["roundups"][1]["links"][0]["id"].as_i64().unwrap());
-    assert_eq!(
-        sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.created", second), ("roundup_link.created", only)])
+    let (second, only) = (
+        article["roundups"][1]["id"].as_i64().unwrap(),
+        article["roundups"][1]["links"][0]["id"].as_i64().unwrap(),
     );
-    let events = logged(&desk, Method::PUT, "/v1/articles/live/roundups/order", Some(json!({"ids": [second, press]}))).await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.updated", press), ("roundup.updated", second)])
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.created", second),
+            ("roundup_link.created", only)
+        ])
     );
-    let events = logged(&desk, Method::DELETE, &format!("/v1/roundups/{second}"), None).await;
+    let events = logged(
+        &desk,
+        Method::PUT,
+        "/v1/articles/live/roundups/order",
+        Some(json!({"ids": [second, press]})),
+    )
+    .await;
     assert_eq!(
         sorted(&events),
-        expected(&[("article.updated", live.article), ("roundup.deleted", second), ("roundup.updated", press), ("roundup_link.deleted", only)])
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.updated", press),
+            ("roundup.updated", second)
+        ])
+    );
+    let events = logged(
+        &desk,
+        Method::DELETE,
+        &format!("/v1/roundups/{second}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        sorted(&events),
+        expected(&[
+            ("article.updated", live.article),
+            ("roundup.deleted", second),
+            ("roundup.updated", press),
+            ("roundup_link.deleted", only)
+        ])
     );
 
     // Outlets: created, edited, renamed (with what cites it), deleted.
-    let events = logged(&desk, Method::POST, "/v1/outlets", Some(json!({"slug": "reuters", "name": "Reuters", "home_url": "https://www.reuters.com/"}))).await;
+    let events = logged(
+        &desk,
+        Method::POST,
+        "/v1/outlets",
+        Some(json!({"slug": "reuters", "name": "Reuters", "home_url": "https://www.reuters.com/"})),
+    )
+    .await;
     let reuters = outlet_of("reuters").await;
     assert_eq!(sorted(&events), expected(&[("outlet.created", reuters)]));
     assert_etags_current(&desk, &events).await;
-    let events = logged(&desk, Method::PATCH, "/v1/outlets/reuters", Some(json!({"name": "Reuters News"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        "/v1/outlets/reuters",
+        Some(json!({"name": "Reuters News"})),
+    )
+    .await;
     assert_eq!(sorted(&events), expected(&[("outlet.updated", reuters)]));
     let article = desk.article("live").await;
     let excerpts = ids_of(&article["excerpts"]);
     let links = ids_of(&article["roundups"][0]["links"]);
     let dawn = outlet_of("dawn").await;
     let before_rename = desk.head().await;
-    let events = logged(&desk, Method::PATCH, "/v1/outlets/dawn", Some(json!({"slug": "dawn-news"}))).await;
+    let events = logged(
+        &desk,
+        Method::PATCH,
+        "/v1/outlets/dawn",
+        Some(json!({"slug": "dawn-news"})),
+    )
+    .await;
     // What cites dawn: its excerpts and links, the roundups showing those
     // links and the articles holding any of them, drafts included.
     let mut wanted = vec![("outlet.renamed", dawn)];
@@ -843,24 +1063,45 @@ async fn each_write_logs_exactly_the_resources_it_changed() {
     assert_eq!(wanted.len(), 11, "{wanted:?}");
     assert_eq!(sorted(&events), expected(&wanted), "{excerpts:?} {links:?}");
     let renamed = events.iter().find(|e| e["kind"] == "outlet").unwrap();
-    assert_eq!((&renamed["slug"], &renamed["previous_slug"]), (&json!("dawn-news"), &json!("dawn")));
+    assert_eq!(
+        (&renamed["slug"], &renamed["previous_slug"]),
+        (&json!("dawn-news"), &json!("dawn"))
+    );
     let public = desk.events(false, before_rename).await;
-    assert_eq!(public.len(), wanted.len() - 2, "all but the draft's excerpt and the draft: {public:#?}");
+    assert_eq!(
+        public.len(),
+        wanted.len() - 2,
+        "all but the draft's excerpt and the draft: {public:#?}"
+    );
     assert_etags_current(&desk, &public).await;
     let events = logged(&desk, Method::DELETE, "/v1/outlets/unused", None).await;
-    assert_eq!(sorted(&events), expected(&[("outlet.deleted", outlet_of("unused").await)]));
+    assert_eq!(
+        sorted(&events),
+        expected(&[("outlet.deleted", outlet_of("unused").await)])
+    );
 
     // Deleting a published post deletes what it holds.
     let article = desk.article("whole").await;
     let events = logged(&desk, Method::DELETE, "/v1/articles/whole", None).await;
     let mut gone = vec![("article.deleted", whole_id)];
-    gone.extend(ids_of(&article["excerpts"]).into_iter().map(|id| ("excerpt.deleted", id)));
-    gone.push(("roundup.deleted", article["roundups"][0]["id"].as_i64().unwrap()));
+    gone.extend(
+        ids_of(&article["excerpts"])
+            .into_iter()
+            .map(|id| ("excerpt.deleted", id)),
+    );
+    gone.push((
+        "roundup.deleted",
+        article["roundups"][0]["id"].as_i64().unwrap(),
+    ));
     gone.extend(whole_links.iter().map(|id| ("roundup_link.deleted", *id)));
     assert_eq!(sorted(&events), expected(&gone));
     assert!(events.iter().all(|event| event["tombstone"] == true));
     assert_eq!(
-        sorted(&desk.events(false, desk.head().await - events.len() as i64).await),
+        sorted(
+            &desk
+                .events(false, desk.head().await - events.len() as i64)
+                .await
+        ),
         sorted(&events),
         "the public learns of each deletion"
     );
@@ -872,15 +1113,55 @@ async fn refused_writes_and_patches_that_change_nothing_log_nothing() {
     let live = live(&desk).await;
     let head = desk.head().await;
     let refused: Vec<(Method, String, Option<Value>, u16)> = vec![
-        (Method::POST, "/v1/articles".into(), Some(json!({"slug": "Not A Slug", "title": "x", "body_markdown": "x"})), 422),
-        (Method::POST, "/v1/articles".into(), Some(draft("live")), 409),
-        (Method::PATCH, "/v1/articles/live".into(), Some(json!({"title": null})), 422),
-        (Method::PATCH, "/v1/articles/hidden".into(), Some(json!({"slug": "live"})), 409),
-        (Method::POST, "/v1/articles/live/excerpts".into(), Some(excerpt("x", "no-such-outlet")), 422),
-        (Method::PUT, "/v1/articles/live/excerpts/order".into(), Some(json!({"ids": [live.excerpts[0]]})), 422),
-        (Method::POST, "/v1/outlets".into(), Some(json!({"slug": "dawn", "name": "Again", "home_url": "https://again.example/"})), 409),
+        (
+            Method::POST,
+            "/v1/articles".into(),
+            Some(json!({"slug": "Not A Slug", "title": "x", "body_markdown": "x"})),
+            422,
+        ),
+        (
+            Method::POST,
+            "/v1/articles".into(),
+            Some(draft("live")),
+            409,
+        ),
+        (
+            Method::PATCH,
+            "/v1/articles/live".into(),
+            Some(json!({"title": null})),
+            422,
+        ),
+        (
+            Method::PATCH,
+            "/v1/articles/hidden".into(),
+            Some(json!({"slug": "live"})),
+            409,
+        ),
+        (
+            Method::POST,
+            "/v1/articles/live/excerpts".into(),
+            Some(excerpt("x", "no-such-outlet")),
+            422,
+        ),
+        (
+            Method::PUT,
+            "/v1/articles/live/excerpts/order".into(),
+            Some(json!({"ids": [live.excerpts[0]]})),
+            422,
+        ),
+        (
+            Method::POST,
+            "/v1/outlets".into(),
+            Some(json!({"slug": "dawn", "name": "Again", "home_url": "https://again.example/"})),
+            409,
+        ),
         (Method::DELETE, "/v1/outlets/dawn".into(), None, 409),
-        (Method::PATCH, "/v1/roundup-links/999999".into(), Some(json!({"headline": "x"})), 404),
+        (
+            Method::PATCH,
+            "/v1/roundup-links/999999".into(),
+            Some(json!({"headline": "x"})),
+            404,
+        ),
     ];
     for (method, path, body, status) in refused {
         let (got, problem) = desk.call(method.clone(), &path, body).await;
@@ -903,20 +1184,39 @@ async fn refused_writes_and_patches_that_change_nothing_log_nothing() {
     // is an edit: it keeps a revision and moves `updated_at`.)
     for (path, patch) in [
         ("/v1/articles/live".to_string(), json!({})),
-        (format!("/v1/excerpts/{}", live.excerpts[0]), json!({"headline": "Excerpt A"})),
-        (format!("/v1/roundups/{}", live.roundup), json!({"title": "From Pakistan Press"})),
+        (
+            format!("/v1/excerpts/{}", live.excerpts[0]),
+            json!({"headline": "Excerpt A"}),
+        ),
+        (
+            format!("/v1/roundups/{}", live.roundup),
+            json!({"title": "From Pakistan Press"}),
+        ),
         ("/v1/outlets/dawn".to_string(), json!({"name": "Dawn"})),
     ] {
         desk.write(Method::PATCH, &path, Some(patch.clone())).await;
-        assert_eq!(summary(&desk.events(true, head).await), Vec::<String>::new(), "{path} {patch}");
+        assert_eq!(
+            summary(&desk.events(true, head).await),
+            Vec::<String>::new(),
+            "{path} {patch}"
+        );
     }
     // Reads, view beacons and keys are not changes.
     desk.app.get("/v1/articles/live").await;
-    let beacon = desk.app.client.post(format!("{}/v1/articles/live/views", desk.app.address)).send().await.unwrap();
+    let beacon = desk
+        .app
+        .client
+        .post(format!("{}/v1/articles/live/views", desk.app.address))
+        .send()
+        .await
+        .unwrap();
     assert!(beacon.status().is_success(), "{}", beacon.status());
     desk.app.flush_views().await;
     desk.app.key("editor").await;
-    assert_eq!(summary(&desk.events(true, head).await), Vec::<String>::new());
+    assert_eq!(
+        summary(&desk.events(true, head).await),
+        Vec::<String>::new()
+    );
     assert_eq!(desk.head().await, head);
 }
 
@@ -925,11 +1225,15 @@ async fn the_import_command_logs_what_it_writes() {
     let desk = Desk::new().await;
     let head = desk.head().await;
     let mut site = base_site();
-    site["outlets"] = json!([{"slug": "reuters", "name": "Reuters", "home_url": "https://www.reuters.com/"}]);
+    site["outlets"] =
+        json!([{"slug": "reuters", "name": "Reuters", "home_url": "https://www.reuters.com/"}]);
     let mut imported = published("imported", Utc::now() - Duration::hours(1));
     imported["excerpts"] = json!([excerpt("Imported quote", "reuters")]);
     site["articles"] = json!([imported, draft("imported-draft")]);
-    let file = std::env::temp_dir().join(format!("broadsheet-changes-import-{}.json", std::process::id()));
+    let file = std::env::temp_dir().join(format!(
+        "broadsheet-changes-import-{}.json",
+        std::process::id()
+    ));
     std::fs::write(&file, site.to_string()).unwrap();
     let output = run_broadsheet(
         &["import", file.to_str().unwrap()],
@@ -937,10 +1241,16 @@ async fn the_import_command_logs_what_it_writes() {
     )
     .await;
     let _ = std::fs::remove_file(&file);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let editors = desk.events(true, head).await;
     let public = desk.events(false, head).await;
-    let excerpt = desk.app.get_json("/v1/articles/imported").await.1["excerpts"][0]["id"].as_i64().unwrap();
+    let excerpt = desk.app.get_json("/v1/articles/imported").await.1["excerpts"][0]["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(
         sorted(&public),
         expected(&[
@@ -949,15 +1259,15 @@ async fn the_import_command_logs_what_it_writes() {
             ("excerpt.created", excerpt),
         ])
     );
-    assert_eq!(
-        sorted(&editors),
-        {
-            let mut all = sorted(&public);
-            all.push(format!("article.created {}", article_id(&desk, "imported-draft").await));
-            all.sort();
-            all
-        }
-    );
+    assert_eq!(sorted(&editors), {
+        let mut all = sorted(&public);
+        all.push(format!(
+            "article.created {}",
+            article_id(&desk, "imported-draft").await
+        ));
+        all.sort();
+        all
+    });
     assert_etags_current(&desk, &public).await;
 }
 
@@ -967,4 +1277,495 @@ fn outlets_id(events: &[Value], slug: &str) -> i64 {
         .find(|event| event["kind"] == "outlet" && event["slug"] == slug)
         .and_then(|event| event["resource_id"].as_i64())
         .unwrap_or_else(|| panic!("no event of outlet {slug}"))
+}
+
+/// A connection of the test's own to the app's database, outside the API.
+async fn connection(desk: &Desk) -> diesel_async::AsyncPgConnection {
+    broadsheet::db::connect(&desk.app.database_url)
+        .await
+        .expect("the test database is reachable")
+}
+
+fn event_ids(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|event| event["id"].as_i64().expect("an id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_late_is_logged_after_one_that_committed_first() {
+    let desk = Desk::with_site(site_with(
+        vec![
+            published("first", Utc::now() - Duration::days(2)),
+            published("second", Utc::now() - Duration::days(1)),
+        ],
+        vec![],
+    ))
+    .await;
+    let (first, second) = (
+        article_id(&desk, "first").await,
+        article_id(&desk, "second").await,
+    );
+    let head = desk.head().await;
+    let mut a = connection(&desk).await;
+    let mut b = connection(&desk).await;
+
+    // A writes first but commits last.
+    a.batch_execute("BEGIN; UPDATE articles SET title = 'Written by A' WHERE slug = 'first'")
+        .await
+        .unwrap();
+    b.batch_execute(
+        "BEGIN; UPDATE articles SET title = 'Written by B' WHERE slug = 'second'; COMMIT",
+    )
+    .await
+    .unwrap();
+    let seen_while_open = desk.events(true, 0).await;
+    let public_while_open = desk.events(false, 0).await;
+    let after_b = desk.events(false, head).await;
+    assert_eq!(summary(&after_b), [format!("article.updated {second}")]);
+    let b_id = after_b[0]["id"].as_i64().unwrap();
+    assert!(
+        after_b[0]["etag"].is_null(),
+        "a write outside the API is logged without an ETag"
+    );
+
+    a.batch_execute("COMMIT").await.unwrap();
+    let polled = desk.events(false, b_id).await;
+    assert_eq!(
+        summary(&polled),
+        [format!("article.updated {first}")],
+        "a reader polling from B's event gets A's"
+    );
+    assert!(polled[0]["id"].as_i64().unwrap() > b_id);
+
+    // Nothing was filled in below what readers had seen: the log read now
+    // begins with exactly what they read while A was open.
+    for (editor, seen) in [(true, seen_while_open), (false, public_while_open)] {
+        let now = desk.events(editor, 0).await;
+        assert_eq!(
+            event_ids(&now[..seen.len()]),
+            event_ids(&seen),
+            "editor: {editor}"
+        );
+        assert!(now.len() > seen.len());
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_holding_its_positions_holds_back_those_committing_after_it() {
+    let desk = Desk::with_site(site_with(
+        vec![
+            published("first", Utc::now() - Duration::days(2)),
+            published("second", Utc::now() - Duration::days(1)),
+        ],
+        vec![],
+    ))
+    .await;
+    let (first, second) = (
+        article_id(&desk, "first").await,
+        article_id(&desk, "second").await,
+    );
+    let head = desk.head().await;
+    let mut a = connection(&desk).await;
+    let mut watcher = connection(&desk).await;
+
+    // A takes its positions now (its commit-time trigger fires early) and
+    // stays open; B then commits, and must wait for A.
+    a.batch_execute(
+        "BEGIN; UPDATE articles SET title = 'Written by A' WHERE slug = 'first'; \
+         SET CONSTRAINTS ALL IMMEDIATE",
+    )
+    .await
+    .unwrap();
+    let mut b = connection(&desk).await;
+    let b_done = tokio::spawn(async move {
+        b.batch_execute(
+            "BEGIN; UPDATE articles SET title = 'Written by B' WHERE slug = 'second'; COMMIT",
+        )
+        .await
+    });
+    // Until B is seen waiting for a lock.
+    let deadline = Instant::now() + StdDuration::from_secs(10);
+    loop {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        use diesel_async::RunQueryDsl;
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS waiting FROM pg_stat_activity \
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut watcher)
+        .await
+        .unwrap();
+        if waiting.waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never waited for A");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    assert!(!b_done.is_finished(), "B commits only after A");
+    assert_eq!(
+        desk.events(true, head).await,
+        Vec::<Value>::new(),
+        "neither is visible yet"
+    );
+
+    a.batch_execute("COMMIT").await.unwrap();
+    b_done.await.unwrap().unwrap();
+    let events = desk.events(false, head).await;
+    assert_eq!(
+        summary(&events),
+        [
+            format!("article.updated {first}"),
+            format!("article.updated {second}")
+        ],
+        "A took its position first, so it is first"
+    );
+}
+
+#[tokio::test]
+async fn the_public_log_shows_nothing_of_drafts_and_editors_see_everything() {
+    let desk = Desk::with_site(site_with(
+        vec![published("live", Utc::now() - Duration::days(1))],
+        vec![],
+    ))
+    .await;
+    let head = desk.head().await;
+    desk.write(
+        Method::POST,
+        "/v1/articles",
+        Some(post("secret-plan", "draft")),
+    )
+    .await;
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/secret-plan",
+        Some(json!({"title": "Plan B"})),
+    )
+    .await;
+    desk.write(
+        Method::POST,
+        "/v1/articles/secret-plan/excerpts",
+        Some(excerpt("Quoted", "bloomberg")),
+    )
+    .await;
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/secret-plan",
+        Some(json!({"slug": "secret-other"})),
+    )
+    .await;
+    desk.write(Method::DELETE, "/v1/articles/secret-other", None)
+        .await;
+    assert_eq!(
+        desk.events(false, head).await,
+        Vec::<Value>::new(),
+        "nothing public"
+    );
+    assert_eq!(
+        types(&desk.events(true, head).await),
+        [
+            "article.created",
+            "excerpt.created",
+            "roundup.created",
+            "roundup_link.created",
+            "roundup_link.created",
+            "article.updated",
+            "excerpt.updated",
+            "roundup.updated",
+            "roundup_link.updated",
+            "roundup_link.updated",
+            "excerpt.created",
+            "article.updated",
+            "article.renamed",
+            "excerpt.updated",
+            "excerpt.updated",
+            "roundup.updated",
+            "roundup_link.updated",
+            "roundup_link.updated",
+            "article.deleted",
+            "excerpt.deleted",
+            "excerpt.deleted",
+            "roundup.deleted",
+            "roundup_link.deleted",
+            "roundup_link.deleted",
+        ]
+    );
+    let editors = desk.events(true, head).await;
+    assert!(
+        editors.iter().all(|event| event["etag"].is_null()),
+        "drafts have no public ETag"
+    );
+
+    // Unpublished: a tombstone for the public, not for editors.
+    let live = article_id(&desk, "live").await;
+    let head = desk.head().await;
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/live",
+        Some(json!({"status": "draft", "slug": "live-private"})),
+    )
+    .await;
+    let public = desk.events(false, head).await;
+    assert_eq!(summary(&public), [format!("article.unpublished {live}")]);
+    assert_eq!(public[0]["tombstone"], true);
+    assert!(public[0]["url"].is_null() && public[0]["etag"].is_null());
+    assert_eq!(
+        public[0]["slug"], "live",
+        "buried under the slug the public knew"
+    );
+    assert!(public[0]["previous_slug"].is_null());
+    let editors = desk.events(true, head).await;
+    assert_eq!(editors[0]["tombstone"], false);
+    assert_eq!(editors[0]["url"], "/v1/articles/live-private");
+    assert_eq!(editors[0]["previous_slug"], "live");
+
+    // Published again, then deleted: a tombstone for everyone.
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/live-private",
+        Some(json!({"status": "published", "slug": "live"})),
+    )
+    .await;
+    let head = desk.head().await;
+    desk.write(Method::DELETE, "/v1/articles/live", None).await;
+    for editor in [false, true] {
+        let events = desk.events(editor, head).await;
+        assert_eq!(summary(&events), [format!("article.deleted {live}")]);
+        assert_eq!(events[0]["tombstone"], true);
+        assert!(events[0]["url"].is_null() && events[0]["etag"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_post_reaches_the_public_log_with_what_it_holds_when_due() {
+    let desk = Desk::new().await;
+    let head = desk.head().await;
+    let due = Utc::now() + Duration::seconds(2);
+    let mut scheduled = post("soon", "published");
+    scheduled["published_at"] = json!(due);
+    desk.write(Method::POST, "/v1/articles", Some(scheduled))
+        .await;
+    let editors = desk.events(true, head).await;
+    assert_eq!(types(&editors)[0], "article.created");
+    if Utc::now() < due {
+        assert_eq!(
+            desk.events(false, head).await,
+            Vec::<Value>::new(),
+            "not public before its time"
+        );
+    }
+    let public = wait_for_public(&desk, head, |event| event["type"] == "article.published").await;
+    let seen = Utc::now();
+    assert!(
+        seen - due < Duration::seconds(5),
+        "announced {} after its time",
+        seen - due
+    );
+    assert_eq!(
+        types(&public),
+        [
+            "article.published",
+            "excerpt.published",
+            "roundup.published",
+            "roundup_link.published",
+            "roundup_link.published"
+        ]
+    );
+    assert!(public
+        .iter()
+        .all(|event| event["occurred_at"].as_str().unwrap() >= due.to_rfc3339().as_str()));
+    assert_etags_current(&desk, &public).await;
+}
+
+#[tokio::test]
+async fn a_scheduled_post_edited_after_its_time_but_before_its_announcement_is_announced_whole() {
+    let desk = Desk::new().await;
+    let head = desk.head().await;
+    let due = Utc::now() + Duration::seconds(1);
+    let mut scheduled = post("soon", "published");
+    scheduled["published_at"] = json!(due);
+    desk.write(Method::POST, "/v1/articles", Some(scheduled))
+        .await;
+
+    // Hold the announcer off the post (it skips what is locked) until the
+    // editor's write, which then finds the post already public.
+    let mut holder = connection(&desk).await;
+    holder
+        .batch_execute("BEGIN; SELECT * FROM scheduled_publications FOR UPDATE")
+        .await
+        .unwrap();
+    while Utc::now() <= due + Duration::milliseconds(100) {
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let app = desk.app.address.clone();
+    let key = desk.admin.clone();
+    let edit = tokio::spawn(async move {
+        reqwest::Client::new()
+            .patch(format!("{app}/v1/articles/soon"))
+            .bearer_auth(key)
+            .header(CONTENT_TYPE, "application/merge-patch+json")
+            .body(json!({"body_markdown": "Edited once public."}).to_string())
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(edit.await.unwrap().unwrap(), 200);
+
+    let public = wait_for_public(&desk, head, |event| event["kind"] == "roundup_link").await;
+    let kinds: HashSet<&str> = public
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        HashSet::from(["article", "excerpt", "roundup", "roundup_link"]),
+        "the public learns of what the post holds: {public:#?}"
+    );
+    let mut mirror = Mirror::default();
+    mirror.sync(&desk.app).await;
+    mirror.assert_matches(&desk.app).await;
+}
+
+#[tokio::test]
+async fn since_and_limit_are_checked_and_unknown_parameters_refused() {
+    let desk = Desk::new().await;
+    for (query, parameter) in [
+        ("since=-1", "since"),
+        ("since=abc", "since"),
+        ("since=1.5", "since"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=x", "limit"),
+    ] {
+        assert_invalid_parameter(&desk.app, &format!("/v1/changes?{query}"), parameter).await;
+    }
+    assert_problem(desk.app.get("/v1/changes?sinse=3").await, 400).await;
+    assert_problem(desk.app.get("/v1/changes?since=1&since=2").await, 400).await;
+    assert_problem(
+        desk.app
+            .client
+            .get(format!("{}/v1/changes", desk.app.address))
+            .bearer_auth("bsk_nope_nope")
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pages_link_to_the_next_even_when_empty_and_full_public_pages_are_immutable() {
+    let desk = Desk::with_site(site_with(
+        (0..5)
+            .map(|i| published(&format!("post-{i}"), Utc::now() - Duration::days(i + 1)))
+            .collect(),
+        vec![],
+    ))
+    .await;
+    // Three outlets and five posts.
+    let head = desk.head().await;
+    assert_eq!(head, 8);
+
+    let response = desk.app.get("/v1/changes?limit=2").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        header(&response, "link").as_deref(),
+        Some("</v1/changes?since=2&limit=2>; rel=\"next\"")
+    );
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(event_ids(page["data"].as_array().unwrap()), [1, 2]);
+    assert_eq!(
+        (page["last_id"].clone(), page["has_more"].clone()),
+        (json!(2), json!(true))
+    );
+    let etag = header(&desk.app.get("/v1/changes?limit=2").await, "etag").expect("an ETag");
+    let cached = desk
+        .app
+        .client
+        .get(format!("{}/v1/changes?limit=2", desk.app.address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+
+    // The last page: fewer than asked, revalidated, with a 304 while unchanged.
+    let response = desk.app.get("/v1/changes?since=7&limit=2").await;
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, no-cache")
+    );
+    let etag = header(&response, "etag").expect("an ETag");
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(
+        (page["last_id"].clone(), page["has_more"].clone()),
+        (json!(8), json!(false))
+    );
+    let revalidated = desk
+        .app
+        .client
+        .get(format!("{}/v1/changes?since=7&limit=2", desk.app.address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+
+    // Caught up: an empty page still says where to poll next.
+    let response = desk.app.get("/v1/changes?since=8").await;
+    assert_eq!(
+        header(&response, "link").as_deref(),
+        Some("</v1/changes?since=8&limit=100>; rel=\"next\"")
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, no-cache")
+    );
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page, json!({"data": [], "last_id": 8, "has_more": false}));
+    let far = desk.app.get_json("/v1/changes?since=1000").await.1;
+    assert_eq!(far, json!({"data": [], "last_id": 1000, "has_more": false}));
+
+    // A write changes the last page: the old tag no longer matches.
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/post-0",
+        Some(json!({"title": "Changed"})),
+    )
+    .await;
+    let revalidated = desk
+        .app
+        .client
+        .get(format!("{}/v1/changes?since=7&limit=2", desk.app.address))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 200);
+    let page: Value = revalidated.json().await.unwrap();
+    assert_eq!(event_ids(page["data"].as_array().unwrap()), [8, 9]);
+
+    // Editors' pages are never stored by shared caches.
+    let response = desk
+        .app
+        .with_key(Method::GET, "/v1/changes?limit=2", &desk.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("private, no-store")
+    );
 }
