@@ -107,14 +107,6 @@ impl Desk {
             .as_i64()
             .expect("last_id")
     }
-
-    /// The events the writes in `act` made, as editors and as the public see them.
-    async fn events_of(&self, since: i64) -> (Vec<Value>, Vec<Value>) {
-        (
-            self.events(true, since).await,
-            self.events(false, since).await,
-        )
-    }
 }
 
 /// `type resource_id` of each event, for comparing whole sequences at once.
@@ -1286,6 +1278,31 @@ async fn connection(desk: &Desk) -> diesel_async::AsyncPgConnection {
         .expect("the test database is reachable")
 }
 
+/// Waits until a session of the app's database waits for a lock.
+async fn wait_for_a_lock_waiter(watcher: &mut diesel_async::AsyncPgConnection) {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        waiting: i64,
+    }
+    use diesel_async::RunQueryDsl;
+    let deadline = Instant::now() + StdDuration::from_secs(10);
+    loop {
+        let waiting: Waiting = diesel::sql_query(
+            "SELECT count(*) AS waiting FROM pg_stat_activity \
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(watcher)
+        .await
+        .unwrap();
+        if waiting.waiting > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nothing waited for the lock");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+}
+
 fn event_ids(events: &[Value]) -> Vec<i64> {
     events
         .iter()
@@ -1385,28 +1402,7 @@ async fn a_transaction_holding_its_positions_holds_back_those_committing_after_i
         )
         .await
     });
-    // Until B is seen waiting for a lock.
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    loop {
-        #[derive(diesel::QueryableByName)]
-        struct Waiting {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            waiting: i64,
-        }
-        use diesel_async::RunQueryDsl;
-        let waiting: Waiting = diesel::sql_query(
-            "SELECT count(*) AS waiting FROM pg_stat_activity \
-              WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .get_result(&mut watcher)
-        .await
-        .unwrap();
-        if waiting.waiting > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "B never waited for A");
-        tokio::time::sleep(StdDuration::from_millis(20)).await;
-    }
+    wait_for_a_lock_waiter(&mut watcher).await;
     assert!(!b_done.is_finished(), "B commits only after A");
     assert_eq!(
         desk.events(true, head).await,
@@ -1614,7 +1610,8 @@ async fn a_scheduled_post_edited_after_its_time_but_before_its_announcement_is_a
             .await
             .map(|response| response.status().as_u16())
     });
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let mut watcher = connection(&desk).await;
+    wait_for_a_lock_waiter(&mut watcher).await;
     holder.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(edit.await.unwrap().unwrap(), 200);
 
