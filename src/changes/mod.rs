@@ -219,7 +219,7 @@ pub struct ChangePage {
 pub struct ChangesQuery {
     /// The id of the last event already applied; `0` (the default) starts
     /// from the beginning of the log.
-    #[param(value_type = Option<i64>, minimum = 0, example = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807_i64, example = 0)]
     since: Option<String>,
     /// Page size.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]
@@ -251,7 +251,7 @@ pub const MAX_PAGE: u32 = 1000;
         responses::TooManyRequests,
         responses::Unavailable,
     ),
-    security((), ("api_key" = [])),
+    security(()),
 )]
 #[get("/v1/changes")]
 pub async fn list_changes(

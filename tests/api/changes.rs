@@ -1637,12 +1637,18 @@ async fn since_and_limit_are_checked_and_unknown_parameters_refused() {
         ("since=-1", "since"),
         ("since=abc", "since"),
         ("since=1.5", "since"),
+        ("since=9223372036854775808", "since"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("limit=x", "limit"),
     ] {
         assert_invalid_parameter(&desk.app, &format!("/v1/changes?{query}"), parameter).await;
     }
+    let (status, page) = desk
+        .app
+        .get_json("/v1/changes?since=9223372036854775807")
+        .await;
+    assert_eq!((status, &page["data"]), (200, &json!([])));
     assert_problem(desk.app.get("/v1/changes?sinse=3").await, 400).await;
     assert_problem(desk.app.get("/v1/changes?since=1&since=2").await, 400).await;
     assert_problem(
