@@ -275,6 +275,7 @@ DECLARE
     c changes;
     head bigint;
     now_at timestamptz;
+    committed timestamptz;
     found_now boolean;
     slug_now text;
     parent_now bigint;
@@ -283,10 +284,32 @@ DECLARE
     scheduled_at timestamptz;
     act text;
 BEGIN
+    now_at := clock_timestamp();
+    -- Which posts are scheduled, before taking the head: the announcer
+    -- holds the rows of the posts it announces until it commits, and needs
+    -- the head to commit, so waiting for one of them while holding the head
+    -- would deadlock. Visibility below is decided at the same instant, so a
+    -- post not yet due here is left to the announcer, never announced twice.
+    FOR c IN SELECT * FROM changes
+              WHERE tx = NEW.tx AND seq IS NULL AND kind = 'article'
+              ORDER BY resource_id LOOP
+        scheduled_at := NULL;
+        SELECT CASE WHEN a.status = 'published' AND a.published_at > now_at THEN a.published_at END
+          INTO scheduled_at
+          FROM articles a WHERE a.id = c.resource_id;
+        IF scheduled_at IS NOT NULL THEN
+            INSERT INTO scheduled_publications (article_id, due_at)
+            VALUES (c.resource_id, scheduled_at)
+            ON CONFLICT (article_id) DO UPDATE SET due_at = EXCLUDED.due_at;
+        ELSE
+            DELETE FROM scheduled_publications WHERE article_id = c.resource_id;
+        END IF;
+    END LOOP;
+
     -- Held until this transaction has committed: the next one to commit
     -- changes waits here, so positions follow commit order.
     SELECT last_seq INTO head FROM change_log_head FOR UPDATE;
-    now_at := clock_timestamp();
+    committed := clock_timestamp();
 
     -- A row deleted with its article (or its roundup) could not see what
     -- the public saw of it: take its parent's note.
@@ -308,19 +331,10 @@ BEGIN
         parent_now := NULL;
         article_now := NULL;
         visible_now := false;
-        scheduled_at := NULL;
         IF c.kind = 'article' THEN
-            SELECT true, a.slug, a.id, article_is_public(a.status, a.published_at, now_at),
-                   CASE WHEN a.status = 'published' AND a.published_at > now_at THEN a.published_at END
-              INTO found_now, slug_now, article_now, visible_now, scheduled_at
+            SELECT true, a.slug, a.id, article_is_public(a.status, a.published_at, now_at)
+              INTO found_now, slug_now, article_now, visible_now
               FROM articles a WHERE a.id = c.resource_id;
-            IF scheduled_at IS NOT NULL THEN
-                INSERT INTO scheduled_publications (article_id, due_at)
-                VALUES (c.resource_id, scheduled_at)
-                ON CONFLICT (article_id) DO UPDATE SET due_at = EXCLUDED.due_at;
-            ELSE
-                DELETE FROM scheduled_publications WHERE article_id = c.resource_id;
-            END IF;
         ELSIF c.kind = 'excerpt' THEN
             SELECT true, e.article_id, e.article_id INTO found_now, parent_now, article_now
               FROM excerpts e WHERE e.id = c.resource_id;
@@ -366,7 +380,7 @@ BEGIN
             parent_id = coalesce(parent_now, c.parent_id),
             article_id = coalesce(article_now, c.article_id),
             etag = CASE WHEN visible_now THEN c.etag END,
-            committed_at = now_at
+            committed_at = committed
          WHERE id = c.id;
     END LOOP;
 

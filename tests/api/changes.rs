@@ -1772,3 +1772,53 @@ async fn pages_link_to_the_next_even_when_empty_and_full_public_pages_are_immuta
         Some("private, no-store")
     );
 }
+
+#[tokio::test]
+async fn an_announcement_and_a_write_to_the_same_post_committing_together_both_succeed() {
+    let desk = Desk::with_site(site_with(
+        vec![published("live", Utc::now() - Duration::days(1))],
+        vec![],
+    ))
+    .await;
+    let live = article_id(&desk, "live").await;
+    // The announcer has taken the post (as when its time has just come)
+    // and not yet committed.
+    let mut announcer = connection(&desk).await;
+    announcer
+        .batch_execute(&format!(
+            "INSERT INTO scheduled_publications (article_id, due_at) \
+             VALUES ({live}, now() + interval '1 hour')"
+        ))
+        .await
+        .unwrap();
+    let head = desk.head().await;
+    announcer
+        .batch_execute(&format!(
+            "BEGIN; UPDATE scheduled_publications SET due_at = now() - interval '1 second' \
+              WHERE article_id = {live}; SELECT announce_due_publications()"
+        ))
+        .await
+        .unwrap();
+    // An editor writes to the post meanwhile; its commit meets the
+    // announcer's hold on the post.
+    let (address, key) = (desk.app.address.clone(), desk.admin.clone());
+    let edit = tokio::spawn(async move {
+        reqwest::Client::new()
+            .patch(format!("{address}/v1/articles/live"))
+            .bearer_auth(key)
+            .header(CONTENT_TYPE, "application/merge-patch+json")
+            .body(json!({"title": "Edited"}).to_string())
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    let mut watcher = connection(&desk).await;
+    wait_for_a_lock_waiter(&mut watcher).await;
+    let announced = announcer.batch_execute("COMMIT").await;
+    let edited = edit.await.unwrap().unwrap();
+    assert!(announced.is_ok(), "the announcement: {announced:?}");
+    assert_eq!(edited, 200, "the edit");
+    let events = desk.events(true, head).await;
+    assert_eq!(events.len(), 2, "one event for each: {events:#?}");
+    assert!(events.iter().all(|event| event["resource_id"] == live));
+}
