@@ -263,9 +263,13 @@ END $$;
 CREATE TRIGGER outlets_changes
     AFTER INSERT OR DELETE ON outlets
     FOR EACH ROW EXECUTE FUNCTION stage_outlet_change();
+-- Only what an outlet shows: an import rewrites every outlet it names,
+-- moving `updated_at` alone when nothing else differs.
 CREATE TRIGGER outlets_changes_updated
     AFTER UPDATE ON outlets
-    FOR EACH ROW WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION stage_outlet_change();
+    FOR EACH ROW WHEN ((OLD.slug, OLD.name, OLD.home_url, OLD.country_code)
+                       IS DISTINCT FROM (NEW.slug, NEW.name, NEW.home_url, NEW.country_code))
+    EXECUTE FUNCTION stage_outlet_change();
 
 -- At commit: what happened to each staged resource, who may know, and its
 -- position. Runs once per transaction (the `change_commits` row), last.

@@ -1232,7 +1232,6 @@ async fn the_import_command_logs_what_it_writes() {
         &[("DATABASE_URL", &desk.app.database_url)],
     )
     .await;
-    let _ = std::fs::remove_file(&file);
     assert!(
         output.status.success(),
         "{}",
@@ -1261,6 +1260,38 @@ async fn the_import_command_logs_what_it_writes() {
         all
     });
     assert_etags_current(&desk, &public).await;
+
+    // The same file again: the outlets it names are rewritten as they were,
+    // which logs nothing; an article is logged only if what it shows changed
+    // (an import replaces an article's excerpts, under new ids).
+    let before = [
+        desk.article("imported").await,
+        desk.article("imported-draft").await,
+    ];
+    let head = desk.head().await;
+    let output = run_broadsheet(
+        &["import", file.to_str().unwrap()],
+        &[("DATABASE_URL", &desk.app.database_url)],
+    )
+    .await;
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let again = desk.events(true, head).await;
+    assert!(
+        again.iter().all(|event| event["kind"] != "outlet"),
+        "{again:#?}"
+    );
+    for (slug, before) in ["imported", "imported-draft"].iter().zip(before) {
+        let id = article_id(&desk, slug).await;
+        let logged = again
+            .iter()
+            .any(|event| event["kind"] == "article" && event["resource_id"] == id);
+        assert_eq!(logged, desk.article(slug).await != before, "{slug}");
+    }
 }
 
 fn outlets_id(events: &[Value], slug: &str) -> i64 {
@@ -1821,4 +1852,49 @@ async fn an_announcement_and_a_write_to_the_same_post_committing_together_both_s
     let events = desk.events(true, head).await;
     assert_eq!(events.len(), 2, "one event for each: {events:#?}");
     assert!(events.iter().all(|event| event["resource_id"] == live));
+}
+
+#[tokio::test]
+async fn a_post_dated_into_the_future_is_unpublished_then_published_again_when_due() {
+    let desk = Desk::new().await;
+    desk.write(
+        Method::POST,
+        "/v1/articles",
+        Some(post("redated", "published")),
+    )
+    .await;
+    let head = desk.head().await;
+    let due = Utc::now() + Duration::seconds(2);
+    desk.write(
+        Method::PATCH,
+        "/v1/articles/redated",
+        Some(json!({"published_at": due})),
+    )
+    .await;
+    let unpublished = desk.events(false, head).await;
+    assert_eq!(
+        types(&unpublished),
+        [
+            "article.unpublished",
+            "excerpt.unpublished",
+            "roundup.unpublished",
+            "roundup_link.unpublished",
+            "roundup_link.unpublished"
+        ]
+    );
+    assert!(unpublished.iter().all(|event| event["tombstone"] == true));
+    let head = desk.head().await;
+    let published =
+        wait_for_public(&desk, head, |event| event["type"] == "article.published").await;
+    assert_eq!(
+        types(&published),
+        [
+            "article.published",
+            "excerpt.published",
+            "roundup.published",
+            "roundup_link.published",
+            "roundup_link.published"
+        ]
+    );
+    assert_etags_current(&desk, &published).await;
 }
