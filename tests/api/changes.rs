@@ -425,6 +425,13 @@ async fn a_mirror_that_replays_the_public_log_holds_what_the_api_publishes() {
         Some(roundup_body("Second roundup")),
     )
     .await;
+    let second_roundup = desk.article("direct-renamed").await["roundups"][1]["id"].clone();
+    desk.write(
+        Method::PUT,
+        "/v1/articles/direct-renamed/roundups/order",
+        Some(json!({"ids": [second_roundup, roundup]})),
+    )
+    .await;
     desk.write(
         Method::PATCH,
         &format!("/v1/roundups/{roundup}"),
@@ -443,7 +450,7 @@ async fn a_mirror_that_replays_the_public_log_holds_what_the_api_publishes() {
         Some(json!({"headline": "Third link", "outlet": "reuters", "url": "https://www.reuters.com/1"})),
     )
     .await;
-    let links = ids_of(&desk.article("direct-renamed").await["roundups"][0]["links"]);
+    let links = ids_of(&desk.article("direct-renamed").await["roundups"][1]["links"]);
     desk.write(
         Method::PUT,
         &format!("/v1/roundups/{roundup}/links/order"),
@@ -484,7 +491,6 @@ async fn a_mirror_that_replays_the_public_log_holds_what_the_api_publishes() {
         Some(json!({"slug": "dawn-news", "name": "Dawn News"})),
     )
     .await;
-    let second_roundup = desk.article("direct-renamed").await["roundups"][1]["id"].clone();
     desk.write(
         Method::DELETE,
         &format!("/v1/roundups/{second_roundup}"),
