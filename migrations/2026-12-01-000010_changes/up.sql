@@ -132,7 +132,11 @@ BEGIN
         IF NEW.revised_at IS NOT DISTINCT FROM OLD.revised_at THEN
             RETURN NULL;
         END IF;
-        was := article_is_public(OLD.status, OLD.published_at, statement_timestamp());
+        -- A scheduled post whose time has come is public before the log
+        -- says so; until it has been announced, a write to it announces it,
+        -- with what it holds, or the log would never tell of its rows.
+        was := article_is_public(OLD.status, OLD.published_at, statement_timestamp())
+               AND NOT EXISTS (SELECT 1 FROM scheduled_publications s WHERE s.article_id = OLD.id);
         PERFORM stage_change('article', NEW.id, NULL, NEW.id, OLD.slug, true, was);
         IF was IS DISTINCT FROM article_is_public(NEW.status, NEW.published_at, statement_timestamp())
            OR NEW.slug IS DISTINCT FROM OLD.slug OR NEW.title IS DISTINCT FROM OLD.title THEN
@@ -259,9 +263,13 @@ END $$;
 CREATE TRIGGER outlets_changes
     AFTER INSERT OR DELETE ON outlets
     FOR EACH ROW EXECUTE FUNCTION stage_outlet_change();
+-- Only what an outlet shows: an import rewrites every outlet it names,
+-- moving `updated_at` alone when nothing else differs.
 CREATE TRIGGER outlets_changes_updated
     AFTER UPDATE ON outlets
-    FOR EACH ROW WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION stage_outlet_change();
+    FOR EACH ROW WHEN ((OLD.slug, OLD.name, OLD.home_url, OLD.country_code)
+                       IS DISTINCT FROM (NEW.slug, NEW.name, NEW.home_url, NEW.country_code))
+    EXECUTE FUNCTION stage_outlet_change();
 
 -- At commit: what happened to each staged resource, who may know, and its
 -- position. Runs once per transaction (the `change_commits` row), last.
@@ -271,6 +279,7 @@ DECLARE
     c changes;
     head bigint;
     now_at timestamptz;
+    committed timestamptz;
     found_now boolean;
     slug_now text;
     parent_now bigint;
@@ -283,10 +292,32 @@ DECLARE
     parent_article bigint;
     act text;
 BEGIN
+    now_at := clock_timestamp();
+    -- Which posts are scheduled, before taking the head: the announcer
+    -- holds the rows of the posts it announces until it commits, and needs
+    -- the head to commit, so waiting for one of them while holding the head
+    -- would deadlock. Visibility below is decided at the same instant, so a
+    -- post not yet due here is left to the announcer, never announced twice.
+    FOR c IN SELECT * FROM changes
+              WHERE tx = NEW.tx AND seq IS NULL AND kind = 'article'
+              ORDER BY resource_id LOOP
+        scheduled_at := NULL;
+        SELECT CASE WHEN a.status = 'published' AND a.published_at > now_at THEN a.published_at END
+          INTO scheduled_at
+          FROM articles a WHERE a.id = c.resource_id;
+        IF scheduled_at IS NOT NULL THEN
+            INSERT INTO scheduled_publications (article_id, due_at)
+            VALUES (c.resource_id, scheduled_at)
+            ON CONFLICT (article_id) DO UPDATE SET due_at = EXCLUDED.due_at;
+        ELSE
+            DELETE FROM scheduled_publications WHERE article_id = c.resource_id;
+        END IF;
+    END LOOP;
+
     -- Held until this transaction has committed: the next one to commit
     -- changes waits here, so positions follow commit order.
     SELECT last_seq INTO head FROM change_log_head FOR UPDATE;
-    now_at := clock_timestamp();
+    committed := clock_timestamp();
 
     FOR c IN SELECT * FROM changes WHERE tx = NEW.tx AND seq IS NULL ORDER BY id LOOP
         found_now := false;
@@ -294,19 +325,10 @@ BEGIN
         parent_now := NULL;
         article_now := NULL;
         visible_now := false;
-        scheduled_at := NULL;
         IF c.kind = 'article' THEN
-            SELECT true, a.slug, a.id, article_is_public(a.status, a.published_at, now_at),
-                   CASE WHEN a.status = 'published' AND a.published_at > now_at THEN a.published_at END
-              INTO found_now, slug_now, article_now, visible_now, scheduled_at
+            SELECT true, a.slug, a.id, article_is_public(a.status, a.published_at, now_at)
+              INTO found_now, slug_now, article_now, visible_now
               FROM articles a WHERE a.id = c.resource_id;
-            IF scheduled_at IS NOT NULL THEN
-                INSERT INTO scheduled_publications (article_id, due_at)
-                VALUES (c.resource_id, scheduled_at)
-                ON CONFLICT (article_id) DO UPDATE SET due_at = EXCLUDED.due_at;
-            ELSE
-                DELETE FROM scheduled_publications WHERE article_id = c.resource_id;
-            END IF;
         ELSIF c.kind = 'excerpt' THEN
             SELECT true, e.article_id, e.article_id INTO found_now, parent_now, article_now
               FROM excerpts e WHERE e.id = c.resource_id;
@@ -374,7 +396,7 @@ BEGIN
             parent_id = coalesce(parent_now, c.parent_id),
             article_id = coalesce(article_now, ancestor),
             etag = CASE WHEN visible_now THEN c.etag END,
-            committed_at = now_at
+            committed_at = committed
          WHERE id = c.id;
     END LOOP;
 
@@ -397,10 +419,6 @@ DECLARE
     due record;
     announced integer := 0;
 BEGIN
-    -- The log's head first, as a committing writer takes it before it
-    -- touches `scheduled_publications`: taken the other way round, a post
-    -- edited in the second it comes due could deadlock the two.
-    PERFORM 1 FROM change_log_head FOR UPDATE;
     FOR due IN
         DELETE FROM scheduled_publications s
          WHERE s.article_id IN (SELECT article_id FROM scheduled_publications

@@ -155,12 +155,23 @@ impl Change {
         let action = Action::parse(row.action.as_deref()?)?;
         let visible = row.visible?;
         let tombstone = action == Action::Deleted || (reader == Reader::Public && !visible);
+        // The public knows a resource by the slugs it saw: a post renamed
+        // as it is published keeps its draft slug to the editors, and one
+        // renamed as it is unpublished is buried under the slug the public
+        // knew, not the one it now has out of sight.
+        let (slug, previous_slug) = match (reader, action) {
+            (Reader::Editor, _) | (Reader::Public, Action::Renamed) => {
+                (row.slug, row.previous_slug)
+            }
+            (Reader::Public, Action::Unpublished) => (row.previous_slug.or(row.slug), None),
+            (Reader::Public, _) => (row.slug, None),
+        };
         let url = (!tombstone).then(|| match kind {
-            ResourceKind::Article => format!("/v1/articles/{}", row.slug.as_deref().unwrap_or("")),
+            ResourceKind::Article => format!("/v1/articles/{}", slug.as_deref().unwrap_or("")),
             ResourceKind::Excerpt => format!("/v1/excerpts/{}", row.resource_id),
             ResourceKind::Roundup => format!("/v1/roundups/{}", row.resource_id),
             ResourceKind::RoundupLink => format!("/v1/roundup-links/{}", row.resource_id),
-            ResourceKind::Outlet => format!("/v1/outlets/{}", row.slug.as_deref().unwrap_or("")),
+            ResourceKind::Outlet => format!("/v1/outlets/{}", slug.as_deref().unwrap_or("")),
         });
         Some(Self {
             id: row.seq?,
@@ -168,8 +179,8 @@ impl Change {
             kind,
             action,
             resource_id: row.resource_id,
-            slug: row.slug,
-            previous_slug: row.previous_slug,
+            slug,
+            previous_slug,
             article_id: row.article_id,
             tombstone,
             url,
@@ -208,7 +219,7 @@ pub struct ChangePage {
 pub struct ChangesQuery {
     /// The id of the last event already applied; `0` (the default) starts
     /// from the beginning of the log.
-    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807i64, example = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9_223_372_036_854_775_807_i64, example = 0)]
     since: Option<String>,
     /// Page size.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000, default = 100)]

@@ -9,6 +9,7 @@ mod articles;
 mod authorization;
 mod bodies;
 mod caching;
+mod changes;
 mod citation_writes;
 mod cli;
 mod cluster;
