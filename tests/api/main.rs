@@ -37,3 +37,4 @@ mod tls;
 mod transfer;
 mod validation;
 mod views;
+mod webhooks;
