@@ -294,6 +294,16 @@ async fn admins_create_read_update_and_delete_webhooks() {
     assert_eq!(patched["audience"], "editor");
     assert!(patched.get("secret").is_none());
 
+    let refused = app
+        .with_key(Method::PATCH, &format!("/v1/webhooks/{id}"), &admin)
+        .json(&json!({"url": "hooks.example.org", "secret": null, "event_types": ["nope"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 422).await;
+    let unchanged = get_json(&app, &format!("/v1/webhooks/{id}"), &admin).await;
+    assert_eq!(unchanged["url"], "https://hooks.example.org/in");
+
     let new_secret = app
         .with_key(Method::PATCH, &format!("/v1/webhooks/{id}"), &admin)
         .json(&json!({"secret": "a-new-secret-that-is-long-enough"}))
@@ -328,6 +338,7 @@ async fn webhooks_are_for_admins_only() {
         (Method::GET, "/v1/webhooks"),
         (Method::POST, "/v1/webhooks"),
         (Method::GET, "/v1/webhooks/1"),
+        (Method::PATCH, "/v1/webhooks/1"),
         (Method::DELETE, "/v1/webhooks/1"),
         (Method::GET, "/v1/webhooks/1/deliveries"),
         (Method::POST, "/v1/webhooks/1/deliveries/1/redeliver"),
@@ -768,6 +779,12 @@ async fn deliveries_resume_in_order_after_an_instance_is_killed() {
                 == 20
         })
         .await;
+    // The event in flight when the first instance died came again.
+    let stalled = received[4].event_id();
+    assert!(
+        received.iter().filter(|d| d.event_id() == stalled).count() >= 2,
+        "event {stalled} was delivered again"
+    );
     let first = first_arrivals(&received);
     let mut sorted = first.clone();
     sorted.sort_unstable();
