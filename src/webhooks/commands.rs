@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::outbound;
-use super::Audience;
+use super::WebhookAudience;
 use crate::error::{AppError, InvalidInput};
 use crate::validate::{Fields, Problems, URL_RULE};
 
@@ -43,7 +43,7 @@ pub struct NewWebhook {
     /// reads them; `editor`: every event.
     #[serde(default)]
     #[schema(nullable = true)]
-    pub audience: Option<Audience>,
+    pub audience: Option<WebhookAudience>,
     /// The key of the `Broadsheet-Signature` HMAC, 24 to 200 characters;
     /// when absent the server makes one (32 random bytes, base64url). Shown
     /// only in this response.
@@ -68,7 +68,7 @@ pub struct WebhookPatch {
     #[schema(nullable = true)]
     pub event_types: Option<Vec<String>>,
     #[schema(nullable = false)]
-    pub audience: Option<Audience>,
+    pub audience: Option<WebhookAudience>,
     #[schema(nullable = false, min_length = 24, max_length = 200)]
     pub secret: Option<String>,
     #[schema(nullable = false)]
@@ -82,7 +82,7 @@ pub struct Members {
     #[serde(default)]
     pub event_types: Option<Vec<String>>,
     #[serde(default)]
-    pub audience: Option<Audience>,
+    pub audience: Option<WebhookAudience>,
     #[serde(default)]
     pub secret: Option<String>,
     #[serde(default)]

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::outbound::{Attempt, Headers, Outbound};
 use super::queries::{self, ClaimedRedelivery, DeliveryRow, WebhookRow};
 use super::settings::WebhookSettings;
-use super::Audience;
+use super::WebhookAudience;
 use crate::changes::queries::ChangeRow;
 use crate::changes::{queries as changes_log, Change};
 use crate::db::DbPool;
@@ -168,7 +168,7 @@ impl Worker {
         mut webhook: WebhookRow,
         stopped: watch::Receiver<bool>,
     ) -> Result<(), AppError> {
-        let audience = Audience::parse(&webhook.audience);
+        let audience = WebhookAudience::parse(&webhook.audience);
         loop {
             if *stopped.borrow() || !webhook.active || webhook.given_up_at.is_some() {
                 let mut conn = self.pool.get().await?;
@@ -182,7 +182,7 @@ impl Worker {
                 &mut conn,
                 webhook.last_delivered_event_id,
                 head,
-                audience == Audience::Public,
+                audience == WebhookAudience::Public,
                 &webhook.event_types,
             )
             .await?;
@@ -293,7 +293,7 @@ impl Worker {
             queries::finish_redelivery(&mut conn, redelivery.id, self.token).await?;
             return Ok(());
         };
-        let audience = Audience::parse(&webhook.audience);
+        let audience = WebhookAudience::parse(&webhook.audience);
         let Some(change) = change_of(row, audience) else {
             queries::finish_redelivery(&mut conn, redelivery.id, self.token).await?;
             return Ok(());
@@ -333,7 +333,7 @@ impl Worker {
     }
 }
 
-fn change_of(row: ChangeRow, audience: Audience) -> Option<Change> {
+fn change_of(row: ChangeRow, audience: WebhookAudience) -> Option<Change> {
     Change::of(row, audience.reader())
 }
 

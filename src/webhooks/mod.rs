@@ -39,14 +39,14 @@ pub use settings::WebhookSettings;
 /// Who a webhook delivers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Audience {
+pub enum WebhookAudience {
     /// The events the public may read, as the public reads them.
     Public,
     /// Every event.
     Editor,
 }
 
-impl Audience {
+impl WebhookAudience {
     /// As stored; anything else reads as the narrower `public`.
     pub fn parse(stored: &str) -> Self {
         match stored {
@@ -74,7 +74,7 @@ impl Audience {
 /// Where a webhook stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum WebhookStatus {
     /// Delivering.
     Active,
     /// Switched off by an admin.
@@ -101,10 +101,10 @@ pub struct Webhook {
     pub url: String,
     /// The event types delivered; empty: every type.
     pub event_types: Vec<String>,
-    pub audience: Audience,
+    pub audience: WebhookAudience,
     /// Whether an admin wants events delivered.
     pub active: bool,
-    pub status: Status,
+    pub status: WebhookStatus,
     /// The last 4 characters of the secret, to tell secrets apart.
     #[schema(example = "x9Qa")]
     pub secret_hint: String,
@@ -131,11 +131,11 @@ pub struct Webhook {
 impl Webhook {
     fn of(row: WebhookRow, show_secret: bool) -> Self {
         let status = if row.given_up_at.is_some() {
-            Status::Failing
+            WebhookStatus::Failing
         } else if row.active {
-            Status::Active
+            WebhookStatus::Active
         } else {
-            Status::Paused
+            WebhookStatus::Paused
         };
         let hint: String = {
             let chars: Vec<char> = row.secret.chars().collect();
@@ -146,7 +146,7 @@ impl Webhook {
             id: row.id,
             url: row.url,
             event_types: row.event_types,
-            audience: Audience::parse(&row.audience),
+            audience: WebhookAudience::parse(&row.audience),
             active: row.active,
             status,
             secret_hint: hint,
@@ -167,7 +167,7 @@ impl Webhook {
 /// What became of a delivery attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum DeliveryOutcome {
     /// The receiver answered 2xx.
     Succeeded,
     /// Anything else; the event is tried again later.
@@ -191,7 +191,7 @@ pub struct Delivery {
     /// Which attempt at this event this was, from 1 (a redelivery: 1).
     #[schema(example = 1)]
     pub attempt: i32,
-    pub outcome: Outcome,
+    pub outcome: DeliveryOutcome,
     /// The receiver's status code, when it answered.
     #[schema(example = 200)]
     pub status_code: Option<i32>,
@@ -219,9 +219,9 @@ impl From<DeliveryRow> for Delivery {
             event_type: row.event_type,
             attempt: row.attempt,
             outcome: match row.outcome.as_str() {
-                "succeeded" => Outcome::Succeeded,
-                "given_up" => Outcome::GivenUp,
-                _ => Outcome::Failed,
+                "succeeded" => DeliveryOutcome::Succeeded,
+                "given_up" => DeliveryOutcome::GivenUp,
+                _ => DeliveryOutcome::Failed,
             },
             status_code: row.status_code,
             error: row.error,
@@ -294,7 +294,11 @@ pub async fn create_webhook(
             let new = NewWebhookRow {
                 url: members.url,
                 event_types: members.event_types.unwrap_or_default(),
-                audience: members.audience.unwrap_or(Audience::Public).as_str().into(),
+                audience: members
+                    .audience
+                    .unwrap_or(WebhookAudience::Public)
+                    .as_str()
+                    .into(),
                 secret,
                 active: members.active.unwrap_or(true),
                 last_delivered_event_id: head,
@@ -458,7 +462,13 @@ pub async fn update_webhook(
                 let changes = WebhookChanges {
                     url: Some(members.url),
                     event_types: Some(members.event_types.unwrap_or_default()),
-                    audience: Some(members.audience.unwrap_or(Audience::Public).as_str().into()),
+                    audience: Some(
+                        members
+                            .audience
+                            .unwrap_or(WebhookAudience::Public)
+                            .as_str()
+                            .into(),
+                    ),
                     secret: members.secret,
                     active: Some(members.active.unwrap_or(true)),
                     updated_at: Some(Utc::now()),

@@ -673,7 +673,10 @@ async fn a_webhook_that_keeps_failing_gives_up_and_resumes_without_loss() {
     })
     .await;
     assert_eq!(listed[1]["event_id"], held);
-    assert_eq!(listed[1]["attempt"], 1, "attempts count afresh: {listed:#?}");
+    assert_eq!(
+        listed[1]["attempt"], 1,
+        "attempts count afresh: {listed:#?}"
+    );
     assert_eq!(listed[1]["outcome"], "succeeded");
 }
 
