@@ -36,6 +36,7 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     popularity: Arc<Popularity>,
+    webhooks: crate::webhooks::engine::Engine,
 }
 
 impl Application {
@@ -63,6 +64,7 @@ impl Application {
         };
         popularity.start(pool.clone(), &config.popularity);
         crate::changes::announcer::start(pool.clone());
+        let webhooks = crate::webhooks::engine::start(pool.clone(), config.webhooks);
         let limiter = Arc::new(RateLimiter::new(
             config.rate_limits,
             config.popularity.trusted_proxies.clone(),
@@ -91,6 +93,9 @@ impl Application {
                 config.cache_s_maxage,
             )),
             public_url: config.public_url.as_deref().map(Arc::from),
+            webhook_targets: web::Data::new(crate::webhooks::TargetPolicy {
+                allow_private: config.webhooks.allow_private_targets,
+            }),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -107,6 +112,7 @@ impl Application {
             server: server.run(),
             pool,
             popularity,
+            webhooks,
         })
     }
 
@@ -128,6 +134,7 @@ impl Application {
     /// writes the views they counted: nothing answered 202 is lost on a clean stop.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.server.await;
+        self.webhooks.stop();
         // A flush that meets a lost connection (a restarting database, a
         // terminated backend) keeps its batch; a fresh connection a moment
         // later usually writes it. Bounded, so that a database that is away
@@ -213,6 +220,7 @@ struct Shared {
     cache_policy: web::Data<CachePolicy>,
     /// What the document names as its server, when configured.
     public_url: Option<Arc<str>>,
+    webhook_targets: web::Data<crate::webhooks::TargetPolicy>,
 }
 
 fn build(
@@ -235,6 +243,7 @@ fn build(
         .app_data(shared.throttle)
         .app_data(shared.publication)
         .app_data(shared.cache_policy)
+        .app_data(shared.webhook_targets)
         .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(&error).into()))
         .app_data(web::PathConfig::default().error_handler(|error, _| {
             AppError::BadRequest(format!("invalid path: {error}")).into()

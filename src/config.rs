@@ -25,12 +25,20 @@
 //! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
 //! | `BROADSHEET_CACHE_MAX_AGE` | `60` | seconds browsers may keep a public answer (`Cache-Control: max-age`) |
 //! | `BROADSHEET_CACHE_S_MAXAGE` | `300` | seconds shared caches (CDNs) may keep a public answer (`s-maxage`); also how long they may serve it stale while revalidating |
+//! | `BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS` | `false` | `true` lets webhooks target loopback, private, link-local and other internal addresses (for tests and closed networks); otherwise such an IP literal is refused at create and a host resolving only inward at delivery |
+//! | `BROADSHEET_WEBHOOK_CONNECT_TIMEOUT_MS` | `5000` | time to connect to a webhook's receiver |
+//! | `BROADSHEET_WEBHOOK_TIMEOUT_MS` | `10000` | time for a whole webhook delivery; a slower receiver's attempt fails (`timeout`) and is retried |
+//! | `BROADSHEET_WEBHOOK_RETRY_BASE_MS` | `1000` | a failed delivery is retried after a random time up to this, doubled with each further failure (full jitter) |
+//! | `BROADSHEET_WEBHOOK_RETRY_MAX_MS` | `3600000` | the longest wait between retries of a webhook delivery |
+//! | `BROADSHEET_WEBHOOK_GIVE_UP_AFTER_MS` | `86400000` | how long an event may keep failing before its webhook is marked `failing` and deliveries stop until an admin reactivates it |
+//! | `BROADSHEET_WEBHOOK_POLL_MS` | `1000` | how often an instance looks for webhooks with events to deliver |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
 
 use crate::body::BodyLimits;
 use crate::popularity::settings::PopularitySettings;
+use crate::webhooks::WebhookSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/broadsheet";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -82,6 +90,8 @@ pub struct Config {
     /// purges by `Surrogate-Key` when content changes could keep answers far
     /// longer (hours); 5 minutes bounds staleness behind a CDN that does not.
     pub cache_s_maxage: u32,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookSettings,
 }
 
 /// Requests per minute a client address may make, per budget; `0` is no limit.
@@ -201,6 +211,7 @@ impl Config {
                 .unwrap_or(DEFAULT_CACHE_MAX_AGE as usize) as u32,
             cache_s_maxage: number("BROADSHEET_CACHE_S_MAXAGE", 0..=31_536_000)?
                 .unwrap_or(DEFAULT_CACHE_S_MAXAGE as usize) as u32,
+            webhooks: webhook_settings()?,
         })
     }
 
@@ -223,6 +234,7 @@ impl Config {
             site_title: DEFAULT_SITE_TITLE.into(),
             cache_max_age: DEFAULT_CACHE_MAX_AGE,
             cache_s_maxage: DEFAULT_CACHE_S_MAXAGE,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -270,6 +282,57 @@ fn public_url(variable: &'static str, value: &str) -> Result<String, ConfigError
                 "an http or https URL without query or fragment, e.g. https://api.example.org"
                     .into(),
             value: value.to_string(),
+        }),
+    }
+}
+
+fn webhook_settings() -> Result<WebhookSettings, ConfigError> {
+    let defaults = WebhookSettings::default();
+    let millis = |variable: &'static str, default: Duration, max: usize| {
+        Ok::<_, ConfigError>(
+            number(variable, 1..=max)?.map_or(default, |ms| Duration::from_millis(ms as u64)),
+        )
+    };
+    Ok(WebhookSettings {
+        allow_private_targets: flag("BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS")?
+            .unwrap_or(defaults.allow_private_targets),
+        connect_timeout: millis(
+            "BROADSHEET_WEBHOOK_CONNECT_TIMEOUT_MS",
+            defaults.connect_timeout,
+            600_000,
+        )?,
+        timeout: millis("BROADSHEET_WEBHOOK_TIMEOUT_MS", defaults.timeout, 600_000)?,
+        retry_base: millis(
+            "BROADSHEET_WEBHOOK_RETRY_BASE_MS",
+            defaults.retry_base,
+            86_400_000,
+        )?,
+        retry_max: millis(
+            "BROADSHEET_WEBHOOK_RETRY_MAX_MS",
+            defaults.retry_max,
+            604_800_000,
+        )?,
+        give_up_after: millis(
+            "BROADSHEET_WEBHOOK_GIVE_UP_AFTER_MS",
+            defaults.give_up_after,
+            2_592_000_000,
+        )?,
+        poll: millis("BROADSHEET_WEBHOOK_POLL_MS", defaults.poll, 3_600_000)?,
+    })
+}
+
+/// `true` or `false` (also `1`/`0`, `yes`/`no`), in any case.
+fn flag(variable: &'static str) -> Result<Option<bool>, ConfigError> {
+    let Some(value) = var(variable) else {
+        return Ok(None);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(Some(true)),
+        "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(ConfigError {
+            variable,
+            expected: "true or false".into(),
+            value,
         }),
     }
 }

@@ -54,3 +54,4 @@ pub mod tally;
 pub mod transfer;
 pub mod validate;
 pub mod visibility;
+pub mod webhooks;

@@ -189,6 +189,34 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "BROADSHEET_CACHE_S_MAXAGE",
         "seconds shared caches (CDNs) may keep a public answer (default 300)",
     ),
+    (
+        "BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "true lets webhooks target internal addresses (default false)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_CONNECT_TIMEOUT_MS",
+        "time to connect to a webhook receiver (default 5000)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_TIMEOUT_MS",
+        "time for a whole webhook delivery (default 10000)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_RETRY_BASE_MS",
+        "first webhook retry waits up to this (default 1000)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_RETRY_MAX_MS",
+        "longest wait between webhook retries (default 3600000)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_GIVE_UP_AFTER_MS",
+        "how long an event may fail before its webhook stops (default 86400000)",
+    ),
+    (
+        "BROADSHEET_WEBHOOK_POLL_MS",
+        "how often webhooks with work are looked for (default 1000)",
+    ),
 ];
 
 /// The `Environment:` section of a command's `--help`.

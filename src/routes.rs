@@ -15,6 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::{
     articles, changes, excerpts, feeds, health, index, outlets, popularity, roundups, search, tags,
+    webhooks,
 };
 
 /// One line of the index.
@@ -95,6 +96,15 @@ index! {
 
     // The change log.
     GET "/v1/changes" => changes::list_changes,
+
+    // Webhooks, delivered from the change log.
+    GET "/v1/webhooks" => webhooks::list_webhooks,
+    POST "/v1/webhooks" => webhooks::create_webhook,
+    GET "/v1/webhooks/{id}" => webhooks::find_webhook,
+    PATCH "/v1/webhooks/{id}" => webhooks::update_webhook,
+    DELETE "/v1/webhooks/{id}" => webhooks::delete_webhook,
+    GET "/v1/webhooks/{id}/deliveries" => webhooks::list_deliveries,
+    POST "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver" => webhooks::redeliver,
 
     // Tags, search, feeds and the index.
     GET "/v1/tags" => tags::list_tags,

@@ -213,6 +213,7 @@ pub const STORED: &[(&str, &str, Rule)] = &[
     ("roundups", "title", Rule::Text { max: TITLE_MAX }),
     ("roundup_links", "headline", Rule::Text { max: TITLE_MAX }),
     ("roundup_links", "url", Rule::Link),
+    ("webhooks", "url", Rule::Link),
 ];
 
 /// Text held to its rule (`validate::Rule`), the one the API and the

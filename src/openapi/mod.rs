@@ -77,6 +77,7 @@ Lists and single resources take `fields=a,b` to keep only those members.",
         (name = "search", description = "Full-text search over published articles and their excerpts"),
         (name = "feeds", description = "Atom, RSS and JSON Feed of the published articles, whole posts in each entry"),
         (name = "changes", description = "The change log: every create, update, publication and deletion, in commit order, for mirrors to sync from"),
+        (name = "webhooks", description = "Signed deliveries of the change log to subscribed URLs, in order, at least once (admins)"),
         (name = "health", description = "Probes for orchestrators"),
     ),
 )]

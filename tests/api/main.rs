@@ -38,3 +38,4 @@ mod tls;
 mod transfer;
 mod validation;
 mod views;
+mod webhooks;

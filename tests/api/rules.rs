@@ -166,6 +166,11 @@ fn insert(table: &str, column: &str) -> String {
             ("outlet_id", "(SELECT id FROM outlets WHERE slug = 'base')"),
             ("url", "'https://example.org/'"),
         ],
+        "webhooks" => &[
+            ("url", "'https://example.org/'"),
+            ("secret", "'a-secret-of-at-least-24-chars'"),
+            ("last_delivered_event_id", "0"),
+        ],
         other => panic!("no insert for table {other}"),
     };
     assert!(
@@ -302,10 +307,10 @@ async fn every_checked_text_column_has_a_rule() {
          WHERE c.contype = 'c'
            AND c.conrelid::regclass::text IN
                ('outlets', 'tags', 'articles', 'article_slug_history', 'excerpts',
-                'roundups', 'roundup_links')
+                'roundups', 'roundup_links', 'webhooks')
            AND a.atttypid IN ('text'::regtype, 'text[]'::regtype)
            AND c.conname <> 'published_articles_have_a_date'
-           AND a.attname <> 'status'
+           AND a.attname NOT IN ('status', 'audience')
          ORDER BY 1",
     )
     .load(&mut conn)

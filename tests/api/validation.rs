@@ -488,7 +488,7 @@ async fn every_write_body_is_a_typed_schema_that_refuses_unknown_members() {
             }
         }
     }
-    assert_eq!(bodies, 13, "the write operations");
+    assert_eq!(bodies, 15, "the write operations");
 }
 
 /// A link of the longest length a client may send is stored in the parser's
