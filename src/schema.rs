@@ -204,3 +204,53 @@ diesel::table! {
         committed_at -> Nullable<Timestamptz>,
     }
 }
+
+// Webhooks: subscriptions to the change log, each attempt to deliver to
+// them, and the redeliveries asked for.
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        url -> Text,
+        event_types -> Array<Text>,
+        audience -> Text,
+        secret -> Text,
+        active -> Bool,
+        last_delivered_event_id -> Int8,
+        attempts -> Int4,
+        failing_since -> Nullable<Timestamptz>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        given_up_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        lease_token -> Nullable<Int8>,
+        lease_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Int8,
+        event_type -> Text,
+        attempt -> Int4,
+        outcome -> Text,
+        status_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+        attempted_at -> Timestamptz,
+        redelivery -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_redeliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Int8,
+        lease_token -> Nullable<Int8>,
+        lease_until -> Nullable<Timestamptz>,
+        requested_at -> Timestamptz,
+    }
+}

@@ -57,66 +57,35 @@ async fn schema_rs_names_every_column_the_migrations_create() {
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
         // Each query names every column schema.rs declares; PostgreSQL refuses unknown ones.
-        outlets::table
-            .select(outlets::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        articles::table
-            .select(articles::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        tags::table
-            .select(tags::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        article_tags::table
-            .select(article_tags::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        excerpts::table
-            .select(excerpts::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        roundups::table
-            .select(roundups::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        roundup_links::table
-            .select(roundup_links::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        api_keys::table
-            .select(api_keys::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        article_slug_history::table
-            .select(article_slug_history::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        article_revisions::table
-            .select(article_revisions::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        idempotent_requests::table
-            .select(idempotent_requests::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
-        view_counts::table
-            .select(view_counts::all_columns)
-            .limit(0)
-            .execute(&mut conn)
-            .unwrap();
+        macro_rules! select_every_column {
+            ($($table:ident),* $(,)?) => {$(
+                $table::table
+                    .select($table::all_columns)
+                    .limit(0)
+                    .execute(&mut conn)
+                    .unwrap_or_else(|e| panic!("{}: {e}", stringify!($table)));
+            )*};
+        }
+        select_every_column!(
+            outlets,
+            articles,
+            tags,
+            article_tags,
+            excerpts,
+            roundups,
+            roundup_links,
+            api_keys,
+            article_slug_history,
+            article_revisions,
+            idempotent_requests,
+            view_counts,
+            view_flushes,
+            publication_removals,
+            changes,
+            webhooks,
+            webhook_deliveries,
+            webhook_redeliveries,
+        );
     })
     .await
     .unwrap();
