@@ -1347,8 +1347,8 @@ fn event_ids(events: &[Value]) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_transaction_that_commits_late_is_logged_after_one_that_committed_first() {
+/// A desk with two published articles, `first` and `second`, and their ids.
+async fn two_published() -> (Desk, i64, i64) {
     let desk = Desk::with_site(site_with(
         vec![
             published("first", Utc::now() - Duration::days(2)),
@@ -1357,10 +1357,14 @@ async fn a_transaction_that_commits_late_is_logged_after_one_that_committed_firs
         vec![],
     ))
     .await;
-    let (first, second) = (
-        article_id(&desk, "first").await,
-        article_id(&desk, "second").await,
-    );
+    let first = article_id(&desk, "first").await;
+    let second = article_id(&desk, "second").await;
+    (desk, first, second)
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_late_is_logged_after_one_that_committed_first() {
+    let (desk, first, second) = two_published().await;
     let head = desk.head().await;
     let mut a = connection(&desk).await;
     let mut b = connection(&desk).await;
@@ -1408,18 +1412,7 @@ async fn a_transaction_that_commits_late_is_logged_after_one_that_committed_firs
 
 #[tokio::test]
 async fn a_transaction_holding_its_positions_holds_back_those_committing_after_it() {
-    let desk = Desk::with_site(site_with(
-        vec![
-            published("first", Utc::now() - Duration::days(2)),
-            published("second", Utc::now() - Duration::days(1)),
-        ],
-        vec![],
-    ))
-    .await;
-    let (first, second) = (
-        article_id(&desk, "first").await,
-        article_id(&desk, "second").await,
-    );
+    let (desk, first, second) = two_published().await;
     let head = desk.head().await;
     let mut a = connection(&desk).await;
     let mut watcher = connection(&desk).await;
