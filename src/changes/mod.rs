@@ -192,8 +192,7 @@ impl Change {
 
 /// Who reads the log: the public sees the events of what it could see
 /// before or after each change; editors see every event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
     Public,
     Editor,

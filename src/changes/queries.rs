@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::Reader;
@@ -82,13 +82,22 @@ pub async fn staged(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Staged>> {
     .await
 }
 
-/// Notes the public representation's ETag on a staged event.
-pub async fn set_etag(conn: &mut AsyncPgConnection, id: i64, etag: &str) -> QueryResult<()> {
-    diesel::update(changes::table.find(id))
-        .set(changes::etag.eq(etag))
-        .execute(conn)
-        .await
-        .map(drop)
+/// Notes the public representations' ETags on staged events, each at the
+/// same index as its event's id, in one statement.
+pub async fn set_etags(
+    conn: &mut AsyncPgConnection,
+    ids: Vec<i64>,
+    etags: Vec<String>,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE changes SET etag = tagged.etag \
+           FROM unnest($1, $2) AS tagged (id, etag) WHERE changes.id = tagged.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Text>, _>(etags)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Stages the publication of every scheduled post whose time has come; how

@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use super::queries;
@@ -58,14 +57,7 @@ pub async fn seal(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<()
         }
     }
     if !ids.is_empty() {
-        diesel::sql_query(
-            "UPDATE changes SET etag = tagged.etag \
-               FROM unnest($1, $2) AS tagged (id, etag) WHERE changes.id = tagged.id",
-        )
-        .bind::<Array<BigInt>, _>(ids)
-        .bind::<Array<Text>, _>(etags)
-        .execute(conn)
-        .await?;
+        queries::set_etags(conn, ids, etags).await?;
     }
     Ok(())
 }
