@@ -269,7 +269,7 @@ pub async fn list_changes(
         None => Reader::Public,
     };
     let mut conn = pool.get().await?;
-    let mut rows = queries::after(&mut conn, since, limit + 1, reader).await?;
+    let mut rows = queries::walk(&mut conn, queries::Walk::after(since, reader), limit + 1).await?;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let data: Vec<Change> = rows

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::Reader;
@@ -25,25 +25,67 @@ pub struct ChangeRow {
     pub committed_at: Option<DateTime<Utc>>,
 }
 
-/// Up to `limit` events after position `since` that `reader` may see, in
-/// commit order. The public's walk uses the index of public events, so the
-/// editors' own events cost it nothing.
-pub async fn after(
+/// Which events a walk along the log reads: those after `since` that
+/// `reader` may see, up to `until` when it is given, of `types` when any
+/// are named (`kind.action`).
+#[derive(Debug, Clone, Copy)]
+pub struct Walk<'a> {
+    pub since: i64,
+    pub reader: Reader,
+    pub until: Option<i64>,
+    pub types: &'a [String],
+}
+
+impl Walk<'_> {
+    /// Every event after `since` that `reader` may see.
+    pub fn after(since: i64, reader: Reader) -> Self {
+        Self {
+            since,
+            reader,
+            until: None,
+            types: &[],
+        }
+    }
+}
+
+/// Up to `limit` events of the walk, in commit order. The public's walk
+/// uses the index of public events, so the editors' own events cost it
+/// nothing.
+pub async fn walk(
     conn: &mut AsyncPgConnection,
-    since: i64,
+    walk: Walk<'_>,
     limit: u32,
-    reader: Reader,
 ) -> QueryResult<Vec<ChangeRow>> {
     let mut query = changes::table
-        .filter(changes::seq.gt(since))
+        .filter(changes::seq.gt(walk.since))
         .order(changes::seq)
         .limit(i64::from(limit))
         .select(ChangeRow::as_select())
         .into_boxed();
-    if reader == Reader::Public {
+    if walk.reader == Reader::Public {
         query = query.filter(changes::public.eq(true));
     }
+    if let Some(until) = walk.until {
+        query = query.filter(changes::seq.le(until));
+    }
+    if !walk.types.is_empty() {
+        query = query.filter(
+            diesel::dsl::sql::<Bool>("(kind || '.' || action) = ANY(")
+                .bind::<Array<Text>, _>(walk.types.to_vec())
+                .sql(")"),
+        );
+    }
     query.load(conn).await
+}
+
+/// One committed event, by its id.
+pub async fn event(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ChangeRow>> {
+    changes::table
+        .filter(changes::seq.eq(id))
+        .select(ChangeRow::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// The id of the latest event: where a reader that wants only what happens

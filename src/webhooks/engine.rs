@@ -17,8 +17,8 @@ use super::outbound::{Attempt, Headers, Outbound};
 use super::queries::{self, ClaimedRedelivery, DeliveryRow, WebhookRow};
 use super::settings::WebhookSettings;
 use super::WebhookAudience;
-use crate::changes::queries::ChangeRow;
-use crate::changes::{queries as changes_log, Change};
+use crate::changes::queries::{self as changes_log, Walk};
+use crate::changes::Change;
 use crate::db::DbPool;
 use crate::error::AppError;
 
@@ -178,14 +178,13 @@ impl Worker {
             // Every event up to the head is visible once the head is read:
             // positions are handed out in commit order.
             let head = changes_log::latest(&mut conn).await?;
-            let next = queries::next_event(
-                &mut conn,
-                webhook.last_delivered_event_id,
-                head,
-                audience == WebhookAudience::Public,
-                &webhook.event_types,
-            )
-            .await?;
+            let walk = Walk {
+                since: webhook.last_delivered_event_id,
+                reader: audience.reader(),
+                until: Some(head),
+                types: &webhook.event_types,
+            };
+            let next = changes_log::walk(&mut conn, walk, 1).await?.pop();
             let Some(row) = next else {
                 queries::skip_to(&mut conn, webhook.id, self.token, head).await?;
                 return Ok(queries::release(&mut conn, webhook.id, self.token).await?);
@@ -288,13 +287,13 @@ impl Worker {
     async fn redeliver(&self, redelivery: ClaimedRedelivery) -> Result<(), AppError> {
         let mut conn = self.pool.get().await?;
         let webhook = queries::find(&mut conn, redelivery.webhook_id).await?;
-        let event = queries::event(&mut conn, redelivery.event_id).await?;
+        let event = changes_log::event(&mut conn, redelivery.event_id).await?;
         let (Some(webhook), Some(row)) = (webhook, event) else {
             queries::finish_redelivery(&mut conn, redelivery.id, self.token).await?;
             return Ok(());
         };
         let audience = WebhookAudience::parse(&webhook.audience);
-        let Some(change) = change_of(row, audience) else {
+        let Some(change) = Change::of(row, audience.reader()) else {
             queries::finish_redelivery(&mut conn, redelivery.id, self.token).await?;
             return Ok(());
         };
@@ -331,10 +330,6 @@ impl Worker {
         })
         .await
     }
-}
-
-fn change_of(row: ChangeRow, audience: WebhookAudience) -> Option<Change> {
-    Change::of(row, audience.reader())
 }
 
 #[expect(

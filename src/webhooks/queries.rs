@@ -1,14 +1,14 @@
 //! Every query of webhooks: the admin's reads and writes, the engine's
 //! claims on a webhook (a lease in its row, never a transaction held across
-//! a delivery), and its walk over the change log.
+//! a delivery) and its records of attempts. The change log itself is read
+//! through its own queries (`changes::queries::walk`).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Text};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::changes::queries::ChangeRow;
-use crate::schema::{changes, webhook_deliveries, webhook_redeliveries, webhooks};
+use crate::schema::{webhook_deliveries, webhook_redeliveries, webhooks};
 
 /// A webhook as stored.
 #[derive(Debug, Clone, Queryable, Selectable, QueryableByName)]
@@ -278,44 +278,6 @@ pub async fn skip_to(
     .execute(conn)
     .await
     .map(|updated| updated == 1)
-}
-
-/// The first event after `after`, up to `head`, that the webhook's reader
-/// may see and whose type it wants (`types` empty: every type).
-pub async fn next_event(
-    conn: &mut AsyncPgConnection,
-    after: i64,
-    head: i64,
-    public_only: bool,
-    types: &[String],
-) -> QueryResult<Option<ChangeRow>> {
-    let mut query = changes::table
-        .filter(changes::seq.gt(after))
-        .filter(changes::seq.le(head))
-        .order(changes::seq)
-        .select(ChangeRow::as_select())
-        .into_boxed();
-    if public_only {
-        query = query.filter(changes::public.eq(true));
-    }
-    if !types.is_empty() {
-        query = query.filter(
-            diesel::dsl::sql::<Bool>("(kind || '.' || action) = ANY(")
-                .bind::<Array<Text>, _>(types.to_vec())
-                .sql(")"),
-        );
-    }
-    query.first(conn).await.optional()
-}
-
-/// One event by its id.
-pub async fn event(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<ChangeRow>> {
-    changes::table
-        .filter(changes::seq.eq(id))
-        .select(ChangeRow::as_select())
-        .first(conn)
-        .await
-        .optional()
 }
 
 /// The id the next recorded attempt will have.
