@@ -424,7 +424,7 @@ where
 /// Applies a JSON merge patch (RFC 7396) to a document: members set to
 /// `null` are removed, objects are merged member by member, anything else
 /// replaces what was there.
-fn merge(target: Value, patch: &Value) -> Value {
+pub fn merge(target: Value, patch: &Value) -> Value {
     let Value::Object(patch) = patch else {
         return patch.clone();
     };

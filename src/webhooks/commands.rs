@@ -75,23 +75,10 @@ pub struct WebhookPatch {
     pub active: Option<bool>,
 }
 
-/// A webhook's members, checked and in the form they are stored in.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Members {
-    pub url: String,
-    #[serde(default)]
-    pub event_types: Option<Vec<String>>,
-    #[serde(default)]
-    pub audience: Option<WebhookAudience>,
-    #[serde(default)]
-    pub secret: Option<String>,
-    #[serde(default)]
-    pub active: Option<bool>,
-}
-
 /// Checks a whole body (a create's, or a stored webhook with a patch
-/// applied), every problem at its pointer; the members as they are stored.
-pub fn parse(document: &Value, allow_private: bool) -> Result<Members, AppError> {
+/// applied), every problem at its pointer; the members, in the form they
+/// are stored in.
+pub fn parse(document: &Value, allow_private: bool) -> Result<NewWebhook, AppError> {
     let mut document = document.clone();
     if let Some(object) = document.as_object_mut() {
         // `null` means absent, as in every create.

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{Ref, Required};
 use utoipa::{IntoParams, ToSchema};
@@ -434,12 +434,12 @@ pub async fn update_webhook(
                 let current = queries::lock(conn, id)
                     .await?
                     .ok_or_else(|| not_found(id))?;
-                let Some(patch) = patch.as_object() else {
+                if !patch.is_object() {
                     return Err(AppError::Unprocessable(vec![
                         crate::error::InvalidInput::field("", "must be an object"),
                     ]));
-                };
-                if patch.get("secret").is_some_and(serde_json::Value::is_null) {
+                }
+                if patch.get("secret").is_some_and(Value::is_null) {
                     return Err(AppError::Unprocessable(vec![
                         crate::error::InvalidInput::field(
                             "/secret",
@@ -447,15 +447,13 @@ pub async fn update_webhook(
                         ),
                     ]));
                 }
-                let mut merged = json!({
+                let stored = json!({
                     "url": current.url,
                     "event_types": current.event_types,
                     "audience": current.audience,
                     "active": current.active,
                 });
-                for (name, value) in patch {
-                    merged[name.as_str()] = value.clone();
-                }
+                let merged = editing::merge(stored, &patch);
                 let members = commands::parse(&merged, allow_private)?;
                 let resumes = members.active == Some(true) && current.given_up_at.is_some();
                 let new_secret = members.secret.is_some();
