@@ -16,6 +16,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::body::BodyLimits;
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::db::{self, DbPool};
@@ -37,6 +38,7 @@ pub struct Application {
     pool: DbPool,
     popularity: Arc<Popularity>,
     webhooks: crate::webhooks::engine::Engine,
+    cache: Option<Cache>,
 }
 
 impl Application {
@@ -62,6 +64,7 @@ impl Application {
                 CursorKey::random().map_err(std::io::Error::other)?
             }
         };
+        let cache = Cache::start(config).map_err(std::io::Error::other)?;
         popularity.start(pool.clone(), &config.popularity);
         crate::changes::announcer::start(pool.clone());
         let webhooks = crate::webhooks::engine::start(pool.clone(), config.webhooks);
@@ -96,6 +99,7 @@ impl Application {
             webhook_targets: web::Data::new(crate::webhooks::TargetPolicy {
                 allow_private: config.webhooks.allow_private_targets,
             }),
+            cache: cache.clone(),
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -113,6 +117,7 @@ impl Application {
             pool,
             popularity,
             webhooks,
+            cache,
         })
     }
 
@@ -123,6 +128,11 @@ impl Application {
     /// The popularity engine this server counts views into and ranks from.
     pub fn popularity(&self) -> Arc<Popularity> {
         self.popularity.clone()
+    }
+
+    /// The server's response cache, when it has one.
+    pub fn cache(&self) -> Option<Cache> {
+        self.cache.clone()
     }
 
     /// The server's connection pool.
@@ -221,6 +231,7 @@ struct Shared {
     /// What the document names as its server, when configured.
     public_url: Option<Arc<str>>,
     webhook_targets: web::Data<crate::webhooks::TargetPolicy>,
+    cache: Option<Cache>,
 }
 
 fn build(
@@ -257,7 +268,7 @@ fn build(
         crate::openapi::to_json(&document).into(),
         header::HeaderValue::from_static("application/json"),
     ));
-    let (cors, limiter) = (shared.cors, shared.limiter);
+    let (cors, limiter, cache) = (shared.cors, shared.limiter, shared.cache);
     app.app_data(document_json)
         .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
@@ -271,7 +282,7 @@ fn build(
         )
         .default_service(web::to(unrouted))
         // The layers, innermost first (the last `wrap` sees a request
-        // first): HEAD as GET; the request budgets; compression; CORS, which
+        // first): HEAD as GET; the response cache; the request budgets; compression; CORS, which
         // answers preflights before they reach the budgets; the access log;
         // `nosniff` and the reference's headers; and outermost the request
         // id, so that every response, whichever layer made it, carries it.
@@ -283,6 +294,7 @@ fn build(
             }
             service.call(req)
         })
+        .wrap_fn(move |req, service| crate::cache::layer::serve(&cache, req, service))
         .wrap_fn(move |req, service| rate_limit::limit(&limiter, req, service))
         .wrap_fn(compression::compress)
         .wrap_fn(move |req, service| cors::cross_origin(&cors, req, service))

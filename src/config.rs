@@ -25,6 +25,8 @@
 //! | `BROADSHEET_SITE_TITLE` | `Broadsheet` | the publication's name: the title of its feeds |
 //! | `BROADSHEET_CACHE_MAX_AGE` | `60` | seconds browsers may keep a public answer (`Cache-Control: max-age`) |
 //! | `BROADSHEET_CACHE_S_MAXAGE` | `300` | seconds shared caches (CDNs) may keep a public answer (`s-maxage`); also how long they may serve it stale while revalidating |
+//! | `BROADSHEET_CACHE_SIZE_MB` | `64` | memory for this instance's response cache of public reads (articles, lists, search, feeds), shared by its workers; `0` turns it off |
+//! | `BROADSHEET_CACHE_SYNC_MS` | `1000` | how often the cache reads the change log even without a notification: the longest another instance's write can stay unseen when a notification is lost; held answers are served only while the log was read within twice this |
 //! | `BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS` | `false` | `true` lets webhooks target loopback, private, link-local and other internal addresses (for tests and closed networks); otherwise such an IP literal is refused at create and a host resolving only inward at delivery |
 //! | `BROADSHEET_WEBHOOK_CONNECT_TIMEOUT_MS` | `5000` | time to connect to a webhook's receiver |
 //! | `BROADSHEET_WEBHOOK_TIMEOUT_MS` | `10000` | time for a whole webhook delivery; a slower receiver's attempt fails (`timeout`) and is retried |
@@ -92,6 +94,10 @@ pub struct Config {
     pub cache_s_maxage: u32,
     /// How webhooks are delivered.
     pub webhooks: WebhookSettings,
+    /// Bytes of answers the response cache may hold; 0 turns it off.
+    pub cache_bytes: u64,
+    /// How often the response cache reads the change log without being told to.
+    pub cache_sync_interval: Duration,
 }
 
 /// Requests per minute a client address may make, per budget; `0` is no limit.
@@ -123,6 +129,11 @@ impl Default for RateLimits {
 
 pub const DEFAULT_CACHE_MAX_AGE: u32 = 60;
 pub const DEFAULT_CACHE_S_MAXAGE: u32 = 300;
+/// Enough for the hot set of a large site (a whole post is about 6 KB, so
+/// some ten thousand of them), small enough that an instance stays well
+/// under 150 MB resident.
+pub const DEFAULT_CACHE_SIZE_MB: u64 = 64;
+pub const DEFAULT_CACHE_SYNC: Duration = Duration::from_secs(1);
 
 /// A secret setting, never shown by `Debug`.
 #[derive(Clone)]
@@ -212,6 +223,11 @@ impl Config {
             cache_s_maxage: number("BROADSHEET_CACHE_S_MAXAGE", 0..=31_536_000)?
                 .unwrap_or(DEFAULT_CACHE_S_MAXAGE as usize) as u32,
             webhooks: webhook_settings()?,
+            cache_bytes: number("BROADSHEET_CACHE_SIZE_MB", 0..=1 << 20)?
+                .map_or(DEFAULT_CACHE_SIZE_MB, |mb| mb as u64)
+                << 20,
+            cache_sync_interval: number("BROADSHEET_CACHE_SYNC_MS", 10..=60_000)?
+                .map_or(DEFAULT_CACHE_SYNC, |ms| Duration::from_millis(ms as u64)),
         })
     }
 
@@ -235,6 +251,8 @@ impl Config {
             cache_max_age: DEFAULT_CACHE_MAX_AGE,
             cache_s_maxage: DEFAULT_CACHE_S_MAXAGE,
             webhooks: WebhookSettings::default(),
+            cache_bytes: DEFAULT_CACHE_SIZE_MB << 20,
+            cache_sync_interval: DEFAULT_CACHE_SYNC,
         }
     }
 }

@@ -363,6 +363,48 @@ impl Target {
         }
     }
 
+    /// Opens a connection of its own that listens on `channel`, for as long
+    /// as the returned client lives: each notification, and the connection's
+    /// end, wakes `wake`. Named `application_name` in `pg_stat_activity`; its
+    /// statements time out like the pool's.
+    pub async fn listen(
+        &self,
+        channel: &str,
+        application_name: &str,
+        statement_timeout: Duration,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Result<tokio_postgres::Client, SetupError> {
+        let mut config = self.config.clone();
+        config
+            .application_name(application_name)
+            .connect_timeout(Duration::from_secs(5));
+        let connected = match &self.tls {
+            Some(tls) => config
+                .connect(tls.clone())
+                .await
+                .map(|(client, connection)| {
+                    tokio::spawn(deliver(connection, wake));
+                    client
+                }),
+            None => config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map(|(client, connection)| {
+                    tokio::spawn(deliver(connection, wake));
+                    client
+                }),
+        };
+        let client = connected.map_err(|e| self.explain(&e))?;
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}; SET TIME ZONE 'UTC'; LISTEN {channel}",
+                statement_timeout.as_millis()
+            ))
+            .await
+            .map_err(|e| self.explain(&e))?;
+        Ok(client)
+    }
+
     /// Names the fix for a failed connect: by SQLSTATE when the server
     /// answered, by the TLS layer's error when the handshake failed.
     fn explain(&self, error: &tokio_postgres::Error) -> SetupError {
@@ -895,6 +937,26 @@ impl From<PoolError> for AppError {
         );
         Self::Unavailable("no database connection is available; retry shortly".into())
     }
+}
+
+/// Drives a listening connection: wakes `wake` at each notification and
+/// once more when the connection ends.
+async fn deliver<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    wake: Arc<tokio::sync::Notify>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+        match message {
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => wake.notify_one(),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break,
+        }
+    }
+    wake.notify_one();
 }
 
 #[cfg(test)]

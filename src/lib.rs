@@ -16,6 +16,7 @@
 pub mod app;
 pub mod articles;
 pub mod body;
+pub mod cache;
 pub mod changes;
 pub mod citations;
 pub mod client;

@@ -190,6 +190,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "seconds shared caches (CDNs) may keep a public answer (default 300)",
     ),
     (
+        "BROADSHEET_CACHE_SIZE_MB",
+        "memory for the response cache of public reads; 0 turns it off (default 64)",
+    ),
+    (
+        "BROADSHEET_CACHE_SYNC_MS",
+        "how often the response cache reads the change log without a notification (default 1000)",
+    ),
+    (
         "BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS",
         "true lets webhooks target internal addresses (default false)",
     ),

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
-use actix_web::http::header::{self, Header, HeaderName, HeaderValue, HttpDate};
+use actix_web::http::header::{self, HeaderName, HeaderValue, HttpDate};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -335,32 +335,42 @@ impl Representation {
             .body(self.body)
     }
 
-    /// Whether the client's copy is current (RFC 9110 §13.2.2): an
-    /// `If-None-Match` decides alone; `If-Modified-Since` counts only without it.
+    /// Whether the client's copy is current: see `unchanged`.
     fn unchanged_for(&self, req: &HttpRequest) -> bool {
-        if req.method() != Method::GET {
-            return false;
-        }
-        // The tag is read as text only when there is a tag to compare it with.
-        if let Some(tags) = req.headers().get(header::IF_NONE_MATCH) {
-            return tags.to_str().is_ok_and(|tags| {
-                tags.split(',')
-                    .map(str::trim)
-                    .any(|candidate| candidate == "*" || names(candidate, self.etag()))
-            });
-        }
-        let Some((modified, _)) = self.last_modified else {
-            return false;
-        };
-        if !req.headers().contains_key(header::IF_MODIFIED_SINCE) {
-            return false;
-        }
-        header::IfModifiedSince::parse(req).is_ok_and(|since| {
-            std::time::SystemTime::from(since.0)
+        req.method() == Method::GET
+            && unchanged(
+                req.headers(),
+                self.etag(),
+                self.last_modified.as_ref().map(|(seconds, _)| *seconds),
+            )
+    }
+}
+
+/// Whether the copy a request's conditional headers describe is current
+/// (RFC 9110 §13.2.2): an `If-None-Match` decides alone; `If-Modified-Since`
+/// counts only without it, against `last_modified` in seconds since the epoch.
+pub fn unchanged(headers: &header::HeaderMap, etag: &str, last_modified: Option<i64>) -> bool {
+    // The tag is read as text only when there is a tag to compare it with.
+    if let Some(tags) = headers.get(header::IF_NONE_MATCH) {
+        return tags.to_str().is_ok_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|candidate| candidate == "*" || names(candidate, etag))
+        });
+    }
+    let (Some(modified), Some(since)) = (last_modified, headers.get(header::IF_MODIFIED_SINCE))
+    else {
+        return false;
+    };
+    since
+        .to_str()
+        .ok()
+        .and_then(|since| since.parse::<HttpDate>().ok())
+        .is_some_and(|since| {
+            std::time::SystemTime::from(since)
                 .duration_since(UNIX_EPOCH)
                 .is_ok_and(|since| modified <= i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
         })
-    }
 }
 
 /// A strong entity tag: the first 128 bits of the SHA-256 of the bytes.

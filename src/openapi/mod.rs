@@ -143,7 +143,7 @@ impl Modify for Caching {
 }
 
 /// The headers every cacheable answer may send, by name, with what they say.
-const HEADERS: [(&str, &str); 4] = [
+const HEADERS: [(&str, &str); 5] = [
     (
         "ETag",
         "Strong entity tag of this representation: send it back in `If-None-Match`",
@@ -163,6 +163,13 @@ item last left it)",
         "Space-separated purge keys of what it shows (`article-17`, `outlet-3`, `tag-5`, \
 `excerpt-40`, `roundup-8`, `link-21`, and list names such as `articles`); absent for a \
 request with an API key",
+    ),
+    (
+        "Cache-Status",
+        "How this instance's response cache answered (RFC 9211), on the reads it holds (articles, \
+lists, search, feeds, excerpts, roundups, links, outlets, tags): `broadsheet; hit`, `broadsheet; \
+fwd=miss; stored`, `broadsheet; fwd=bypass` for a request with an API key, or `broadsheet; \
+fwd=stale; fwd-status=503` for a held answer served while the database fails",
     ),
 ];
 

@@ -126,6 +126,7 @@ pub struct TestApp {
     /// at the moments a test chooses rather than on the server's intervals.
     pub engine: std::sync::Arc<broadsheet::popularity::Popularity>,
     pub pool: broadsheet::db::DbPool,
+    pub cache: Option<broadsheet::cache::Cache>,
     pub client: reqwest::Client,
     pub database_url: String,
     database: String,
@@ -183,12 +184,13 @@ impl TestApp {
             .expect("database ready");
         let app = Application::build(&config, pool).expect("server binds");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let (engine, pool) = (app.popularity(), app.pool());
+        let (engine, pool, cache) = (app.popularity(), app.pool(), app.cache());
         tokio::spawn(app.run());
         Self {
             address,
             engine,
             pool,
+            cache,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -208,7 +210,17 @@ impl TestApp {
     /// Loads a site document into this app's database.
     pub async fn load(&self, site: Value) {
         load_into(&self.database_url, site).await;
+        self.catch_up().await;
         self.refresh_rankings().await;
+    }
+
+    /// Has the server's response cache read the change log to its end, as
+    /// it does within a second anyway, so that a test reads what it wrote
+    /// behind the server's back.
+    pub async fn catch_up(&self) {
+        if let Some(cache) = &self.cache {
+            cache.catch_up().await;
+        }
     }
 
     /// Recomputes the rankings now, as the server's refresher would.
@@ -250,6 +262,7 @@ impl TestApp {
         execute(&self.database_url, statement)
             .await
             .expect("fixture SQL");
+        self.catch_up().await;
         self.refresh_rankings().await;
     }
 

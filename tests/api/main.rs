@@ -8,6 +8,7 @@ mod article_writes;
 mod articles;
 mod authorization;
 mod bodies;
+mod cache;
 mod caching;
 mod changes;
 mod citation_writes;
