@@ -322,13 +322,7 @@ async fn while_the_database_is_away_held_reads_are_served_and_none_outlives_its_
         "/v1/search?q=kept",
     ];
     for path in held {
-        until(&endpoint, path, Duration::from_secs(2), |_| true).await;
-        let (status, cache_status, _, _) = read(&endpoint, path).await;
-        assert_eq!(
-            (status, cache_status.as_str()),
-            (200, "broadsheet; hit"),
-            "{path}"
-        );
+        until_held(&endpoint, path).await;
     }
 
     cluster.pg_ctl_stop("fast").expect("the cluster stops");
@@ -400,4 +394,68 @@ async fn while_the_database_is_away_held_reads_are_served_and_none_outlives_its_
         back.elapsed()
     );
     drop(cluster);
+}
+
+async fn holder_watch(app: &TestApp) -> diesel_async::AsyncPgConnection {
+    broadsheet::db::connect(&app.database_url)
+        .await
+        .expect("connect")
+}
+
+/// The pool's one connection is held by a read waiting on a lock: another
+/// read that needs the database waits the pool's bounded time and gets a
+/// 503 to retry, while held reads are answered at once, and the waiting
+/// read completes once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_pool_exhausted_held_reads_are_answered_at_once() {
+    let app = TestApp::spawn_configured(|config| {
+        config.pool_size = 1;
+        config.pool_timeout = Duration::from_millis(300);
+        config.workers = Some(2);
+    })
+    .await;
+    app.load(site()).await;
+    let endpoint = Endpoint::of(&app);
+    until_held(&endpoint, "/v1/articles/kept").await;
+
+    let mut holder = broadsheet::db::connect(&app.database_url)
+        .await
+        .expect("connect");
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut holder,
+        "BEGIN; LOCK TABLE articles IN ACCESS EXCLUSIVE MODE",
+    )
+    .await
+    .expect("articles locked");
+    let waiting = {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move { read(&endpoint, "/v1/articles/other").await })
+    };
+    // The waiting read holds the pool's one connection.
+    crate::faults::backends_waiting_on_a_lock(&mut holder_watch(&app).await, "\"articles\"", 1)
+        .await;
+    let start = Instant::now();
+    let refused = loop {
+        let (status, _, _, body) = read(&endpoint, "/v1/excerpts").await;
+        if status == 503 {
+            break body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{status} {body}");
+    };
+    assert_eq!(refused["type"], "/problems/unavailable", "{refused}");
+    let asked = Instant::now();
+    let (status, cache_status, _, body) = read(&endpoint, "/v1/articles/kept").await;
+    assert_eq!((status, cache_status.as_str()), (200, "broadsheet; hit"));
+    assert_eq!(body["slug"], "kept");
+    assert!(
+        asked.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut holder, "ROLLBACK")
+        .await
+        .expect("lock released");
+    let (status, _, _, body) = waiting.await.expect("the waiting read");
+    assert_eq!(status, 200, "{body}");
 }

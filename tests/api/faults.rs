@@ -30,7 +30,7 @@ struct Backend {
 /// The process ids of the backends, other than the caller's, waiting on a
 /// lock while running a statement that contains `fragment`, once there are
 /// `count` of them; fails after 30 s.
-async fn backends_waiting_on_a_lock(
+pub(crate) async fn backends_waiting_on_a_lock(
     conn: &mut AsyncPgConnection,
     fragment: &str,
     count: usize,
