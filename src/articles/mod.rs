@@ -427,6 +427,11 @@ impl Parts {
             .map_ok(|(tags, excerpts, roundups, links)| Self::of(tags, excerpts, roundups, links))
     }
 
+    /// The parts of articles whose tags are all that was read.
+    pub fn with_tags(tags: HashMap<i64, Vec<TagRow>>) -> Self {
+        Self::of(tags, Vec::new(), Vec::new(), Vec::new())
+    }
+
     fn of(
         tags: HashMap<i64, Vec<TagRow>>,
         excerpts: Vec<ExcerptRecord>,
@@ -533,23 +538,6 @@ impl Parts {
     fn roundups(&mut self, id: i64) -> Vec<Roundup> {
         self.roundups.remove(&id).unwrap_or_default()
     }
-}
-
-/// Summaries of these rows, in their order, with their tags (one query for all).
-pub async fn summarize(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<ArticleSummaryRow>,
-    now: DateTime<Utc>,
-    shown: &mut Provenance,
-) -> QueryResult<Vec<ArticleSummary>> {
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    // The viewer judges only the parts `include` asks for: none here.
-    let include = Include::default();
-    let mut parts = Parts::load(conn, ArticleSet::Ids(&ids), include, Viewer::Editor).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| parts.summary(row, include, now, shown))
-        .collect())
 }
 
 /// The whole representations of these article rows, in their order, as the
