@@ -7,6 +7,7 @@ pub mod views;
 pub mod writes;
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -14,21 +15,23 @@ use chrono::{DateTime, Utc};
 
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
-use crate::excerpts::queries::ExcerptSelection;
+use crate::excerpts::queries::{ExcerptRecord, ExcerptSelection};
 use crate::excerpts::views::Excerpt;
 use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Provenance, Representation};
-use crate::roundups::queries::{LinkSelection, RoundupSelection};
+use crate::roundups::queries::{LinkRecord, LinkSelection, RoundupRecord, RoundupSelection};
 use crate::roundups::views::Roundup;
+use crate::tags::queries::TagRow;
 use crate::tags::views::TagRef;
 use crate::visibility::Viewer;
 use crate::{excerpts, feeds, roundups, tags};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
-use queries::{ArticleFilter, ArticleRow, ArticleSummaryRow, StatusFilter};
+use futures_util::future::{self, Either, TryFutureExt};
+use queries::{ArticleFilter, ArticleRow, ArticleSet, ArticleSummaryRow, StatusFilter};
 use views::{Article, ArticleSummary};
 
 /// Declares the query parameters of an operation that takes the article
@@ -174,18 +177,20 @@ pub async fn list_articles(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let (page, mut shown) = request.fetch(&mut conn, now).await?;
-    let data = summarize_with(
+    let parts = Parts::load(
         &mut conn,
-        page.data,
+        request.articles(now),
         include,
         caller.viewer(now),
-        now,
-        &mut shown,
-    )
-    .await?;
+    );
+    let (page, mut shown, mut parts) = request.fetch_with(&mut conn, now, parts).await?;
+    drop(conn);
     let page = Page {
-        data,
+        data: page
+            .data
+            .into_iter()
+            .map(|row| parts.summary(row, include, now, &mut shown))
+            .collect(),
         next_cursor: page.next_cursor,
     };
     let mut response = page.respond_fields(&req, caller.audience(), &shown, fields.as_ref())?;
@@ -270,20 +275,33 @@ impl ListRequest {
         })
     }
 
+    /// The articles of the page this request asks for, as a query that the
+    /// queries of their parts take (without the row past the page's end).
+    pub fn articles(&self, now: DateTime<Utc>) -> ArticleSet<'_> {
+        ArticleSet::Page {
+            filter: &self.filter,
+            after: self.after,
+            limit: self.limit,
+            now,
+        }
+    }
+
     /// The page of article rows this request asks for, with the next cursor,
     /// and what the page shows: its articles, revised at their effective
     /// times, the list (renewed when something last left a list) and the tag
-    /// and outlet it is filtered by. One round trip: the context goes out
-    /// with the page's own query.
-    pub async fn fetch(
+    /// and outlet it is filtered by; with what `beside` reads. One round
+    /// trip: the context and `beside` (which must not wait on the page's
+    /// rows: it names them by `articles`) go out with the page's own query.
+    pub async fn fetch_with<T>(
         &self,
         conn: &mut AsyncPgConnection,
         now: DateTime<Utc>,
-    ) -> QueryResult<(Page<ArticleSummaryRow>, Provenance)> {
+        beside: impl Future<Output = QueryResult<T>>,
+    ) -> QueryResult<(Page<ArticleSummaryRow>, Provenance, T)> {
         let context = queries::list_context(conn, &self.filter);
         let rows = queries::list(conn, &self.filter, self.after, self.limit, now);
-        let ((removed_at, tag_id, outlet_id), rows) =
-            futures_util::future::try_join(context, rows).await?;
+        let ((removed_at, tag_id, outlet_id), rows, beside) =
+            futures_util::future::try_join3(context, rows, beside).await?;
         let by_publication = self.filter.status.by_publication();
         let page = Page::from_rows(
             rows,
@@ -309,7 +327,7 @@ impl ListRequest {
         for row in &page.data {
             shown.article(row.id, row.revised_at, row.published_at, now);
         }
-        Ok((page, shown))
+        Ok((page, shown, beside))
     }
 }
 
@@ -356,12 +374,11 @@ impl Include {
     }
 }
 
-/// The parts of a set of articles beyond their own row, by article id,
-/// loaded in a fixed number of queries however many articles there are:
-/// one for the tags, and one each for the excerpts, the roundups and their
-/// links when asked for.
+/// The parts of a set of articles beyond their own row, by article id:
+/// their tags, and their excerpts and roundups (with their links) when
+/// asked for.
 #[derive(Debug, Default)]
-struct Parts {
+pub struct Parts {
     tags: HashMap<i64, Vec<TagRef>>,
     excerpts: HashMap<i64, Vec<Excerpt>>,
     roundups: HashMap<i64, Vec<Roundup>>,
@@ -370,63 +387,137 @@ struct Parts {
 }
 
 impl Parts {
-    async fn load(
+    /// The parts of `articles` as the viewer may see them, in one query per
+    /// kind however many articles there are, all sent at once. The future
+    /// does not hold the connection, and names the articles by a query, so
+    /// that it goes out in the same round trip as the articles' own rows.
+    pub fn load(
         conn: &mut AsyncPgConnection,
-        ids: &[i64],
+        articles: ArticleSet<'_>,
         include: Include,
         viewer: Viewer,
-    ) -> QueryResult<Self> {
+    ) -> impl Future<Output = QueryResult<Self>> + Send {
+        let tags = tags::queries::of_articles(conn, articles);
+        let excerpts = if include.excerpts {
+            Either::Left(excerpts::queries::load(
+                conn,
+                ExcerptSelection::OfArticles(articles),
+                viewer,
+            ))
+        } else {
+            Either::Right(future::ok(Vec::new()))
+        };
+        let selection = RoundupSelection::OfArticles(articles);
+        let (roundups, links) = if include.roundups {
+            (
+                Either::Left(roundups::queries::load_roundups(conn, selection, viewer)),
+                Either::Left(roundups::queries::load_links(
+                    conn,
+                    LinkSelection::Of(selection),
+                    viewer,
+                )),
+            )
+        } else {
+            (
+                Either::Right(future::ok(Vec::new())),
+                Either::Right(future::ok(Vec::new())),
+            )
+        };
+        future::try_join4(tags, excerpts, roundups, links)
+            .map_ok(|(tags, excerpts, roundups, links)| Self::of(tags, excerpts, roundups, links))
+    }
+
+    /// The parts of articles whose tags are all that was read.
+    pub fn with_tags(tags: HashMap<i64, Vec<TagRow>>) -> Self {
+        Self::of(tags, Vec::new(), Vec::new(), Vec::new())
+    }
+
+    fn of(
+        tags: HashMap<i64, Vec<TagRow>>,
+        excerpts: Vec<ExcerptRecord>,
+        roundups: Vec<RoundupRecord>,
+        links: Vec<LinkRecord>,
+    ) -> Self {
         let mut parts = Self::default();
-        for (id, tags) in tags::queries::of_articles(conn, ids).await? {
+        for (id, tags) in tags {
             let keys = parts.keys.entry(id).or_default();
             keys.extend(tags.iter().map(|tag| ("tag", tag.id)));
             parts
                 .tags
                 .insert(id, tags.into_iter().map(Into::into).collect());
         }
+        for record in excerpts {
+            let article_id = record.0.article_id;
+            let keys = parts.keys.entry(article_id).or_default();
+            keys.push(("outlet", record.1.id));
+            parts
+                .excerpts
+                .entry(article_id)
+                .or_default()
+                .push(record.into());
+        }
+        let mut by_article: HashMap<i64, (Vec<_>, Vec<_>)> = HashMap::new();
+        for record in roundups {
+            by_article
+                .entry(record.0.article_id)
+                .or_default()
+                .0
+                .push(record);
+        }
+        for link in links {
+            let keys = parts.keys.entry(link.2.article_id).or_default();
+            keys.push(("outlet", link.1.id));
+            by_article
+                .entry(link.2.article_id)
+                .or_default()
+                .1
+                .push(link);
+        }
+        for (id, (records, links)) in by_article {
+            parts
+                .roundups
+                .insert(id, roundups::views::assemble(records, links));
+        }
+        parts
+    }
+
+    /// The summary of this row, carrying what `include` asks for; the tags
+    /// and outlets it shows are added to `shown`.
+    pub fn summary(
+        &mut self,
+        row: ArticleSummaryRow,
+        include: Include,
+        now: DateTime<Utc>,
+        shown: &mut Provenance,
+    ) -> ArticleSummary {
+        let id = row.id;
+        self.show(id, shown);
+        let mut summary = ArticleSummary::new(row, self.tags(id), now);
         if include.excerpts {
-            let records =
-                excerpts::queries::load(conn, ExcerptSelection::OfArticles(ids), viewer).await?;
-            for record in records {
-                let article_id = record.0.article_id;
-                let keys = parts.keys.entry(article_id).or_default();
-                keys.push(("outlet", record.1.id));
-                parts
-                    .excerpts
-                    .entry(article_id)
-                    .or_default()
-                    .push(record.into());
-            }
+            summary.excerpts = Some(self.excerpts(id));
         }
         if include.roundups {
-            let selection = RoundupSelection::OfArticles(ids);
-            let links =
-                roundups::queries::load_links(conn, LinkSelection::Of(selection), viewer).await?;
-            let records = roundups::queries::load_roundups(conn, selection, viewer).await?;
-            let mut by_article: HashMap<i64, (Vec<_>, Vec<_>)> = HashMap::new();
-            for record in records {
-                by_article
-                    .entry(record.0.article_id)
-                    .or_default()
-                    .0
-                    .push(record);
-            }
-            for link in links {
-                let keys = parts.keys.entry(link.2.article_id).or_default();
-                keys.push(("outlet", link.1.id));
-                by_article
-                    .entry(link.2.article_id)
-                    .or_default()
-                    .1
-                    .push(link);
-            }
-            for (id, (records, links)) in by_article {
-                parts
-                    .roundups
-                    .insert(id, roundups::views::assemble(records, links));
-            }
+            summary.roundups = Some(self.roundups(id));
         }
-        Ok(parts)
+        summary
+    }
+
+    /// The whole representation of this row, with what it shows: the
+    /// article, revised at its effective time, and the tags and outlets it
+    /// names.
+    pub fn whole(&mut self, row: ArticleRow, now: DateTime<Utc>) -> (Article, Provenance) {
+        let id = row.id;
+        let mut shown = Provenance::new();
+        shown.article(id, row.revised_at, row.published_at, now);
+        self.show(id, &mut shown);
+        let article = Article::new(
+            row,
+            self.tags(id),
+            self.excerpts(id),
+            self.roundups(id),
+            now,
+        );
+        (article, shown)
     }
 
     /// Adds what article `id`'s loaded parts show to `shown`.
@@ -449,50 +540,9 @@ impl Parts {
     }
 }
 
-/// Summaries of these rows, in their order, with their tags (one query for all).
-pub async fn summarize(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<ArticleSummaryRow>,
-    now: DateTime<Utc>,
-    shown: &mut Provenance,
-) -> QueryResult<Vec<ArticleSummary>> {
-    // The viewer judges only the parts `include` asks for: none here.
-    summarize_with(conn, rows, Include::default(), Viewer::Editor, now, shown).await
-}
-
-/// Summaries of these rows, in their order, carrying what `include` asks
-/// for as the viewer may see it, in a fixed number of queries; the tags and
-/// outlets they show are added to `shown`.
-pub async fn summarize_with(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<ArticleSummaryRow>,
-    include: Include,
-    viewer: Viewer,
-    now: DateTime<Utc>,
-    shown: &mut Provenance,
-) -> QueryResult<Vec<ArticleSummary>> {
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut parts = Parts::load(conn, &ids, include, viewer).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id = row.id;
-            parts.show(id, shown);
-            let mut summary = ArticleSummary::new(row, parts.tags(id), now);
-            if include.excerpts {
-                summary.excerpts = Some(parts.excerpts(id));
-            }
-            if include.roundups {
-                summary.roundups = Some(parts.roundups(id));
-            }
-            summary
-        })
-        .collect())
-}
-
 /// The whole representations of these article rows, in their order, as the
 /// viewer may see them, each with what it shows (the article, revised at
-/// its effective time, and the tags and outlets it names): four queries,
+/// its effective time, and the tags and outlets it names): one round trip,
 /// whatever the number of rows.
 pub async fn load_views(
     conn: &mut AsyncPgConnection,
@@ -501,24 +551,8 @@ pub async fn load_views(
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<(Article, Provenance)>> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut parts = Parts::load(conn, &ids, Include::WHOLE, viewer).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id = row.id;
-            let mut shown = Provenance::new();
-            shown.article(id, row.revised_at, row.published_at, now);
-            parts.show(id, &mut shown);
-            let article = Article::new(
-                row,
-                parts.tags(id),
-                parts.excerpts(id),
-                parts.roundups(id),
-                now,
-            );
-            (article, shown)
-        })
-        .collect())
+    let mut parts = Parts::load(conn, ArticleSet::Ids(&ids), Include::WHOLE, viewer).await?;
+    Ok(rows.into_iter().map(|row| parts.whole(row, now)).collect())
 }
 
 /// The whole representation of an article row, as the viewer may see it.
@@ -574,7 +608,17 @@ pub async fn find_article(
     let now = Utc::now();
     let viewer = caller.viewer(now);
     let mut conn = pool.get().await?;
-    let Some(row) = queries::find(&mut conn, slug, viewer).await? else {
+    // One round trip: the parts name the article by its slug, so they go
+    // out with its row.
+    let row = queries::find(&mut conn, slug, viewer);
+    let parts = Parts::load(
+        &mut conn,
+        ArticleSet::Slug(slug, viewer),
+        Include::WHOLE,
+        viewer,
+    );
+    let (row, mut parts) = futures_util::future::try_join(row, parts).await?;
+    let Some(row) = row else {
         return match queries::current_slug(&mut conn, slug, viewer).await? {
             Some(current) => Ok(HttpResponse::PermanentRedirect()
                 .insert_header((header::LOCATION, views::api_url(&current)))
@@ -582,10 +626,8 @@ pub async fn find_article(
             None => Err(AppError::not_found("published article", slug)),
         };
     };
-    let (article, shown) = load_views(&mut conn, vec![row], viewer, now)
-        .await?
-        .pop()
-        .ok_or(diesel::result::Error::NotFound)?;
+    drop(conn);
+    let (article, shown) = parts.whole(row, now);
     let mut response = Representation::of_fields(&article, fields.as_ref())?
         .shows(&shown)
         .respond(&req, StatusCode::OK, caller.audience());

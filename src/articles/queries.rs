@@ -1,16 +1,50 @@
 //! Article queries. Every public query filters through `is_public`.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
 
 use crate::schema::{
     article_slug_history, article_tags, articles, excerpts, outlets, publication_removals,
     roundup_links, roundups, tags,
 };
 use crate::visibility::{is_public, Viewer, PUBLISHED};
+
+/// A statement whose SQL text the code fixes, never the data: every value
+/// in it is a bound parameter. diesel will not keep the prepared statement
+/// of a query with `dsl::sql` or `sql_query` in it, so diesel-async would
+/// prepare it again on every run: a round trip of its own before the query
+/// can go out, and one at a time, the statement cache being locked
+/// meanwhile. Wrapped here, it is prepared once per connection, like any
+/// other query, and goes out with the queries sent beside it.
+#[derive(Debug, Clone)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: Query> Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> QueryId for Prepared<Q> {
+    // Cached by its SQL text, which the code alone decides.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
 
 /// The fields of a list item: everything but the bodies.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -98,18 +132,20 @@ pub struct ArticleFilter {
     pub published_before: Option<DateTime<Utc>>,
 }
 
-/// Articles in the filter's order, resuming after `after`; `limit + 1` rows.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
+/// A query of `articles` with its conditions set and its selection still to
+/// choose: the rows themselves, or only their ids, for a query of their
+/// parts that goes out beside it.
+type ArticlesQuery = diesel::dsl::IntoBoxed<'static, articles::table, Pg>;
+
+/// The articles of one page of the list, in the filter's order, resuming
+/// after `after`: `limit` of them.
+fn page(
     filter: &ArticleFilter,
     after: Option<(DateTime<Utc>, i64)>,
-    limit: u32,
+    limit: i64,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<ArticleSummaryRow>> {
-    let mut query = articles::table
-        .select(ArticleSummaryRow::as_select())
-        .limit(i64::from(limit) + 1)
-        .into_boxed();
+) -> ArticlesQuery {
+    let mut query = articles::table.limit(limit).into_boxed();
     query = match filter.status {
         StatusFilter::Published => query.filter(is_public(now)),
         StatusFilter::Scheduled => query
@@ -167,24 +203,95 @@ pub async fn list(
                 .sql(")"),
         );
     }
-    query.load(conn).await
+    query
+}
+
+/// Articles in the filter's order, resuming after `after`; `limit + 1` rows.
+/// The future does not hold the connection: it goes out with the page's
+/// context and parts (see `ArticleSet::Page`).
+pub fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &ArticleFilter,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: u32,
+    now: DateTime<Utc>,
+) -> impl Future<Output = QueryResult<Vec<ArticleSummaryRow>>> + Send {
+    Prepared(page(filter, after, i64::from(limit) + 1, now).select(ArticleSummaryRow::as_select()))
+        .load(conn)
+}
+
+/// The article with this slug, if the viewer may see it.
+fn by_slug(slug: &str, viewer: Viewer) -> ArticlesQuery {
+    let mut query = articles::table
+        .filter(articles::slug.eq(slug.to_owned()))
+        .into_boxed();
+    if let Some(now) = viewer.public_at() {
+        query = query.filter(is_public(now));
+    }
+    query
+}
+
+/// The articles whose parts (tags, excerpts, roundups and their links) a
+/// query reads. Named by a query rather than by ids, the parts need not
+/// wait for the articles' own rows: both go out in one round trip, and
+/// PostgreSQL picks the same articles for each, as long as none is written
+/// in between.
+#[derive(Debug, Clone, Copy)]
+pub enum ArticleSet<'a> {
+    /// These articles.
+    Ids(&'a [i64]),
+    /// The article `find` reads.
+    Slug(&'a str, Viewer),
+    /// The articles of the page `list` reads, without the one past its end.
+    Page {
+        filter: &'a ArticleFilter,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u32,
+        now: DateTime<Utc>,
+    },
+}
+
+/// The ids of a set of articles, as a subquery.
+pub type ArticleIds =
+    diesel::dsl::IntoBoxed<'static, diesel::dsl::Select<articles::table, articles::id>, Pg>;
+
+impl ArticleSet<'_> {
+    /// The ids of these articles, as a subquery of the parts' queries.
+    pub fn ids(self) -> ArticleIds {
+        match self {
+            Self::Ids(ids) => articles::table
+                .select(articles::id)
+                .filter(articles::id.eq_any(ids.to_vec()))
+                .into_boxed(),
+            Self::Slug(slug, viewer) => by_slug(slug, viewer).select(articles::id),
+            Self::Page {
+                filter,
+                after,
+                limit,
+                now,
+            } => page(filter, after, i64::from(limit), now).select(articles::id),
+        }
+    }
 }
 
 /// The whole rows of these articles with their feed entry ids (a UUID as
-/// text), in no particular order.
-pub async fn with_entry_ids(
+/// text). The future does not hold the connection: it goes out with the
+/// query that picks the articles.
+pub fn with_entry_ids(
     conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> QueryResult<Vec<(ArticleRow, String)>> {
-    articles::table
-        .filter(articles::id.eq_any(ids))
-        .select((
-            ArticleRow::as_select(),
-            // Read as text: the feeds only ever print it.
-            diesel::dsl::sql::<Text>("articles.entry_id::text"),
-        ))
-        .load(conn)
-        .await
+    articles: ArticleSet<'_>,
+) -> impl Future<Output = QueryResult<Vec<(ArticleRow, String)>>> + Send {
+    Prepared(
+        articles::table
+            .filter(articles::id.eq_any(articles.ids()))
+            .order((articles::published_at.desc(), articles::id.desc()))
+            .select((
+                ArticleRow::as_select(),
+                // Read as text: the feeds only ever print it.
+                diesel::dsl::sql::<Text>("articles.entry_id::text"),
+            )),
+    )
+    .load(conn)
 }
 
 /// What a page of the list depends on besides its rows: when something last
@@ -209,20 +316,17 @@ pub fn list_context(
         .get_result(conn)
 }
 
-/// The article with this slug, if the viewer may see it.
-pub async fn find(
+/// The article with this slug, if the viewer may see it. The future does
+/// not hold the connection: the article's parts go out with it.
+pub fn find(
     conn: &mut AsyncPgConnection,
     slug: &str,
     viewer: Viewer,
-) -> QueryResult<Option<ArticleRow>> {
-    let mut query = articles::table
-        .filter(articles::slug.eq(slug.to_owned()))
+) -> impl Future<Output = QueryResult<Option<ArticleRow>>> + Send {
+    by_slug(slug, viewer)
         .select(ArticleRow::as_select())
-        .into_boxed();
-    if let Some(now) = viewer.public_at() {
-        query = query.filter(is_public(now));
-    }
-    query.first(conn).await.optional()
+        .first(conn)
+        .map(OptionalExtension::optional)
 }
 
 /// The articles with these ids that the viewer may see.

@@ -1,11 +1,13 @@
 //! Excerpt queries: each row comes with its outlet and the article quoting it.
 
+use std::future::Future;
+
 use chrono::NaiveDate;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::articles::queries::ArticleRefRow;
+use crate::articles::queries::{ArticleRefRow, ArticleSet, Prepared};
 use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, excerpts, outlets};
@@ -35,7 +37,7 @@ pub enum ExcerptSelection<'a> {
     /// The excerpts of one article, in their order.
     OfArticle(i64),
     /// The excerpts of these articles, by article then position.
-    OfArticles(&'a [i64]),
+    OfArticles(ArticleSet<'a>),
     /// One excerpt by id.
     One(i64),
     /// These excerpts, by id.
@@ -44,12 +46,13 @@ pub enum ExcerptSelection<'a> {
     Page(&'a CitationFilter),
 }
 
-/// Excerpts of articles the viewer may see.
-pub async fn load(
+/// Excerpts of articles the viewer may see. The future does not hold the
+/// connection: it can go out with other queries, in one round trip.
+pub fn load(
     conn: &mut AsyncPgConnection,
     selection: ExcerptSelection<'_>,
     viewer: Viewer,
-) -> QueryResult<Vec<ExcerptRecord>> {
+) -> impl Future<Output = QueryResult<Vec<ExcerptRecord>>> + Send {
     let mut query = excerpts::table
         .inner_join(outlets::table)
         .inner_join(articles::table)
@@ -68,13 +71,13 @@ pub async fn load(
                 .filter(excerpts::article_id.eq(article_id))
                 .order(excerpts::position);
         }
-        ExcerptSelection::OfArticles(article_ids) => {
+        ExcerptSelection::OfArticles(articles) => {
             query = query
-                .filter(excerpts::article_id.eq_any(article_ids))
+                .filter(excerpts::article_id.eq_any(articles.ids()))
                 .order((excerpts::article_id, excerpts::position));
         }
         ExcerptSelection::One(id) => query = query.filter(excerpts::id.eq(id)),
-        ExcerptSelection::Ids(ids) => query = query.filter(excerpts::id.eq_any(ids)),
+        ExcerptSelection::Ids(ids) => query = query.filter(excerpts::id.eq_any(ids.to_vec())),
         ExcerptSelection::Page(filter) => {
             if let Some(outlet) = &filter.outlet {
                 query = query.filter(outlets::slug.eq(outlet.clone()));
@@ -88,5 +91,6 @@ pub async fn load(
             query = query.order(excerpts::id).limit(i64::from(filter.limit) + 1);
         }
     }
-    query.load(conn).await
+    // Prepared: a page after a cursor names its articles with `dsl::sql`.
+    Prepared(query).load(conn)
 }

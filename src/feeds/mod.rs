@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::articles::filtered_query;
 use crate::articles::queries::{ArticleRow, StatusFilter};
 use crate::articles::views::Article;
-use crate::articles::{self, ListRequest};
+use crate::articles::{self, Include, ListRequest, Parts};
 use crate::db::DbPool;
 use crate::error::{responses, AppError};
 use crate::pagination::CursorKey;
@@ -353,21 +353,30 @@ async fn serve(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    let (page, mut shown) = request.fetch(&mut conn, now).await?;
-    let ids: Vec<i64> = page.data.iter().map(|row| row.id).collect();
-    let mut rows = articles::queries::with_entry_ids(&mut conn, &ids).await?;
-    rows.sort_by_key(|(row, _)| ids.iter().position(|id| *id == row.id));
-    let mut stamps = Vec::with_capacity(rows.len());
-    let mut whole = Vec::with_capacity(rows.len());
-    for (row, entry_id) in rows {
-        stamps.push((entry_id, updated(&row, now)));
-        whole.push(row);
-    }
-    let views = articles::load_views(&mut conn, whole, Viewer::Public(now), now).await?;
-    for (_, each) in &views {
-        shown.include_keys(each);
-    }
+    // One round trip: the whole rows and their parts name the page's
+    // articles by the page's own query, and go out with it.
+    let whole = articles::queries::with_entry_ids(&mut conn, request.articles(now));
+    let parts = Parts::load(
+        &mut conn,
+        request.articles(now),
+        Include::WHOLE,
+        Viewer::Public(now),
+    );
+    let (page, mut shown, (mut rows, mut parts)) = request
+        .fetch_with(&mut conn, now, futures_util::future::try_join(whole, parts))
+        .await?;
     drop(conn);
+    // The page's rows decide which entries it has, in its order.
+    let ids: Vec<i64> = page.data.iter().map(|row| row.id).collect();
+    rows.retain(|(row, _)| ids.contains(&row.id));
+    rows.sort_by_key(|(row, _)| ids.iter().position(|id| *id == row.id));
+    let mut entries = Vec::with_capacity(rows.len());
+    for (row, entry_id) in rows {
+        let updated = updated(&row, now);
+        let (article, each) = parts.whole(row, now);
+        shown.include_keys(&each);
+        entries.push(Entry::new(article, &entry_id, updated, publication));
+    }
 
     let filters = query.query_string(None, None);
     let feed = Feed {
@@ -392,13 +401,7 @@ async fn serve(
                 &query.query_string(query.limit.as_deref(), Some(cursor)),
             )
         }),
-        entries: views
-            .into_iter()
-            .zip(stamps)
-            .map(|((article, _), (entry_id, updated))| {
-                Entry::new(article, &entry_id, updated, publication)
-            })
-            .collect(),
+        entries,
     };
     let body = match format {
         Format::Atom => atom::render(&feed).into_bytes(),

@@ -1,10 +1,12 @@
 //! Roundup and press-link queries, always through articles a reader may see.
 
+use std::future::Future;
+
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::articles::queries::ArticleRefRow;
+use crate::articles::queries::{ArticleRefRow, ArticleSet, Prepared};
 use crate::citations::CitationFilter;
 use crate::outlets::queries::OutletRow;
 use crate::schema::{articles, outlets, roundup_links, roundups};
@@ -38,7 +40,7 @@ pub enum RoundupSelection<'a> {
     /// The roundups of one article, in their order.
     OfArticle(i64),
     /// The roundups of these articles, by article then position.
-    OfArticles(&'a [i64]),
+    OfArticles(ArticleSet<'a>),
     /// One roundup by id.
     One(i64),
     /// These roundups, by id.
@@ -58,38 +60,43 @@ pub enum LinkSelection<'a> {
     Page(&'a CitationFilter),
 }
 
-pub async fn load_roundups(
+/// Roundups of articles the viewer may see. The future does not hold the
+/// connection: it can go out with other queries, in one round trip.
+pub fn load_roundups(
     conn: &mut AsyncPgConnection,
     selection: RoundupSelection<'_>,
     viewer: Viewer,
-) -> QueryResult<Vec<RoundupRecord>> {
-    let mut query = roundups::table
+) -> impl Future<Output = QueryResult<Vec<RoundupRecord>>> + Send {
+    let query = roundups::table
         .inner_join(articles::table)
         .select((RoundupRow::as_select(), ArticleRefRow::as_select()))
         .order((roundups::article_id, roundups::position))
         .into_boxed();
-    if let Some(now) = viewer.public_at() {
-        query = query.filter(is_public(now));
-    }
-    match selection {
+    let query = match viewer.public_at() {
+        Some(now) => query.filter(is_public(now)),
+        None => query,
+    };
+    let query = match selection {
         RoundupSelection::OfArticle(article_id) => {
             query.filter(roundups::article_id.eq(article_id))
         }
-        RoundupSelection::OfArticles(article_ids) => {
-            query.filter(roundups::article_id.eq_any(article_ids))
+        RoundupSelection::OfArticles(articles) => {
+            query.filter(roundups::article_id.eq_any(articles.ids()))
         }
         RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
-        RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids)),
-    }
-    .load(conn)
-    .await
+        RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids.to_vec())),
+    };
+    // Prepared: a page after a cursor names its articles with `dsl::sql`.
+    Prepared(query).load(conn)
 }
 
-pub async fn load_links(
+/// Press links of articles the viewer may see. The future does not hold
+/// the connection: it can go out with other queries, in one round trip.
+pub fn load_links(
     conn: &mut AsyncPgConnection,
     selection: LinkSelection<'_>,
     viewer: Viewer,
-) -> QueryResult<Vec<LinkRecord>> {
+) -> impl Future<Output = QueryResult<Vec<LinkRecord>>> + Send {
     let mut query = roundup_links::table
         .inner_join(outlets::table)
         .inner_join(roundups::table.inner_join(articles::table))
@@ -109,11 +116,11 @@ pub async fn load_links(
                 RoundupSelection::OfArticle(article_id) => {
                     query.filter(roundups::article_id.eq(article_id))
                 }
-                RoundupSelection::OfArticles(article_ids) => {
-                    query.filter(roundups::article_id.eq_any(article_ids))
+                RoundupSelection::OfArticles(articles) => {
+                    query.filter(roundups::article_id.eq_any(articles.ids()))
                 }
                 RoundupSelection::One(id) => query.filter(roundups::id.eq(id)),
-                RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids)),
+                RoundupSelection::Ids(ids) => query.filter(roundups::id.eq_any(ids.to_vec())),
             }
             .order((
                 roundups::article_id,
@@ -122,7 +129,9 @@ pub async fn load_links(
             ));
         }
         LinkSelection::One(id) => query = query.filter(roundup_links::id.eq(id)),
-        LinkSelection::Ids(ids) => query = query.filter(roundup_links::id.eq_any(ids)),
+        LinkSelection::Ids(ids) => {
+            query = query.filter(roundup_links::id.eq_any(ids.to_vec()));
+        }
         LinkSelection::Page(filter) => {
             if let Some(outlet) = &filter.outlet {
                 query = query.filter(outlets::slug.eq(outlet.clone()));
@@ -138,5 +147,6 @@ pub async fn load_links(
                 .limit(i64::from(filter.limit) + 1);
         }
     }
-    query.load(conn).await
+    // Prepared: a page after a cursor names its articles with `dsl::sql`.
+    Prepared(query).load(conn)
 }

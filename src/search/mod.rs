@@ -8,18 +8,21 @@
 pub mod queries;
 pub mod views;
 
+use std::collections::HashMap;
+
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
 use crate::articles::filtered_query;
 use crate::articles::queries::StatusFilter;
+use crate::articles::{Include, Parts};
 use crate::db::DbPool;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, Scope};
 use crate::params::{self, Checker};
 use crate::representation::{Audience, Provenance};
-use crate::{articles, revisions};
+use crate::revisions;
 use views::SearchResult;
 
 /// The longest search accepted, in characters: far beyond what anyone types
@@ -116,7 +119,8 @@ pub async fn search_articles(
 
     let now = Utc::now();
     let mut conn = pool.get().await?;
-    // One round trip: the removal watermark goes out with the search.
+    // One round trip: the removal watermark goes out with the search, which
+    // brings each result's snippet and tags along.
     let removed = revisions::removals(&mut conn);
     let rows = queries::search(&mut conn, &text, &filter, after, limit, now);
     let (removed_at, rows) = futures_util::future::try_join(removed, rows).await?;
@@ -136,24 +140,18 @@ pub async fn search_articles(
         let article = &row.article;
         shown.article(article.id, article.revised_at, article.published_at, now);
     }
-    let ids: Vec<i64> = page.data.iter().map(|row| row.article.id).collect();
-    let mut snippets = queries::snippets(&mut conn, &text, &ids).await?;
-    let ranks: Vec<f32> = page.data.iter().map(|row| row.rank).collect();
-    let summaries = articles::summarize(
-        &mut conn,
-        page.data.into_iter().map(|row| row.article).collect(),
-        now,
-        &mut shown,
-    )
-    .await?;
-    let data = summaries
+    let data = page
+        .data
         .into_iter()
-        .zip(ranks)
-        .zip(ids)
-        .map(|((article, rank), id)| SearchResult {
-            article,
-            rank,
-            snippet_html: views::snippet_html(&snippets.remove(&id).unwrap_or_default()),
+        .map(|mut row| {
+            let tags = HashMap::from([(row.article.id, row.take_tags())]);
+            let summary =
+                Parts::with_tags(tags).summary(row.article, Include::default(), now, &mut shown);
+            SearchResult {
+                article: summary,
+                rank: row.rank,
+                snippet_html: views::snippet_html(&row.snippet),
+            }
         })
         .collect();
     let page = Page {

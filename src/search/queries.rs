@@ -6,7 +6,7 @@
 //! once and then ordered, compared and returned by name. Every value the
 //! caller gives is a bound parameter.
 
-use std::collections::HashMap;
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -14,7 +14,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Float4, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::articles::queries::{ArticleFilter, ArticleSummaryRow};
+use crate::articles::queries::{ArticleFilter, ArticleSummaryRow, Prepared};
+use crate::tags::queries::TagRow;
 use crate::visibility::PUBLISHED;
 
 /// The most matches ranked for one search: the most recently published
@@ -39,7 +40,8 @@ pub const STOP_MARK: char = '\u{E001}';
 /// `ts_headline` parses all it is given, on every request.
 const SNIPPET_SOURCE_CHARS: i32 = 32_768;
 
-/// A matching article and how well it matches.
+/// A matching article, how well it matches, and what its result shows
+/// besides its summary: the snippet and the tags.
 #[derive(Debug, Clone, QueryableByName)]
 #[diesel(check_for_backend(Pg))]
 pub struct SearchRow {
@@ -47,20 +49,50 @@ pub struct SearchRow {
     pub article: ArticleSummaryRow,
     #[diesel(sql_type = Float4)]
     pub rank: f32,
+    /// The passages of its text that best match, with each match between
+    /// `START_MARK` and `STOP_MARK`: chosen from the summary, the commentary
+    /// and the excerpts (headline and body), in that order, up to
+    /// `SNIPPET_SOURCE_CHARS` characters.
+    #[diesel(sql_type = Text)]
+    pub snippet: String,
+    /// Its tags, ordered by slug, as three arrays.
+    #[diesel(sql_type = Array<BigInt>)]
+    tag_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    tag_slugs: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    tag_names: Vec<String>,
+}
+
+impl SearchRow {
+    /// Its tags, ordered by slug.
+    pub fn take_tags(&mut self) -> Vec<TagRow> {
+        let ids = std::mem::take(&mut self.tag_ids);
+        let slugs = std::mem::take(&mut self.tag_slugs);
+        let names = std::mem::take(&mut self.tag_names);
+        ids.into_iter()
+            .zip(slugs)
+            .zip(names)
+            .map(|((id, slug), name)| TagRow { id, slug, name })
+            .collect()
+    }
 }
 
 /// Published articles matching `text` (web-search syntax), best first, ties
-/// by id descending, resuming after `after`; `limit + 1` rows.
-pub async fn search(
+/// by id descending, resuming after `after`; `limit + 1` rows, each with its
+/// snippet and tags. One statement, whose future does not hold the
+/// connection: it goes out with the list's context, in one round trip.
+pub fn search(
     conn: &mut AsyncPgConnection,
     text: &str,
     filter: &ArticleFilter,
     after: Option<(f32, i64)>,
     limit: u32,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<SearchRow>> {
-    // $1 the query text, $2 the published status, $3 now; then the filters.
-    let mut next = 4;
+) -> impl Future<Output = QueryResult<Vec<SearchRow>>> + Send {
+    // $1 the query text, $2 the published status, $3 now, $4 the snippet
+    // options, $5 the snippet's source length, $6 the marks; then the filters.
+    let mut next = 7;
     let mut placeholder = || {
         let name = format!("${next}");
         next += 1;
@@ -100,7 +132,9 @@ pub async fn search(
     };
     let limit_at = placeholder();
     // The match goes through the GIN index; the visibility rule is
-    // `visibility::is_public`, spelled in SQL.
+    // `visibility::is_public`, spelled in SQL. The snippets and tags are
+    // computed for the page's rows only, after its limit: `ts_headline`
+    // parses the text again.
     let sql = format!(
         "WITH candidates AS ( \
              SELECT a.id FROM article_search s JOIN articles a ON a.id = s.article_id \
@@ -112,18 +146,43 @@ pub async fn search(
              SELECT s.article_id AS id, \
                     ts_rank('{WEIGHTS}', s.document, websearch_to_tsquery('english', $1)) AS rank \
                FROM candidates c JOIN article_search s ON s.article_id = c.id \
+         ), page AS ( \
+             SELECT r.id, r.rank FROM ranked r \
+             {resume} \
+              ORDER BY r.rank DESC, r.id DESC \
+              LIMIT {limit_at} \
          ) \
-         SELECT a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, r.rank \
-           FROM ranked r JOIN articles a ON a.id = r.id \
-         {resume} \
-          ORDER BY r.rank DESC, r.id DESC \
-          LIMIT {limit_at}"
+         SELECT a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, p.rank, \
+                ts_headline('english', \
+                    translate(left(concat_ws(E'\\n\\n', a.summary, a.body, x.excerpts), $5), $6, ''), \
+                    websearch_to_tsquery('english', $1), $4) AS snippet, \
+                ARRAY(SELECT t.id FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_ids, \
+                ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
+                ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_names \
+           FROM page p JOIN articles a ON a.id = p.id \
+           CROSS JOIN LATERAL ( \
+               SELECT string_agg(e.headline || E'\\n' || e.body, E'\\n\\n' ORDER BY e.position) \
+                      AS excerpts \
+                 FROM (SELECT headline, body, position FROM excerpts \
+                        WHERE article_id = a.id ORDER BY position LIMIT 100) e \
+           ) x \
+          ORDER BY p.rank DESC, p.id DESC"
+    );
+    let options = format!(
+        "StartSel={START_MARK}, StopSel={STOP_MARK}, MaxFragments=2, MaxWords=30, \
+         MinWords=12, FragmentDelimiter=\" … \""
     );
     let mut query = diesel::sql_query(sql)
         .into_boxed::<Pg>()
         .bind::<Text, _>(text.to_owned())
         .bind::<Text, _>(PUBLISHED)
-        .bind::<Timestamptz, _>(now);
+        .bind::<Timestamptz, _>(now)
+        .bind::<Text, _>(options)
+        .bind::<Integer, _>(SNIPPET_SOURCE_CHARS)
+        .bind::<Text, _>(String::from_iter([START_MARK, STOP_MARK]));
     if let Some(tag) = &filter.tag {
         query = query.bind::<Text, _>(tag.clone());
     }
@@ -139,58 +198,5 @@ pub async fn search(
     if let Some((rank, id)) = after {
         query = query.bind::<Float4, _>(rank).bind::<BigInt, _>(id);
     }
-    query
-        .bind::<BigInt, _>(i64::from(limit) + 1)
-        .load(conn)
-        .await
-}
-
-#[derive(QueryableByName)]
-struct SnippetRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    snippet: String,
-}
-
-/// For each of these articles, the passages of its text that best match
-/// `text`, with each match between `START_MARK` and `STOP_MARK`: chosen from
-/// the summary, the commentary and the excerpts (headline and body), in that
-/// order, up to `SNIPPET_SOURCE_CHARS` characters. Run for one page only:
-/// `ts_headline` parses the text again.
-pub async fn snippets(
-    conn: &mut AsyncPgConnection,
-    text: &str,
-    ids: &[i64],
-) -> QueryResult<HashMap<i64, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let options = format!(
-        "StartSel={START_MARK}, StopSel={STOP_MARK}, MaxFragments=2, MaxWords=30, \
-         MinWords=12, FragmentDelimiter=\" … \""
-    );
-    let rows: Vec<SnippetRow> = diesel::sql_query(
-        "SELECT a.id, \
-                ts_headline('english', \
-                    translate(left(concat_ws(E'\\n\\n', a.summary, a.body, x.excerpts), $4), \
-                              $5, ''), \
-                    websearch_to_tsquery('english', $1), $2) AS snippet \
-           FROM articles a \
-           CROSS JOIN LATERAL ( \
-               SELECT string_agg(e.headline || E'\\n' || e.body, E'\\n\\n' ORDER BY e.position) \
-                      AS excerpts \
-                 FROM (SELECT headline, body, position FROM excerpts \
-                        WHERE article_id = a.id ORDER BY position LIMIT 100) e \
-           ) x \
-          WHERE a.id = ANY ($3)",
-    )
-    .bind::<Text, _>(text.to_owned())
-    .bind::<Text, _>(options)
-    .bind::<Array<BigInt>, _>(ids.to_vec())
-    .bind::<Integer, _>(SNIPPET_SOURCE_CHARS)
-    .bind::<Text, _>(String::from_iter([START_MARK, STOP_MARK]))
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|row| (row.id, row.snippet)).collect())
+    Prepared(query.bind::<BigInt, _>(i64::from(limit) + 1)).load(conn)
 }

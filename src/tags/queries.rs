@@ -1,6 +1,7 @@
 //! Tag queries: the labels of articles, and per-tag counts of published articles.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
@@ -8,6 +9,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use futures_util::TryFutureExt;
+
+use crate::articles::queries::{ArticleSet, Prepared};
 
 use crate::revisions;
 use crate::schema::{article_tags, articles, tags};
@@ -21,23 +25,29 @@ pub struct TagRow {
     pub name: String,
 }
 
-/// The tags of each of these articles, by article id, each list ordered by slug.
-pub async fn of_articles(
+/// The tags of each of these articles, by article id, each list ordered by
+/// slug. The future does not hold the connection: it goes out with the
+/// query that reads the articles themselves.
+pub fn of_articles(
     conn: &mut AsyncPgConnection,
-    article_ids: &[i64],
-) -> QueryResult<HashMap<i64, Vec<TagRow>>> {
-    let rows: Vec<(i64, TagRow)> = article_tags::table
-        .inner_join(tags::table)
-        .filter(article_tags::article_id.eq_any(article_ids))
-        .order((article_tags::article_id, tags::slug))
-        .select((article_tags::article_id, TagRow::as_select()))
-        .load(conn)
-        .await?;
-    let mut by_article: HashMap<i64, Vec<TagRow>> = HashMap::new();
-    for (article_id, tag) in rows {
-        by_article.entry(article_id).or_default().push(tag);
-    }
-    Ok(by_article)
+    articles: ArticleSet<'_>,
+) -> impl Future<Output = QueryResult<HashMap<i64, Vec<TagRow>>>> + Send {
+    // Prepared: a page after a cursor names its articles with `dsl::sql`.
+    Prepared(
+        article_tags::table
+            .inner_join(tags::table)
+            .filter(article_tags::article_id.eq_any(articles.ids()))
+            .order((article_tags::article_id, tags::slug))
+            .select((article_tags::article_id, TagRow::as_select())),
+    )
+    .load::<(i64, TagRow)>(conn)
+    .map_ok(|rows| {
+        let mut by_article: HashMap<i64, Vec<TagRow>> = HashMap::new();
+        for (article_id, tag) in rows {
+            by_article.entry(article_id).or_default().push(tag);
+        }
+        by_article
+    })
 }
 
 /// Tags with at least one published article, ordered by slug after `after`;
