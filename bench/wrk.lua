@@ -1,4 +1,4 @@
--- wrk script for bench/run. Two settings, from the environment:
+-- wrk script for bench/run and bench/reads. Settings, from the environment:
 --
 -- BENCH_METHOD   GET (default) or POST; a POST carries an empty text/plain
 --                body, as navigator.sendBeacon sends.
@@ -13,6 +13,17 @@
 --   ua       each request with its own User-Agent: new visitors whose
 --            browsers are all unknown, so every request runs the bot patterns
 --            (the worst case for the beacon)
+--
+-- Which paths, for the read benchmark (bench/reads); the URL's own path when
+-- neither is set:
+--
+-- BENCH_PATTERN  a path with one %d, filled with a number from 1 to
+--                BENCH_RANGE picked at random per request
+--                (`/v1/articles/bench-%d`)
+-- BENCH_PATHS    a file of paths, one a line, one picked at random per request
+--
+-- Either builds each request in Lua; its ceiling is built the same way, from
+-- a pattern or a file of as many `/healthz?…` paths.
 --
 -- addr and ua build each request in Lua, which costs wrk CPU on the cores it
 -- shares with the server; an endpoint is therefore always compared with the
@@ -67,6 +78,38 @@ if visitors == "ua" then
       counter = counter + 1
       wrk.headers["User-Agent"] = prefix .. counter
       return wrk.format()
+   end
+end
+
+local pattern = os.getenv("BENCH_PATTERN")
+local range = tonumber(os.getenv("BENCH_RANGE") or "1")
+local paths_file = os.getenv("BENCH_PATHS")
+if (pattern or paths_file) and (visitors == "addr" or visitors == "ua") then
+   error("BENCH_PATTERN and BENCH_PATHS go with BENCH_VISITORS none or repeat")
+end
+
+if pattern then
+   function init(args)
+      math.randomseed(os.time() * 1000 + id)
+   end
+   function request()
+      return wrk.format(nil, string.format(pattern, math.random(1, range)))
+   end
+elseif paths_file then
+   local paths = {}
+   function init(args)
+      math.randomseed(os.time() * 1000 + id)
+      for line in io.lines(paths_file) do
+         if line ~= "" then
+            table.insert(paths, line)
+         end
+      end
+      if #paths == 0 then
+         error("no paths in " .. paths_file)
+      end
+   end
+   function request()
+      return wrk.format(nil, paths[math.random(1, #paths)])
    end
 end
 

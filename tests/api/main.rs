@@ -7,6 +7,7 @@ mod helpers;
 mod article_writes;
 mod articles;
 mod authorization;
+mod bench_generator;
 mod bodies;
 mod cache;
 mod caching;
