@@ -780,3 +780,136 @@ mod targets {
         Ok(())
     }
 }
+
+/// Targets of whole handlers whose parsing is private to modules that keep
+/// no fuzz targets (search, the feeds): requests go through the handler as
+/// actix gives it them, with a pool whose database never answers, so that
+/// a request that passes its parameters' checks is told 503 and one that
+/// does not, 400.
+#[cfg(test)]
+mod handlers {
+    use std::time::Duration;
+
+    use actix_web::http::StatusCode;
+    use actix_web::test as actix;
+    use actix_web::{web, App};
+    use diesel_async::pooled_connection::deadpool::Pool;
+    use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+    use diesel_async::AsyncPgConnection;
+    use proptest::prelude::*;
+
+    use super::{config, hostile_text, number_text, timestamp_text};
+    use crate::db::DbPool;
+    use crate::pagination::CursorKey;
+    use crate::search::MAX_QUERY_CHARS;
+
+    /// A pool whose database refuses every connection at once.
+    fn pool_to_nowhere() -> DbPool {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(
+            "postgres://postgres@127.0.0.1:9/nowhere",
+        );
+        Pool::builder(manager)
+            .max_size(1)
+            .wait_timeout(Some(Duration::from_millis(500)))
+            .create_timeout(Some(Duration::from_millis(500)))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .unwrap()
+    }
+
+    /// Bytes as a query string writes them: each one percent-encoded but
+    /// for letters and digits, spaces sometimes as `+`.
+    fn encoded(bytes: &[u8], plus: bool) -> String {
+        bytes
+            .iter()
+            .map(|b| match b {
+                b' ' if plus => "+".to_string(),
+                b if b.is_ascii_alphanumeric() => (*b as char).to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    /// The status a handler answers `GET uri` with.
+    fn status_of(uri: &str) -> StatusCode {
+        actix_web::rt::System::new().block_on(async {
+            let app = actix::init_service(
+                App::new()
+                    .app_data(web::Data::new(pool_to_nowhere()))
+                    .app_data(web::Data::new(CursorKey::new(b"fuzzing")))
+                    .app_data(web::Data::new(crate::feeds::Publication::new(
+                        "http://127.0.0.1",
+                        "Fuzzing",
+                    )))
+                    .service(crate::search::search_articles)
+                    .service(crate::feeds::atom_feed)
+                    .service(crate::feeds::rss_feed)
+                    .service(crate::feeds::json_feed),
+            )
+            .await;
+            actix::call_service(&app, actix::TestRequest::get().uri(uri).to_request())
+                .await
+                .status()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config(64))]
+
+        /// `q`, as any bytes however encoded: a 400 unless it is UTF-8
+        /// without NUL, not blank, at most 256 characters; else it reaches
+        /// the database. Never a panic, never another answer.
+        #[test]
+        fn fuzz_search_text_is_checked_before_the_database(
+            q in prop_oneof![
+                hostile_text().prop_map(String::into_bytes),
+                proptest::collection::vec(any::<u8>(), 0..40),
+                "[a-z \"-]{1,300}".prop_map(String::into_bytes),
+            ],
+            plus in any::<bool>(),
+            name in proptest::sample::select(&["q", "%71"][..]),
+        ) {
+            let status = status_of(&format!("/v1/search?{name}={}", encoded(&q, plus)));
+            let accepted = String::from_utf8(q).is_ok_and(|q| {
+                !q.contains('\0') && q.chars().count() <= MAX_QUERY_CHARS && !q.trim().is_empty()
+            });
+            let expected = if accepted {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            prop_assert_eq!(status, expected);
+        }
+
+        /// The feeds' parameters, any of them with any value: a 400, or
+        /// through to the database; never a panic, never another answer.
+        #[test]
+        fn fuzz_feed_parameters_are_checked_before_the_database(
+            format in proptest::sample::select(&["atom", "rss", "json"][..]),
+            parameters in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        4 => proptest::sample::select(&[
+                            "tag", "outlet", "published_after", "published_before", "limit", "cursor",
+                        ][..]).prop_map(str::to_string),
+                        1 => hostile_text(),
+                    ],
+                    prop_oneof![hostile_text(), number_text(), timestamp_text(), Just("dawn".to_string())],
+                ),
+                0..4,
+            ),
+        ) {
+            let query: String = parameters
+                .iter()
+                .map(|(name, value)| {
+                    format!("{}={}&", encoded(name.as_bytes(), false), encoded(value.as_bytes(), true))
+                })
+                .collect();
+            let status = status_of(&format!("/v1/feeds/{format}?{query}"));
+            prop_assert!(
+                status == StatusCode::BAD_REQUEST || status == StatusCode::SERVICE_UNAVAILABLE,
+                "{status} for {query}"
+            );
+        }
+    }
+}
