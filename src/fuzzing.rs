@@ -17,14 +17,24 @@ use proptest::sample::select;
 use proptest::test_runner::Config;
 use serde_json::Value;
 
+/// Cases the cheapest targets run in the normal suite; a target whose cases
+/// cost more runs fewer.
+const CHEAP: u32 = 256;
+
 /// The configuration of a target that runs `cases` cases in the normal
-/// suite. `PROPTEST_CASES`, when set, decides instead: proptest reads it in
-/// `Config::default()` only, which a literal `cases` would override.
+/// suite. A long run sets `PROPTEST_CASES` (which proptest reads in
+/// `Config::default()` only, so a literal `cases` would hide it): the
+/// cheapest targets run that many, and one that runs fewer here runs
+/// proportionally fewer there, so that no target dominates a bounded run.
 pub fn config(cases: u32) -> Config {
     let mut config = Config::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = cases;
-    }
+    config.cases = match std::env::var_os("PROPTEST_CASES") {
+        None => cases,
+        Some(_) => {
+            let scaled = u64::from(config.cases) * u64::from(cases) / u64::from(CHEAP);
+            u32::try_from(scaled).unwrap_or(u32::MAX).max(1)
+        }
+    };
     // A failure found becomes a plain regression test beside its target,
     // not a file of seeds in the source tree.
     config.failure_persistence = None;

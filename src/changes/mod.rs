@@ -366,7 +366,7 @@ mod fuzz {
     }
 
     #[test]
-    fn fuzz_every_event_type_reads_back() {
+    fn every_event_type_reads_back() {
         for event_type in event_types() {
             let (kind, action) = event_type.split_once('.').unwrap();
             assert!(ResourceKind::parse(kind).is_some() && Action::parse(action).is_some());
