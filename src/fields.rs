@@ -192,3 +192,65 @@ mod tests {
         assert_eq!(outlet, serde_json::json!({"slug": "dawn", "name": "Dawn"}));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::articles::views::ArticleSummary;
+    use crate::fuzzing::{config, hostile_text, json_value};
+
+    fn fields_text() -> impl Strategy<Value = String> {
+        let known: Vec<String> = members::<ArticleSummary>().into_iter().collect();
+        prop_oneof![
+            proptest::collection::vec(
+                prop_oneof![
+                    3 => proptest::sample::select(known),
+                    1 => hostile_text(),
+                    1 => Just(" ".to_string()),
+                ],
+                0..6
+            )
+            .prop_map(|names| names.join(",")),
+            hostile_text(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// `fields=`: accepted only when it names members and each is one of
+        /// the type's; printed back it reads the same; refused naming
+        /// `fields`. Keeping them keeps exactly those of an item's members.
+        #[test]
+        fn fuzz_fields_name_only_members(raw in fields_text(), item in json_value()) {
+            let known = members::<ArticleSummary>();
+            match Fields::parse::<ArticleSummary>(Some(&raw)) {
+                Ok(Some(fields)) => {
+                    prop_assert!(!fields.0.is_empty());
+                    prop_assert!(fields.0.iter().all(|name| known.contains(name)));
+                    let printed = fields.0.iter().cloned().collect::<Vec<_>>().join(",");
+                    prop_assert_eq!(
+                        Fields::parse::<ArticleSummary>(Some(&printed)).ok(),
+                        Some(Some(fields.clone()))
+                    );
+                    let mut kept = item.clone();
+                    fields.keep(&mut kept);
+                    if let (Value::Object(before), Value::Object(after)) = (&item, &kept) {
+                        for (name, value) in before {
+                            let wanted = fields.0.contains(name);
+                            prop_assert_eq!(after.get(name), wanted.then_some(value));
+                        }
+                    } else {
+                        prop_assert_eq!(&kept, &item);
+                    }
+                    let mut page = serde_json::json!({"data": [item.clone()]});
+                    fields.keep_items(&mut page);
+                }
+                Ok(None) => prop_assert!(false, "a parameter given keeps every member"),
+                Err(problem) => prop_assert_eq!(problem.parameter.as_deref(), Some("fields")),
+            }
+        }
+    }
+}

@@ -155,3 +155,62 @@ pub async fn record(
     .await
     .map(drop)
 }
+
+#[cfg(test)]
+mod fuzz {
+    use actix_web::http::header::HeaderValue;
+    use actix_web::test::TestRequest;
+    use actix_web::ResponseError;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text, json_value};
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// `Idempotency-Key`: any header value is read without a panic;
+        /// accepted, as sent, exactly when it is 1 to 255 visible ASCII
+        /// characters; else a 400 naming the header.
+        #[test]
+        fn fuzz_an_idempotency_key_is_visible_ascii(
+            raw in prop_oneof![
+                hostile_text().prop_map(String::into_bytes),
+                proptest::collection::vec(any::<u8>(), 0..300),
+                "[!-~]{250,260}".prop_map(String::into_bytes),
+            ],
+        ) {
+            let Ok(value) = HeaderValue::from_bytes(&raw) else {
+                return Ok(());
+            };
+            let req = TestRequest::default().insert_header((HEADER, value)).to_http_request();
+            let read = IdempotencyKey::from_request(&req, &mut Payload::None).into_inner();
+            let rule = (1..=255).contains(&raw.len()) && raw.iter().all(u8::is_ascii_graphic);
+            match read {
+                Ok(IdempotencyKey(key)) => {
+                    prop_assert!(rule);
+                    prop_assert_eq!(key.map(String::into_bytes), Some(raw));
+                }
+                Err(error) => {
+                    prop_assert!(!rule);
+                    prop_assert_eq!(error.status_code(), StatusCode::BAD_REQUEST);
+                }
+            }
+        }
+
+        /// A stored answer replays whatever its stored parts hold, without
+        /// a panic, marked as a replay.
+        #[test]
+        fn fuzz_a_stored_answer_replays_whatever_it_holds(
+            status in any::<i16>(),
+            headers in json_value(),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let stored = Stored { request_hash: Vec::new(), status, headers, body };
+            let replayed = stored.replay();
+            if replayed.status() != StatusCode::INTERNAL_SERVER_ERROR {
+                prop_assert!(replayed.headers().contains_key("idempotent-replayed"));
+            }
+        }
+    }
+}

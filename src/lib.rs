@@ -29,6 +29,8 @@ pub mod error;
 pub mod excerpts;
 pub mod feeds;
 pub mod fields;
+#[cfg(test)]
+mod fuzzing;
 pub mod headers;
 pub mod health;
 pub mod idempotency;

@@ -264,3 +264,41 @@ mod tests {
         assert!(check(&"é".repeat(MAX_BYTES / 2 + 1)).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::{check, to_html};
+    use crate::fuzzing::{config, describe, markdown, unsafe_markup, Slowest};
+
+    static CHECKS: Slowest = Slowest::new("markdown::check");
+    static RENDERS: Slowest = Slowest::new("markdown::to_html of checked Markdown");
+
+    /// The longest Markdown that passed `check` may take to render: many
+    /// times what any input has needed, so that only a blow-up (time
+    /// growing faster than the input) trips it.
+    const BOUND: Duration = Duration::from_secs(if cfg!(debug_assertions) { 30 } else { 3 });
+
+    proptest! {
+        #![proptest_config(config(24))]
+
+        /// Any Markdown: `check` never panics and answers in bounded time;
+        /// what it lets through renders in bounded time to HTML that runs
+        /// nothing in a browser (no script or other active element, no
+        /// event handler, no `javascript:` or `data:` URL).
+        #[test]
+        fn fuzz_markdown_renders_safe_html_in_bounded_time(text in markdown()) {
+            let (checked, took) = CHECKS.time(&text, || check(&text));
+            prop_assert!(took < BOUND, "checking took {took:?}: {}", describe(&text));
+            if checked.is_ok() {
+                let (html, took) = RENDERS.time(&text, || to_html(&text));
+                prop_assert!(took < BOUND, "rendering took {took:?}: {}", describe(&text));
+                prop_assert_eq!(unsafe_markup(&html), None, "{}", describe(&text));
+                prop_assert!(!html.to_ascii_lowercase().contains("<script"), "{}", html);
+            }
+        }
+    }
+}

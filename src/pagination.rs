@@ -127,13 +127,28 @@ pub struct Scope {
     key: CursorKey,
 }
 
+/// `text` with each `\`, `&` and `=` escaped by a `\`, so that no value
+/// can pass for more filters or another (`tag=a&outlet=b` is one filter
+/// here). Text without them is unchanged, and so are the cursors issued
+/// for it before.
+fn escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '&' | '=') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 impl Scope {
     /// The scope of `endpoint` with these filters, whose cursors `key` seals.
     pub fn new(key: &CursorKey, endpoint: &str, filters: &[(&str, Option<&str>)]) -> Self {
-        let mut scope = endpoint.to_string();
+        let mut scope = escaped(endpoint);
         for (name, value) in filters {
             if let Some(value) = value {
-                scope.push_str(&format!("&{name}={value}"));
+                scope.push_str(&format!("&{}={}", escaped(name), escaped(value)));
             }
         }
         Self {
@@ -400,6 +415,21 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_value_cannot_pass_for_more_filters() {
+        let one = Scope::new(&key(), "articles", &[("tag", Some("&tag="))]);
+        let two = Scope::new(&key(), "articles", &[("tag", Some("")), ("tag", Some(""))]);
+        assert!(two.decode(&one.encode(Position::Id(1))).is_err());
+        let one = Scope::new(&key(), "search", &[("q", Some("a&tag=b"))]);
+        let two = Scope::new(&key(), "search", &[("q", Some("a")), ("tag", Some("b"))]);
+        assert!(two.decode(&one.encode(Position::Id(1))).is_err());
+        assert!(one.decode(&two.encode(Position::Id(1))).is_err());
+        // An escape cannot be forged either.
+        let one = Scope::new(&key(), "search", &[("q", Some("a\\&tag=b"))]);
+        let two = Scope::new(&key(), "search", &[("q", Some("a\\")), ("tag", Some("b"))]);
+        assert!(two.decode(&one.encode(Position::Id(1))).is_err());
+    }
+
+    #[test]
     fn an_edited_cursor_is_refused() {
         let scope = Scope::new(&key(), "excerpts", &[]);
         let cursor = scope.encode(Position::Id(7));
@@ -452,6 +482,230 @@ mod tests {
         ] {
             let problem = scope.decode(&scope.encode(position.clone())).unwrap_err();
             assert_eq!(problem.parameter.as_deref(), Some("cursor"), "{position:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text};
+
+    fn key() -> CursorKey {
+        CursorKey::new(b"a fuzzing secret")
+    }
+
+    /// Times from far outside what PostgreSQL stores to the edges of what
+    /// the API serves.
+    fn time() -> impl Strategy<Value = DateTime<Utc>> {
+        prop_oneof![
+            // Years 1 to 9999, and a little past each end.
+            -62_135_596_900i64..253_402_300_900,
+            // Anything chrono holds.
+            -8_210_266_876_800i64..8_210_266_876_800,
+        ]
+        .prop_filter_map("chrono holds it", |seconds| {
+            DateTime::from_timestamp(seconds, 0)
+        })
+    }
+
+    fn position() -> impl Strategy<Value = Position> {
+        let id = prop_oneof![1i64..1_000_000, any::<i64>()];
+        prop_oneof![
+            (time(), id.clone()).prop_map(|(at, id)| Position::Published { at, id }),
+            id.clone().prop_map(Position::Id),
+            prop_oneof!["[a-z0-9]{1,10}(-[a-z0-9]{1,10}){0,3}", hostile_text()]
+                .prop_map(Position::Slug),
+            (
+                prop_oneof![
+                    any::<u32>(),
+                    (0.0f32..100.0).prop_map(f32::to_bits),
+                    Just(f32::INFINITY.to_bits()),
+                    Just((-0.0f32).to_bits()),
+                ],
+                id
+            )
+                .prop_map(|(rank_bits, id)| Position::Rank { rank_bits, id }),
+        ]
+    }
+
+    /// Filters as endpoints give them, their values heavy in what could
+    /// make one list of filters read as another.
+    fn filters() -> impl Strategy<Value = Vec<(&'static str, Option<String>)>> {
+        let value = prop_oneof![
+            proptest::collection::vec(
+                select(&["a", "&", "=", "&tag=", "&q=", "\\", "%", "b"][..]),
+                0..6
+            )
+            .prop_map(|pieces| pieces.concat()),
+            hostile_text(),
+        ];
+        proptest::collection::vec((select(NAMES), proptest::option::of(value)), 0..4)
+    }
+
+    fn scope(endpoint: &str, filters: &[(&'static str, Option<String>)]) -> Scope {
+        let filters: Vec<(&str, Option<&str>)> = filters
+            .iter()
+            .map(|(name, value)| (*name, value.as_deref()))
+            .collect();
+        Scope::new(&key(), endpoint, &filters)
+    }
+
+    const ENDPOINTS: &[&str] = &["articles", "search", "excerpts"];
+    const NAMES: &[&str] = &["tag", "outlet", "q", "status", "article"];
+
+    /// The filters a scope's text reads as when each `&` and `=` in it
+    /// separates: other filters for the same text, when their values hold
+    /// those.
+    fn misread(filters: &[(&'static str, Option<String>)]) -> Vec<(&'static str, Option<String>)> {
+        let text: String = filters
+            .iter()
+            .filter_map(|(name, value)| value.as_ref().map(|value| format!("&{name}={value}")))
+            .collect();
+        text.split('&')
+            .skip(1)
+            .filter_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                let name = NAMES.iter().find(|known| **known == name)?;
+                Some((*name, Some(value.to_string())))
+            })
+            .collect()
+    }
+
+    /// The filters that are given, which is what a query asks.
+    fn given(filters: &[(&'static str, Option<String>)]) -> Vec<(&'static str, String)> {
+        filters
+            .iter()
+            .filter_map(|(name, value)| value.clone().map(|value| (*name, value)))
+            .collect()
+    }
+
+    /// Cursors that are not: any text, base64 of any bytes, a sealed
+    /// payload under a guessed seal.
+    fn forged() -> impl Strategy<Value = String> {
+        prop_oneof![
+            hostile_text(),
+            proptest::collection::vec(any::<u8>(), 0..200)
+                .prop_map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
+            (position(), proptest::collection::vec(any::<u8>(), SEAL_LEN)).prop_map(
+                |(after, seal)| {
+                    let mut bytes = serde_json::to_vec(&Sealed {
+                        scope: "articles".into(),
+                        after,
+                    })
+                    .unwrap();
+                    bytes.extend(seal);
+                    URL_SAFE_NO_PAD.encode(bytes)
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// Whatever a client sends as `cursor`, each kind of list refuses
+        /// it with a problem naming `cursor` (a 400), and nothing panics.
+        #[test]
+        fn fuzz_a_forged_cursor_is_refused_naming_cursor(cursor in forged()) {
+            let scope = Scope::new(&key(), "articles", &[]);
+            let cursor = Some(cursor.as_str());
+            for problem in [
+                scope.after_published(cursor).err(),
+                scope.after_id(cursor).map(drop).err(),
+                scope.after_slug(cursor).map(drop).err(),
+                scope.after_rank(cursor).map(drop).err(),
+            ] {
+                prop_assert_eq!(problem.and_then(|p| p.parameter), Some("cursor".to_string()));
+            }
+        }
+
+        /// A sealed cursor opens in its scope as the position it was sealed
+        /// with, through the accessor of its kind only, when the position is
+        /// one the API serves; else it is refused naming `cursor`. The
+        /// cursor needs no escaping in a query string.
+        #[test]
+        fn fuzz_a_sealed_cursor_round_trips_or_is_refused(
+            after in position(),
+            filters in filters(),
+        ) {
+            let scope = scope("articles", &filters);
+            let cursor = scope.encode(after.clone());
+            prop_assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            match scope.decode(&cursor) {
+                Ok(opened) => {
+                    prop_assert!(after.is_servable());
+                    prop_assert_eq!(&opened, &after);
+                    let cursor = Some(cursor.as_str());
+                    let kinds = [
+                        scope.after_published(cursor).is_ok(),
+                        scope.after_id(cursor).is_ok(),
+                        scope.after_slug(cursor).is_ok(),
+                        scope.after_rank(cursor).is_ok(),
+                    ];
+                    let kind = match after {
+                        Position::Published { .. } => 0,
+                        Position::Id(_) => 1,
+                        Position::Slug(_) => 2,
+                        Position::Rank { .. } => 3,
+                    };
+                    for (index, opens) in kinds.into_iter().enumerate() {
+                        prop_assert_eq!(opens, index == kind);
+                    }
+                }
+                Err(problem) => {
+                    prop_assert!(!after.is_servable(), "{after:?} refused: {}", problem.detail);
+                    prop_assert_eq!(problem.parameter.as_deref(), Some("cursor"));
+                }
+            }
+        }
+
+        /// A cursor sealed for one endpoint and filters opens for no other
+        /// (filters that are absent are no filters).
+        #[test]
+        fn fuzz_a_cursor_opens_in_no_other_scope(
+            (first, second) in (select(ENDPOINTS), filters()).prop_flat_map(|first| {
+                let misread = (first.0, misread(&first.1));
+                (Just(first), prop_oneof![(select(ENDPOINTS), filters()), Just(misread)])
+            }),
+            id in 1i64..1000,
+        ) {
+            let cursor = scope(first.0, &first.1).encode(Position::Id(id));
+            let opened = scope(second.0, &second.1).decode(&cursor);
+            let same = first.0 == second.0 && given(&first.1) == given(&second.1);
+            prop_assert_eq!(opened.is_ok(), same, "{:?} and {:?}", first, second);
+        }
+
+        /// Any one character of a cursor changed, any bit of what it
+        /// encodes flipped, or the cursor cut short or extended: refused.
+        #[test]
+        fn fuzz_a_tampered_cursor_is_refused(
+            after in position().prop_filter("servable", Position::is_servable),
+            at in any::<proptest::sample::Index>(),
+            replacement in any::<char>(),
+            bit in 0u8..8,
+            extra in "[A-Za-z0-9_-]{1,4}",
+        ) {
+            let scope = Scope::new(&key(), "articles", &[("tag", Some("a"))]);
+            let cursor = scope.encode(after);
+            let chars: Vec<char> = cursor.chars().collect();
+            let index = at.index(chars.len());
+            if chars[index] != replacement {
+                let mut edited = chars.clone();
+                edited[index] = replacement;
+                let edited: String = edited.into_iter().collect();
+                prop_assert!(scope.decode(&edited).is_err(), "{cursor} became {edited}");
+            }
+            let mut bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+            let byte = at.index(bytes.len());
+            bytes[byte] ^= 1 << bit;
+            prop_assert!(scope.decode(&URL_SAFE_NO_PAD.encode(&bytes)).is_err());
+            prop_assert!(scope.decode(&cursor[..index]).is_err());
+            let extended = format!("{cursor}{extra}");
+            prop_assert!(scope.decode(&extended).is_err());
         }
     }
 }

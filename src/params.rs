@@ -251,3 +251,109 @@ mod tests {
         assert!(timestamp("t", Some("0000-01-01T00:00:00Z")).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use chrono::SecondsFormat;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text, number_text, timestamp_text};
+
+    fn slug_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9]{1,12}(-[a-z0-9]{1,12}){0,4}",
+            "[a-z0-9-]{0,12}",
+            "[a-z0-9]{200,201}",
+            hostile_text(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// `limit`: accepted only as a whole number in `1..=max`, which
+        /// printed back is accepted as the same; refused naming `limit`.
+        #[test]
+        fn fuzz_a_limit_is_within_its_range(raw in number_text(), max in 1u32..2000) {
+            match limit(Some(&raw), 20, max) {
+                Ok(n) => {
+                    prop_assert!((1..=max).contains(&n));
+                    prop_assert_eq!(raw.parse::<u32>().ok(), Some(n));
+                    prop_assert_eq!(limit(Some(&n.to_string()), 20, max).ok(), Some(n));
+                }
+                Err(problem) => prop_assert_eq!(problem.parameter.as_deref(), Some("limit")),
+            }
+        }
+
+        /// A slug filter or path segment: accepted exactly when it matches
+        /// the published pattern within the length cap, and as given.
+        #[test]
+        fn fuzz_a_slug_matches_the_published_pattern(raw in slug_like()) {
+            let pattern = regex::Regex::new(validate::SLUG_PATTERN).unwrap();
+            let rule = pattern.is_match(&raw) && raw.len() <= validate::SLUG_MAX;
+            prop_assert_eq!(is_slug(&raw), rule);
+            match slug("tag", Some(&raw)) {
+                Ok(kept) => prop_assert_eq!(kept.as_deref(), Some(raw.as_str())),
+                Err(problem) => {
+                    prop_assert!(!rule);
+                    prop_assert_eq!(problem.parameter.as_deref(), Some("tag"));
+                }
+            }
+            prop_assert_eq!(path_slug("article", &raw).is_ok(), rule);
+        }
+
+        /// A timestamp: accepted only within the years stored, and printed
+        /// back (as RFC 3339, as the API writes them) it reads as the same
+        /// instant; refused naming its parameter.
+        #[test]
+        fn fuzz_a_timestamp_is_within_the_years_stored(raw in timestamp_text()) {
+            match timestamp("published_after", Some(&raw)) {
+                Ok(at) => {
+                    let at = at.unwrap();
+                    prop_assert!(validate::in_years(at));
+                    for printed in [
+                        at.to_rfc3339(),
+                        at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                    ] {
+                        prop_assert_eq!(timestamp("t", Some(&printed)).ok(), Some(Some(at)));
+                    }
+                }
+                Err(problem) => {
+                    prop_assert_eq!(problem.parameter.as_deref(), Some("published_after"));
+                }
+            }
+        }
+
+        /// Every instant and day in the years stored is accepted as RFC 3339
+        /// or as a date.
+        #[test]
+        fn fuzz_every_time_in_the_years_stored_is_accepted(
+            seconds in -62_135_596_800i64..253_402_300_800,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let at = DateTime::from_timestamp(seconds, nanos).unwrap();
+            prop_assert_eq!(timestamp("t", Some(&at.to_rfc3339())).ok(), Some(Some(at)));
+            let day = at.date_naive();
+            let midnight = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+            let printed = day.format("%Y-%m-%d").to_string();
+            prop_assert_eq!(timestamp("t", Some(&printed)).ok(), Some(Some(midnight)));
+        }
+
+        /// A path id: a positive 64-bit integer, which printed back reads
+        /// the same; anything else a 400.
+        #[test]
+        fn fuzz_an_id_is_positive(raw in number_text()) {
+            match id("id", &raw) {
+                Ok(n) => {
+                    prop_assert!(n > 0);
+                    prop_assert_eq!(id("id", &n.to_string()).ok(), Some(n));
+                }
+                Err(error) => prop_assert_eq!(
+                    actix_web::ResponseError::status_code(&error),
+                    actix_web::http::StatusCode::BAD_REQUEST
+                ),
+            }
+        }
+    }
+}

@@ -324,3 +324,52 @@ fn since(raw: Option<&str>) -> Result<i64, InvalidInput> {
             }),
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text, number_text};
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// `since`: an event id, 0 or more, which the next page's link
+        /// prints back as the same; refused naming `since`. `limit` is the
+        /// one limit parser, up to a page of the log.
+        #[test]
+        fn fuzz_since_and_limit_follow_their_rules(raw in number_text(), limit in number_text()) {
+            match since(Some(&raw)) {
+                Ok(n) => {
+                    prop_assert!(n >= 0);
+                    prop_assert_eq!(since(Some(&n.to_string())).ok(), Some(n));
+                }
+                Err(problem) => prop_assert_eq!(problem.parameter.as_deref(), Some("since")),
+            }
+            if let Ok(n) = params::limit(Some(&limit), 100, MAX_PAGE) {
+                prop_assert!((1..=MAX_PAGE).contains(&n));
+            }
+        }
+
+        /// The kinds and actions the log stores read back as the names
+        /// they print, and nothing else reads as one.
+        #[test]
+        fn fuzz_kinds_and_actions_read_only_their_names(raw in hostile_text()) {
+            if let Some(kind) = ResourceKind::parse(&raw) {
+                prop_assert_eq!(kind.as_str(), raw.as_str());
+            }
+            if let Some(action) = Action::parse(&raw) {
+                prop_assert_eq!(action.as_str(), raw.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn every_event_type_reads_back() {
+        for event_type in event_types() {
+            let (kind, action) = event_type.split_once('.').unwrap();
+            assert!(ResourceKind::parse(kind).is_some() && Action::parse(action).is_some());
+        }
+    }
+}

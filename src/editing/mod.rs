@@ -507,3 +507,70 @@ mod tests {
         assert_eq!(merge(json!("x"), &json!({"a": null})), json!({}));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::{merge, without_nulls};
+    use crate::fuzzing::{config, json_value};
+
+    /// Whether an object anywhere under objects (not arrays) holds `null`.
+    fn holds_null_members(value: &Value) -> bool {
+        match value {
+            Value::Object(members) => members
+                .values()
+                .any(|member| member.is_null() || holds_null_members(member)),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// JSON merge patch (RFC 7396) on any documents: a patch that is
+        /// not an object replaces the target; an object patch removes the
+        /// members it nulls, merges the rest member by member and keeps
+        /// what it does not name; applying it twice is applying it once.
+        #[test]
+        fn fuzz_a_merge_patch_follows_rfc_7396(target in json_value(), patch in json_value()) {
+            let merged = merge(target.clone(), &patch);
+            let Value::Object(patch_members) = &patch else {
+                prop_assert_eq!(merged, patch);
+                return Ok(());
+            };
+            let Value::Object(members) = &merged else {
+                prop_assert!(false, "an object patch makes an object");
+                return Ok(());
+            };
+            for (name, value) in patch_members {
+                if value.is_null() {
+                    prop_assert!(!members.contains_key(name));
+                } else {
+                    let before = target.get(name).cloned().unwrap_or(Value::Null);
+                    prop_assert_eq!(members.get(name), Some(&merge(before, value)));
+                }
+            }
+            if let Value::Object(before) = &target {
+                for (name, value) in before {
+                    if !patch_members.contains_key(name) {
+                        prop_assert_eq!(members.get(name), Some(value));
+                    }
+                }
+            }
+            prop_assert_eq!(merge(merged.clone(), &patch), merged);
+        }
+
+        /// A body read with its nulls dropped holds no `null` member at any
+        /// depth of objects, and keeps every other member.
+        #[test]
+        fn fuzz_a_body_without_nulls_holds_none(document in json_value()) {
+            let cleaned = without_nulls(&document);
+            prop_assert!(!holds_null_members(&cleaned));
+            if document.is_object() && !holds_null_members(&document) {
+                prop_assert_eq!(cleaned, document);
+            }
+        }
+    }
+}

@@ -157,3 +157,80 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use actix_web::http::{header, StatusCode};
+    use actix_web::test::TestRequest;
+    use actix_web::{FromRequest, ResponseError};
+    use proptest::prelude::*;
+
+    use super::{discard, viewed_slug, MAX_BODY};
+    use crate::fuzzing::{config, hostile_text};
+
+    proptest! {
+        #![proptest_config(config(128))]
+
+        /// The beacon's path: one segment or none, never a panic; the slug
+        /// found is the one segment that the path is made from.
+        #[test]
+        fn fuzz_a_beacon_path_names_one_segment(
+            path in prop_oneof![
+                hostile_text().prop_map(|slug| format!("/v1/articles/{slug}/views")),
+                hostile_text(),
+            ],
+        ) {
+            if let Some(slug) = viewed_slug(&path) {
+                prop_assert!(!slug.is_empty() && !slug.contains('/'));
+                prop_assert_eq!(format!("/v1/articles/{slug}/views"), path);
+            }
+        }
+
+        /// Any beacon body, under any content type and declared length, is
+        /// read and dropped, or refused with 413 past 4096 bytes (announced
+        /// or sent): never a panic, never anything else.
+        #[test]
+        fn fuzz_any_beacon_body_is_dropped_or_too_large(
+            body in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..64),
+                hostile_text().prop_map(String::into_bytes),
+                (0..3 * MAX_BODY).prop_map(|n| vec![b'x'; n]),
+            ],
+            content_type in hostile_text(),
+            declared in proptest::option::of(prop_oneof![
+                (0..3 * MAX_BODY).prop_map(|n| n.to_string()),
+                hostile_text(),
+            ]),
+        ) {
+            let mut request = TestRequest::post()
+                .uri("/v1/articles/a/views")
+                .set_payload(body.clone());
+            if let Ok(value) = header::HeaderValue::from_str(&content_type) {
+                request = request.insert_header((header::CONTENT_TYPE, value));
+            }
+            if let Some(value) = declared.and_then(|d| header::HeaderValue::from_str(&d).ok()) {
+                request = request.insert_header((header::CONTENT_LENGTH, value));
+            }
+            let (req, mut payload) = request.to_http_parts();
+            let announced = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            let dropped = actix_web::rt::System::new().block_on(async {
+                let payload = actix_web::web::Payload::from_request(&req, &mut payload)
+                    .await
+                    .expect("a payload is always there to take");
+                discard(&req, payload).await
+            });
+            let too_large = body.len() > MAX_BODY || announced.is_some_and(|n| n > MAX_BODY);
+            match dropped {
+                Ok(()) => prop_assert!(!too_large),
+                Err(error) => {
+                    prop_assert!(too_large);
+                    prop_assert_eq!(error.status_code(), StatusCode::PAYLOAD_TOO_LARGE);
+                }
+            }
+        }
+    }
+}

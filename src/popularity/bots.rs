@@ -69,3 +69,39 @@ mod tests {
         assert!(!bots.is_bot(firefox));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text};
+
+    // Compiling the patterns takes long; every case shares them.
+    static BOTS: LazyLock<Bots> = LazyLock::new(Bots::default);
+    static PATTERNS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        /// Any user agent, as any bytes read as the beacon reads them: never
+        /// a panic, and the remembered verdict is the patterns' own, asked
+        /// once or again.
+        #[test]
+        fn fuzz_any_user_agent_gets_the_patterns_verdict(
+            user_agent in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                hostile_text().prop_map(String::into_bytes),
+                (hostile_text(), proptest::sample::select(&["Googlebot/2.1", "bingbot", "Mozilla/5.0", "curl/8", "python-requests"][..]))
+                    .prop_map(|(text, agent)| format!("{text}{agent}{text}").into_bytes()),
+            ],
+        ) {
+            let user_agent = String::from_utf8_lossy(&user_agent);
+            let verdict = PATTERNS.is_bot(&user_agent);
+            prop_assert_eq!(BOTS.is_bot(&user_agent), verdict);
+            prop_assert_eq!(BOTS.is_bot(&user_agent), verdict);
+        }
+    }
+}

@@ -244,3 +244,98 @@ mod tests {
         assert!(!shard.remember(newcomer, expired + 1));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use std::net::SocketAddr;
+
+    use actix_web::http::header::{self, HeaderValue};
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzzing::{config, hostile_text};
+
+    /// What `Forwarded` and `X-Forwarded-For` lines hold, well formed or not.
+    fn forwarded() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(
+                proptest::sample::select(
+                    &[
+                        "for=",
+                        "For=",
+                        "\"",
+                        "[",
+                        "]",
+                        ":80",
+                        "2001:db8::1",
+                        "::ffff:192.0.2.1",
+                        "192.0.2.1",
+                        "203.0.113.7",
+                        "unknown",
+                        "_hidden",
+                        ";",
+                        ",",
+                        " ",
+                        "by=",
+                        "proto=https",
+                        "=",
+                        "%",
+                        "\t",
+                    ][..]
+                ),
+                0..12
+            )
+            .prop_map(|pieces| pieces.concat().into_bytes()),
+            hostile_text().prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(128))]
+
+        /// Any user agent (any bytes), address and article make a visitor:
+        /// the first view counts, a repeat does not, and the per-address
+        /// cap admits exactly its number.
+        #[test]
+        fn fuzz_any_user_agent_makes_a_visitor(
+            user_agent in proptest::collection::vec(any::<u8>(), 0..512),
+            address in proptest::option::of(any::<IpAddr>()),
+            article in any::<i64>(),
+            cap in 0u32..10,
+        ) {
+            let visitors = Visitors::new(Vec::new(), cap);
+            let now = Utc::now();
+            prop_assert!(visitors.first_view(address, &user_agent, article, now));
+            prop_assert!(!visitors.first_view(address, &user_agent, article, now));
+            let admitted = (0..cap + 2).filter(|_| visitors.admit(address, article)).count();
+            prop_assert_eq!(admitted, cap as usize);
+        }
+
+        /// Whatever `Forwarded` and `X-Forwarded-For` say: never a panic,
+        /// always an address, and the peer's own unless it is a trusted
+        /// proxy.
+        #[test]
+        fn fuzz_forwarding_headers_name_a_client_only_through_a_trusted_proxy(
+            peer in any::<IpAddr>(),
+            trusted in any::<bool>(),
+            forwarded in proptest::option::of(forwarded()),
+            forwarded_for in proptest::option::of(forwarded()),
+        ) {
+            let visitors = Visitors::new(if trusted { vec![peer] } else { Vec::new() }, 8);
+            let mut request = TestRequest::default().peer_addr(SocketAddr::new(peer, 443));
+            if let Some(value) = forwarded.and_then(|v| HeaderValue::from_bytes(&v).ok()) {
+                request = request.insert_header((header::FORWARDED, value));
+            }
+            if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_bytes(&v).ok()) {
+                request = request.insert_header(("x-forwarded-for", value));
+            }
+            let address = visitors.client_address(&request.to_http_request());
+            prop_assert!(address.is_some());
+            if !trusted {
+                prop_assert_eq!(address, Some(peer));
+            }
+        }
+    }
+}
