@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::views::Window;
 use crate::articles::queries::ArticleSummaryRow;
+use crate::tags::queries::TAG_ARRAYS;
 use crate::visibility::PUBLISHED;
 
 /// Trending compares the views of this span…
@@ -175,13 +176,11 @@ impl QueryFragment<Pg> for AllRankings {
         out.push_sql(
             ") SELECT e.ranking, e.tag, e.rank, e.previous_rank, e.views, e.before, \
                 a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, \
-                ARRAY(SELECT t.id FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_ids, \
-                ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
-                ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                      WHERE at.article_id = a.id ORDER BY t.slug) AS tag_names \
-             FROM entries e JOIN articles a ON a.id = e.article_id \
+",
+        );
+        out.push_sql(TAG_ARRAYS);
+        out.push_sql(
+            " FROM entries e JOIN articles a ON a.id = e.article_id \
              ORDER BY e.ranking, e.tag NULLS FIRST, e.place",
         );
         Ok(())

@@ -15,7 +15,7 @@ use diesel::sql_types::{Array, BigInt, Float4, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::articles::queries::{ArticleFilter, ArticleSummaryRow, Prepared};
-use crate::tags::queries::TagRow;
+use crate::tags::queries::{TagRow, TAG_ARRAYS};
 use crate::visibility::PUBLISHED;
 
 /// The most matches ranked for one search: the most recently published
@@ -156,12 +156,7 @@ pub fn search(
                 ts_headline('english', \
                     translate(left(concat_ws(E'\\n\\n', a.summary, a.body, x.excerpts), $5), $6, ''), \
                     websearch_to_tsquery('english', $1), $4) AS snippet, \
-                ARRAY(SELECT t.id FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_ids, \
-                ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
-                ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \
-                       WHERE at.article_id = a.id ORDER BY t.slug) AS tag_names \
+                {TAG_ARRAYS} \
            FROM page p JOIN articles a ON a.id = p.id \
            CROSS JOIN LATERAL ( \
                SELECT string_agg(e.headline || E'\\n' || e.body, E'\\n\\n' ORDER BY e.position) \

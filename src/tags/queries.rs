@@ -132,3 +132,14 @@ pub fn name_from_slug(slug: &str) -> String {
         None => spaced,
     }
 }
+
+/// The tags of each article `a` of a select list, in slug order, as three
+/// arrays (`tag_ids`, `tag_slugs`, `tag_names`): the rankings and search
+/// read a page and its tags in one statement.
+pub const TAG_ARRAYS: &str = "\
+    ARRAY(SELECT t.id FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+           WHERE at.article_id = a.id ORDER BY t.slug) AS tag_ids, \
+    ARRAY(SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+           WHERE at.article_id = a.id ORDER BY t.slug) AS tag_slugs, \
+    ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id \
+           WHERE at.article_id = a.id ORDER BY t.slug) AS tag_names";
