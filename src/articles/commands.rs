@@ -193,7 +193,7 @@ pub struct ArticlePatch {
 }
 
 /// The article's own fields, which a merge patch may change.
-const OWN_FIELDS: [&str; 7] = [
+pub const OWN_FIELDS: [&str; 7] = [
     "slug",
     "title",
     "summary",
