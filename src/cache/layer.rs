@@ -19,7 +19,7 @@ use futures_util::future::Either;
 use super::{Cache, Entry, Lookup, ANY_CHANGE};
 use crate::representation::unchanged;
 
-pub static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
 
 const HIT: HeaderValue = HeaderValue::from_static("broadsheet; hit");
@@ -119,8 +119,7 @@ where
     if key.len() > MAX_KEY {
         return pass(req, Some(MISS));
     }
-    let key: Box<str> = key.into();
-    let held = match cache.store.lookup(&key) {
+    let held = match cache.store.lookup(key) {
         Lookup::Fresh(entry) => {
             let response = answer(&entry, req.headers(), HIT);
             return Either::Right(Either::Left(std::future::ready(Ok(req
@@ -132,6 +131,7 @@ where
     };
     // The handler answers in full; the conditions are judged here, against
     // what is kept, so that a revalidation fills the cache too.
+    let key: Box<str> = key.into();
     let conditions = take_conditions(req.headers_mut());
     let ticket = cache.store.ticket();
     let response = service.call(req);

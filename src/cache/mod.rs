@@ -275,13 +275,6 @@ impl ResponseCache {
         let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.synced_at.store(elapsed.max(1), Ordering::Release);
     }
-
-    /// How many answers are held, and their weight in bytes (approximate:
-    /// the counts catch up with recent inserts lazily).
-    pub fn usage(&self) -> (u64, u64) {
-        self.entries.run_pending_tasks();
-        (self.entries.entry_count(), self.entries.weighted_size())
-    }
 }
 
 impl Entry {
