@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Integer, Text};
 use diesel::QueryableByName;
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{json, Value};
 
@@ -318,4 +318,60 @@ async fn a_statement_timeout_inside_a_nested_create_is_a_503_with_retry_after() 
     holder.batch_execute("ROLLBACK").await.expect("outlet free");
     let response = create().await.expect("answered");
     assert_eq!(response.status(), 201);
+}
+
+/// SIGTERM while public reads wait on the database: no new connection is
+/// taken, each read in flight is answered in full once the database lets it
+/// go, and the server then exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_reads_in_flight_then_exits() {
+    let app = TestApp::with_site(two_articles()).await;
+    let mut served = Served::start(&[
+        ("DATABASE_URL", &app.database_url),
+        ("BROADSHEET_WORKERS", "2"),
+    ])
+    .await;
+    let endpoint = Endpoint::at(served.address.clone());
+    let mut holder = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .expect("database connection");
+    holder
+        .batch_execute("BEGIN; LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock taken");
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            let endpoint = endpoint.clone();
+            tokio::spawn(async move { read(&endpoint, "first").await })
+        })
+        .collect();
+    let mut watcher = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .expect("database connection");
+    backends_waiting_on_a_lock(&mut watcher, "articles", 1).await;
+
+    served.signal("TERM");
+    eventually(
+        "the server stops taking connections",
+        Duration::from_secs(10),
+        || {
+            let address = served.address.clone();
+            async move { reqwest::get(format!("{address}/healthz")).await.is_err() }
+        },
+    )
+    .await;
+    holder.batch_execute("COMMIT").await.expect("lock released");
+
+    for request in in_flight {
+        let response = request.await.expect("request task");
+        assert_eq!(response.status(), 200, "a read in flight is finished");
+        let article: Value = response.json().await.expect("a whole JSON body");
+        assert_eq!(article["slug"], "first", "{article}");
+    }
+    assert!(
+        served.wait_for_exit().await,
+        "the server exits cleanly; its log:\n{}",
+        served.log_text()
+    );
+    assert!(served.log_text().contains("SIGTERM received"));
 }
