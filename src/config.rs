@@ -3,7 +3,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/broadsheet` | the PostgreSQL database, with libpq's `sslmode` and `sslrootcert` (see `db`); `serve` and `migrate` create it when missing |
-//! | `BROADSHEET_REPLICA_URL` | none | a streaming replica of `DATABASE_URL`'s database (same form, `sslmode` and `sslrootcert` too); public reads go to it while it is up and caught up (see `db::replica`) |
+//! | `BROADSHEET_REPLICA_URL` | none | a streaming replica of `DATABASE_URL`'s database (same form, `sslmode` and `sslrootcert` too; one replica, not an address balancing over several); public reads go to it while it is up and caught up (see `db::replica`) |
 //! | `BROADSHEET_REPLICA_MAX_LAG_MS` | `1000` | how far behind the primary the replica may be (the age of the oldest change it has not replayed) and still answer public reads |
 //! | `BROADSHEET_LISTEN` | `127.0.0.1:8080` | address to listen on (`serve --listen` overrides it) |
 //! | `BROADSHEET_POOL_SIZE` | `8` | database connections per instance |

@@ -404,6 +404,22 @@ mod tests {
     }
 
     #[test]
+    fn a_replicas_answer_is_kept_only_if_it_had_replayed_what_was_purged() {
+        let cache = cache();
+        cache.purging_to(41);
+        cache.purge(["article-1"]);
+        let ticket = cache.ticket();
+        let behind = ticket.answered_at(Some(40));
+        assert!(!cache.store("/a", behind, "article-1", entry("old")).1);
+        assert!(fresh(&cache, "/a").is_none());
+        for replayed in [Some(41), Some(42), None] {
+            let answered = ticket.answered_at(replayed);
+            assert!(cache.store("/a", answered, "article-1", entry("a")).1);
+        }
+        assert_eq!(fresh(&cache, "/a").as_deref(), Some("a"));
+    }
+
+    #[test]
     fn nothing_is_kept_before_the_log_is_followed_or_served_once_it_is_not() {
         let cache = ResponseCache::new(1 << 20, Duration::from_millis(50));
         assert!(!cache.store("/a", cache.ticket(), "k", entry("a")).1);

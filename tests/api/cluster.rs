@@ -89,8 +89,20 @@ impl Cluster {
         let (socket, port) = (primary.dir.display().to_string(), primary.port.to_string());
         let data = cluster.data();
         let args = [
-            "-h", &socket, "-p", &port, "-U", "postgres", "-D", &data, "-R", "-X", "stream", "-c",
-            "fast", "--no-sync",
+            "-h",
+            &socket,
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-D",
+            &data,
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
         ];
         cluster.as_postgres("pg_basebackup", &args);
         cluster.pg_ctl_start();

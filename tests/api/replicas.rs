@@ -94,7 +94,10 @@ impl Replicated {
             .unwrap_or_default()
             .to_string();
         let body: Value = response.json().await.expect("an article");
-        (body["title"].as_str().unwrap_or_default().to_string(), status)
+        (
+            body["title"].as_str().unwrap_or_default().to_string(),
+            status,
+        )
     }
 
     async fn retitle(&self, key: &str, slug: &str, title: &str) {
@@ -286,7 +289,11 @@ async fn a_replica_stopped_under_load_costs_no_reader_a_5xx_and_is_used_again_on
     tokio::task::block_in_place(|| replica.pg_ctl_start());
     server.until_replica_is_used().await;
     let at_return = answered.load(Ordering::Relaxed);
-    until("reads answered with the replica back", after(at_return + 200)).await;
+    until(
+        "reads answered with the replica back",
+        after(at_return + 200),
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     let mut statuses = BTreeMap::new();
     for reader in readers {
