@@ -19,6 +19,7 @@ use crate::body::BodyLimits;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::cors::Cors;
+use crate::db::replica::{Databases, Replica};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::feeds::Publication;
@@ -39,6 +40,7 @@ pub struct Application {
     popularity: Arc<Popularity>,
     webhooks: crate::webhooks::engine::Engine,
     cache: Option<Cache>,
+    replica: Option<Arc<Replica>>,
 }
 
 impl Application {
@@ -65,6 +67,12 @@ impl Application {
             }
         };
         let cache = Cache::start(config).map_err(std::io::Error::other)?;
+        let replica = Replica::start(
+            config,
+            pool.clone(),
+            cache.as_ref().map(|cache| cache.store.clone()),
+        )
+        .map_err(std::io::Error::other)?;
         popularity.start(pool.clone(), &config.popularity);
         crate::changes::announcer::start(pool.clone());
         let webhooks = crate::webhooks::engine::start(pool.clone(), config.webhooks);
@@ -81,6 +89,7 @@ impl Application {
             cors: Arc::new(Cors::new(&config.cors_write_origins, routes.clone())),
             limiter,
             pool: web::Data::new(pool.clone()),
+            databases: web::Data::new(Databases::new(pool.clone(), replica.clone())),
             routes,
             body_limits: web::Data::new(config.body_limits),
             popularity: web::Data::from(popularity.clone()),
@@ -118,6 +127,7 @@ impl Application {
             popularity,
             webhooks,
             cache,
+            replica,
         })
     }
 
@@ -138,6 +148,11 @@ impl Application {
     /// The server's connection pool.
     pub fn pool(&self) -> DbPool {
         self.pool.clone()
+    }
+
+    /// The read replica public reads go to, when one is configured.
+    pub fn replica(&self) -> Option<Arc<Replica>> {
+        self.replica.clone()
     }
 
     /// Serves until SIGINT or SIGTERM, drains in-flight requests, then
@@ -220,6 +235,8 @@ struct Shared {
     cors: Arc<Cors>,
     limiter: Arc<RateLimiter>,
     pool: web::Data<DbPool>,
+    /// Where reads go: the pool, or the replica for public ones.
+    databases: web::Data<Databases>,
     routes: web::Data<RouteTable>,
     body_limits: web::Data<BodyLimits>,
     popularity: web::Data<Popularity>,
@@ -247,6 +264,7 @@ fn build(
 > {
     let (app, document) = App::new()
         .app_data(shared.pool)
+        .app_data(shared.databases)
         .app_data(shared.routes)
         .app_data(shared.body_limits)
         .app_data(shared.popularity)

@@ -3,6 +3,8 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/broadsheet` | the PostgreSQL database, with libpq's `sslmode` and `sslrootcert` (see `db`); `serve` and `migrate` create it when missing |
+//! | `BROADSHEET_REPLICA_URL` | none | a streaming replica of `DATABASE_URL`'s database (same form, `sslmode` and `sslrootcert` too; one replica, not an address balancing over several); public reads go to it while it is up and caught up (see `db::replica`) |
+//! | `BROADSHEET_REPLICA_MAX_LAG_MS` | `1000` | how far behind the primary the replica may be (the age of the oldest change it has not replayed) and still answer public reads |
 //! | `BROADSHEET_LISTEN` | `127.0.0.1:8080` | address to listen on (`serve --listen` overrides it) |
 //! | `BROADSHEET_POOL_SIZE` | `8` | database connections per instance |
 //! | `BROADSHEET_POOL_TIMEOUT_MS` | `5000` | how long a request waits for a free connection before a 503 |
@@ -66,6 +68,10 @@ pub const DEFAULT_WRITES_PER_MINUTE: u32 = 120;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
+    /// A streaming replica for public reads; `None` means every read goes to the primary.
+    pub replica_url: Option<String>,
+    /// How stale the replica may be and still answer public reads.
+    pub replica_max_lag: Duration,
     pub listen: String,
     pub pool_size: usize,
     pub pool_timeout: Duration,
@@ -134,6 +140,9 @@ pub const DEFAULT_CACHE_S_MAXAGE: u32 = 300;
 /// under 150 MB resident.
 pub const DEFAULT_CACHE_SIZE_MB: u64 = 64;
 pub const DEFAULT_CACHE_SYNC: Duration = Duration::from_secs(1);
+/// A second of staleness: less than a reader notices, more than a healthy
+/// streaming replica on the same network ever lags.
+pub const DEFAULT_REPLICA_MAX_LAG: Duration = Duration::from_secs(1);
 
 /// A secret setting, never shown by `Debug`.
 #[derive(Clone)]
@@ -171,6 +180,11 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            replica_url: var("BROADSHEET_REPLICA_URL"),
+            replica_max_lag: number("BROADSHEET_REPLICA_MAX_LAG_MS", 10..=3_600_000)?
+                .map_or(DEFAULT_REPLICA_MAX_LAG, |ms| {
+                    Duration::from_millis(ms as u64)
+                }),
             listen: var("BROADSHEET_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into()),
             pool_size: number("BROADSHEET_POOL_SIZE", 1..=1000)?.unwrap_or(8),
             pool_timeout: Duration::from_millis(
@@ -235,6 +249,8 @@ impl Config {
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
             database_url: database_url.into(),
+            replica_url: None,
+            replica_max_lag: DEFAULT_REPLICA_MAX_LAG,
             listen: DEFAULT_LISTEN.into(),
             pool_size: 8,
             pool_timeout: Duration::from_secs(5),

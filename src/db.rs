@@ -13,6 +13,11 @@
 //! the `verify-*` modes trust the CA in `sslrootcert`, else the platform's
 //! roots. tokio-postgres knows only the first three modes and no
 //! `sslrootcert`, so `Target` reads both itself.
+//!
+//! Public reads may go to a streaming replica instead: `replica` decides
+//! where each read goes.
+
+pub mod replica;
 
 use std::error::Error as _;
 use std::sync::Arc;
@@ -81,11 +86,27 @@ pub enum SetupError {
 
 /// Builds the pool. No connection is opened until the first request needs one.
 pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
+    pool_of(
+        &config.database_url,
+        config,
+        config.pool_timeout,
+        config.pool_timeout,
+    )
+}
+
+/// A pool of `config.pool_size` connections to `url`, each with the
+/// statement timeout, waiting `wait` for a free one and `create` for a new one.
+fn pool_of(
+    url: &str,
+    config: &Config,
+    wait: Duration,
+    create: Duration,
+) -> Result<DbPool, SetupError> {
     let statement_timeout_ms = config.statement_timeout.as_millis();
-    let target = Arc::new(Target::parse(&config.database_url)?);
+    let target = Arc::new(Target::parse(url)?);
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method = RecyclingMethod::Fast;
-    // The URL the manager passes is DATABASE_URL, which `target` has read already.
+    // The URL the manager passes is `url`, which `target` has read already.
     manager_config.custom_setup = Box::new(move |_| {
         let target = target.clone();
         async move {
@@ -102,12 +123,11 @@ pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
         }
         .boxed()
     });
-    let manager =
-        AsyncDieselConnectionManager::new_with_config(config.database_url.clone(), manager_config);
+    let manager = AsyncDieselConnectionManager::new_with_config(url.to_string(), manager_config);
     Pool::builder(manager)
         .max_size(config.pool_size)
-        .wait_timeout(Some(config.pool_timeout))
-        .create_timeout(Some(config.pool_timeout))
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(create))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| SetupError::Failed(e.to_string()))

@@ -839,7 +839,10 @@ mod handlers {
         actix_web::rt::System::new().block_on(async {
             let app = actix::init_service(
                 App::new()
-                    .app_data(web::Data::new(pool_to_nowhere()))
+                    .app_data(web::Data::new(crate::db::replica::Databases::new(
+                        pool_to_nowhere(),
+                        None,
+                    )))
                     .app_data(web::Data::new(CursorKey::new(b"fuzzing")))
                     .app_data(web::Data::new(crate::feeds::Publication::new(
                         "http://127.0.0.1",

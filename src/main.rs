@@ -122,6 +122,14 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
     ),
     ("BROADSHEET_WORKERS", "HTTP worker threads (default: CPUs)"),
     (
+        "BROADSHEET_REPLICA_URL",
+        "a streaming replica of the database for public reads (default: none)",
+    ),
+    (
+        "BROADSHEET_REPLICA_MAX_LAG_MS",
+        "staleness beyond which public reads leave the replica for the primary (default 1000)",
+    ),
+    (
         "BROADSHEET_FLUSH_INTERVAL_MS",
         "how often counted views are written (default 1000)",
     ),

@@ -12,8 +12,9 @@ use std::future::Future;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use diesel_async::scoped_futures::ScopedFutureExt;
 
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::excerpts::queries::{ExcerptRecord, ExcerptSelection};
 use crate::excerpts::views::Excerpt;
@@ -138,7 +139,7 @@ filtered_query! {
 #[get("/v1/articles")]
 pub async fn list_articles(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     query: web::Query<ListArticlesQuery>,
     cursors: web::Data<CursorKey>,
@@ -176,15 +177,14 @@ pub async fn list_articles(
     }
 
     let now = Utc::now();
-    let mut conn = pool.get().await?;
-    let parts = Parts::load(
-        &mut conn,
-        request.articles(now),
-        include,
-        caller.viewer(now),
-    );
-    let (page, mut shown, mut parts) = request.fetch_with(&mut conn, now, parts).await?;
-    drop(conn);
+    let viewer = caller.viewer(now);
+    let request = &request;
+    let (page, mut shown, mut parts) = databases
+        .read(&req, move |conn| {
+            let parts = Parts::load(conn, request.articles(now), include, viewer);
+            request.fetch_with(conn, now, parts).scope_boxed_local()
+        })
+        .await?;
     let page = Page {
         data: page
             .data
@@ -598,7 +598,7 @@ pub async fn load_view(
 #[get("/v1/articles/{slug}")]
 pub async fn find_article(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     slug: web::Path<String>,
     query: web::Query<FieldsQuery>,
@@ -607,26 +607,33 @@ pub async fn find_article(
     let fields = Fields::of::<Article>(query.fields.as_deref())?;
     let now = Utc::now();
     let viewer = caller.viewer(now);
-    let mut conn = pool.get().await?;
-    // One round trip: the parts name the article by its slug, so they go
-    // out with its row.
-    let row = queries::find(&mut conn, slug, viewer);
-    let parts = Parts::load(
-        &mut conn,
-        ArticleSet::Slug(slug, viewer),
-        Include::WHOLE,
-        viewer,
-    );
-    let (row, mut parts) = futures_util::future::try_join(row, parts).await?;
-    let Some(row) = row else {
-        return match queries::current_slug(&mut conn, slug, viewer).await? {
-            Some(current) => Ok(HttpResponse::PermanentRedirect()
+    let found = databases
+        .read(&req, move |conn| {
+            async move {
+                // One round trip: the parts name the article by its slug, so
+                // they go out with its row.
+                let row = queries::find(conn, slug, viewer);
+                let parts =
+                    Parts::load(conn, ArticleSet::Slug(slug, viewer), Include::WHOLE, viewer);
+                Ok::<_, diesel::result::Error>(
+                    match futures_util::future::try_join(row, parts).await? {
+                        (Some(row), parts) => Ok((row, parts)),
+                        (None, _) => Err(queries::current_slug(conn, slug, viewer).await?),
+                    },
+                )
+            }
+            .scope_boxed_local()
+        })
+        .await?;
+    let (row, mut parts) = match found {
+        Ok(found) => found,
+        Err(Some(current)) => {
+            return Ok(HttpResponse::PermanentRedirect()
                 .insert_header((header::LOCATION, views::api_url(&current)))
-                .finish()),
-            None => Err(AppError::not_found("published article", slug)),
-        };
+                .finish())
+        }
+        Err(None) => return Err(AppError::not_found("published article", slug)),
     };
-    drop(conn);
     let (article, shown) = parts.whole(row, now);
     let mut response = Representation::of_fields(&article, fields.as_ref())?
         .shows(&shown)

@@ -182,6 +182,7 @@ where
             etag,
             last_modified,
         );
+        let ticket = ticket.answered_at(crate::db::replica::replayed(&request));
         let (entry, stored) = cache.store.store(&key, ticket, &keys, entry);
         let label = if stored { STORED } else { MISS };
         let answer = answer(&entry, &conditions, label);

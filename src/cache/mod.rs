@@ -99,6 +99,23 @@ pub enum Lookup {
 pub struct Ticket {
     epoch: u64,
     read_at: i64,
+    /// The change-log position purged up to when the read began.
+    purged_to: i64,
+    /// Whether the answer came from a replica that had not replayed that far.
+    behind: bool,
+}
+
+impl Ticket {
+    /// The same read, answered by a database that had replayed the change
+    /// log up to `replayed` (`None`: the primary, which has it all). An
+    /// answer from behind what the cache purged may be sent, never kept: it
+    /// may show what a purge already removed, and no later purge would.
+    pub fn answered_at(self, replayed: Option<i64>) -> Self {
+        Self {
+            behind: replayed.is_some_and(|replayed| replayed < self.purged_to),
+            ..self
+        }
+    }
 }
 
 pub struct ResponseCache {
@@ -109,6 +126,8 @@ pub struct ResponseCache {
     swept: AtomicU64,
     /// Bumped by every purge; 0 until the log is first followed.
     epoch: AtomicU64,
+    /// The change-log position whose changes are purged, set before their purge.
+    purged_to: AtomicI64,
     /// Entries from reads begun before this epoch are invalid (a purge of everything).
     floor: AtomicU64,
     /// The next scheduled publication, in microseconds since the Unix epoch
@@ -145,6 +164,7 @@ impl ResponseCache {
             keys: Mutex::new(HashMap::new()),
             swept: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
+            purged_to: AtomicI64::new(0),
             floor: AtomicU64::new(1),
             next_publication: AtomicI64::new(i64::MAX),
             synced_at: AtomicU64::new(0),
@@ -158,10 +178,27 @@ impl ResponseCache {
 
     /// Starts a read: call before the database is asked.
     pub fn ticket(&self) -> Ticket {
+        // The epoch first: a purge it has seen was preceded by the position
+        // of what it purged, which the second load then sees too.
+        let epoch = self.epoch.load(Ordering::Acquire);
         Ticket {
-            epoch: self.epoch.load(Ordering::Acquire),
+            epoch,
             read_at: Utc::now().timestamp_micros(),
+            purged_to: self.purged_to.load(Ordering::Acquire),
+            behind: false,
         }
+    }
+
+    /// Notes that the changes up to `position` are being purged: called
+    /// before their purge, so that a ticket that sees the purge sees the position.
+    pub fn purging_to(&self, position: i64) {
+        self.purged_to.store(position, Ordering::Release);
+    }
+
+    /// The change-log position purged up to: the primary's head as the
+    /// follower last read it.
+    pub fn purged_to(&self) -> i64 {
+        self.purged_to.load(Ordering::Acquire)
     }
 
     pub fn lookup(&self, key: &str) -> Lookup {
@@ -203,7 +240,7 @@ impl ResponseCache {
         keys: &str,
         mut entry: Entry,
     ) -> (Arc<Entry>, bool) {
-        if entry.weight() as u64 > self.largest_entry {
+        if ticket.behind || entry.weight() as u64 > self.largest_entry {
             return (Arc::new(entry), false);
         }
         entry.epoch = ticket.epoch;
@@ -364,6 +401,22 @@ mod tests {
                 .1
         );
         assert_eq!(fresh(&cache, "/a").as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn a_replicas_answer_is_kept_only_if_it_had_replayed_what_was_purged() {
+        let cache = cache();
+        cache.purging_to(41);
+        cache.purge(["article-1"]);
+        let ticket = cache.ticket();
+        let behind = ticket.answered_at(Some(40));
+        assert!(!cache.store("/a", behind, "article-1", entry("old")).1);
+        assert!(fresh(&cache, "/a").is_none());
+        for replayed in [Some(41), Some(42), None] {
+            let answered = ticket.answered_at(replayed);
+            assert!(cache.store("/a", answered, "article-1", entry("a")).1);
+        }
+        assert_eq!(fresh(&cache, "/a").as_deref(), Some("a"));
     }
 
     #[test]

@@ -154,13 +154,16 @@ impl Follower {
                     for row in &rows {
                         keys.extend(purge_keys(row.get(1), row.get(2), row.get(3), row.get(4)));
                     }
+                    self.cache.purging_to(position);
                     self.cache.purge(keys.iter().map(String::as_str));
                     state.position = Some(position);
                 }
+                self.cache.purging_to(head);
                 state.position = Some(head);
             }
             // The first read, or a log that went back.
             _ => {
+                self.cache.purging_to(head);
                 self.cache.purge_all();
                 state.position = Some(head);
             }

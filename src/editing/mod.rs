@@ -28,6 +28,7 @@ use serde_json::Value;
 
 use crate::body::JsonBody;
 use crate::changes::seal as changes;
+use crate::db::replica::Databases;
 use crate::db::DbPool;
 use crate::error::{AppError, InvalidInput};
 use crate::fields;
@@ -321,15 +322,18 @@ pub async fn delete<V: Positioned>(
 /// published articles, a key also those of drafts and scheduled posts.
 pub async fn read<V: Positioned + utoipa::ToSchema>(
     req: &HttpRequest,
-    pool: &DbPool,
+    databases: &Databases,
     caller: &MaybeCaller,
     id: &str,
     fields: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let id = params::id("id", id)?;
     let fields = fields::Fields::of::<V>(fields)?;
-    let mut conn = pool.get().await?;
-    let (view, shown) = V::find(&mut conn, id, caller.viewer(Utc::now()))
+    let viewer = caller.viewer(Utc::now());
+    let (view, shown) = databases
+        .read(req, move |conn| {
+            V::find(conn, id, viewer).scope_boxed_local()
+        })
         .await?
         .ok_or_else(|| {
             AppError::not_found(&format!("{} of a published article", V::KIND.noun()), id)

@@ -9,10 +9,11 @@ pub mod writes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
+use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 
 use crate::citations::CitationQuery;
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
 use crate::fields::{Fields, FieldsQuery};
@@ -72,21 +73,21 @@ fn show(shown: &mut Provenance, (row, outlet, article): &ExcerptRecord, now: Dat
 #[get("/v1/excerpts")]
 pub async fn list_excerpts(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     query: web::Query<CitationQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "excerpts")?;
     let fields = Fields::of::<Excerpt>(query.fields.as_deref())?;
     let now = Utc::now();
-    let mut conn = pool.get().await?;
-    let removed_at = revisions::removals(&mut conn);
-    let rows = queries::load(
-        &mut conn,
-        ExcerptSelection::Page(&filter),
-        Viewer::Public(now),
-    );
-    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let filter = &filter;
+    let (removed_at, rows) = databases
+        .read(&req, move |conn| {
+            let removed_at = revisions::removals(conn);
+            let rows = queries::load(conn, ExcerptSelection::Page(filter), Viewer::Public(now));
+            futures_util::future::try_join(removed_at, rows).scope_boxed_local()
+        })
+        .await?;
     let mut shown = Provenance::new();
     shown.list("excerpts").changed_by_removal(removed_at);
     let page = Page::from_rows(
@@ -126,10 +127,10 @@ pub async fn list_excerpts(
 #[get("/v1/excerpts/{id}")]
 pub async fn find_excerpt(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     id: web::Path<String>,
     query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Excerpt>(&req, &pool, &caller, &id, query.fields.as_deref()).await
+    editing::read::<Excerpt>(&req, &databases, &caller, &id, query.fields.as_deref()).await
 }

@@ -17,12 +17,13 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use diesel_async::scoped_futures::ScopedFutureExt;
 
 use crate::articles::filtered_query;
 use crate::articles::queries::{ArticleRow, StatusFilter};
 use crate::articles::views::Article;
 use crate::articles::{self, Include, ListRequest, Parts};
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::error::{responses, AppError};
 use crate::pagination::CursorKey;
 use crate::params::Checker;
@@ -256,11 +257,11 @@ impl Entry {
 #[get("/v1/feeds/atom")]
 pub async fn atom_feed(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     cursors: web::Data<CursorKey>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, AppError> {
-    serve(Format::Atom, &req, &pool, &cursors, &query).await
+    serve(Format::Atom, &req, &databases, &cursors, &query).await
 }
 
 /// RSS feed of articles
@@ -285,11 +286,11 @@ pub async fn atom_feed(
 #[get("/v1/feeds/rss")]
 pub async fn rss_feed(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     cursors: web::Data<CursorKey>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, AppError> {
-    serve(Format::Rss, &req, &pool, &cursors, &query).await
+    serve(Format::Rss, &req, &databases, &cursors, &query).await
 }
 
 /// JSON Feed of articles
@@ -313,18 +314,18 @@ pub async fn rss_feed(
 #[get("/v1/feeds/json")]
 pub async fn json_feed(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     cursors: web::Data<CursorKey>,
     query: web::Query<FeedQuery>,
 ) -> Result<HttpResponse, AppError> {
-    serve(Format::Json, &req, &pool, &cursors, &query).await
+    serve(Format::Json, &req, &databases, &cursors, &query).await
 }
 
 /// One page of a feed in `format`.
 async fn serve(
     format: Format,
     req: &HttpRequest,
-    pool: &DbPool,
+    databases: &Databases,
     cursors: &CursorKey,
     query: &FeedQuery,
 ) -> Result<HttpResponse, AppError> {
@@ -352,20 +353,18 @@ async fn serve(
     };
 
     let now = Utc::now();
-    let mut conn = pool.get().await?;
-    // One round trip: the whole rows and their parts name the page's
-    // articles by the page's own query, and go out with it.
-    let whole = articles::queries::with_entry_ids(&mut conn, request.articles(now));
-    let parts = Parts::load(
-        &mut conn,
-        request.articles(now),
-        Include::WHOLE,
-        Viewer::Public(now),
-    );
-    let (page, mut shown, (mut rows, mut parts)) = request
-        .fetch_with(&mut conn, now, futures_util::future::try_join(whole, parts))
+    let request = &request;
+    let (page, mut shown, (mut rows, mut parts)) = databases
+        .read(req, move |conn| {
+            // One round trip: the whole rows and their parts name the page's
+            // articles by the page's own query, and go out with it.
+            let whole = articles::queries::with_entry_ids(conn, request.articles(now));
+            let public = Viewer::Public(now);
+            let parts = Parts::load(conn, request.articles(now), Include::WHOLE, public);
+            let beside = futures_util::future::try_join(whole, parts);
+            request.fetch_with(conn, now, beside).scope_boxed_local()
+        })
         .await?;
-    drop(conn);
     // The page's rows decide which entries it has, in its order.
     let ids: Vec<i64> = page.data.iter().map(|row| row.id).collect();
     rows.retain(|(row, _)| ids.contains(&row.id));

@@ -9,8 +9,9 @@ pub mod writes;
 use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use diesel_async::scoped_futures::ScopedFutureExt;
 
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::error::{responses, AppError};
 use crate::fields::{Fields, FieldsQuery};
 use crate::keys::MaybeCaller;
@@ -38,16 +39,20 @@ use views::Outlet;
 #[get("/v1/outlets")]
 pub async fn list_outlets(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     query: web::Query<SlugPageQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "outlets")?;
     let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
-    let mut conn = pool.get().await?;
-    let removed_at = revisions::removals(&mut conn);
-    let rows = queries::list(&mut conn, after.as_deref(), limit, Utc::now());
-    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let after = after.as_deref();
+    let (removed_at, rows) = databases
+        .read(&req, move |conn| {
+            let removed_at = revisions::removals(conn);
+            let rows = queries::list(conn, after, limit, Utc::now());
+            futures_util::future::try_join(removed_at, rows).scope_boxed_local()
+        })
+        .await?;
     let mut shown = Provenance::new();
     shown.list("outlets").changed_by_removal(removed_at);
     let page = Page::from_rows(
@@ -87,17 +92,20 @@ pub async fn list_outlets(
 #[get("/v1/outlets/{slug}")]
 pub async fn find_outlet(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     slug: web::Path<String>,
     query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let slug = params::path_slug("outlet", &slug)?;
     let fields = Fields::of::<Outlet>(query.fields.as_deref())?;
-    let mut conn = pool.get().await?;
-    let removed_at = revisions::removals(&mut conn);
-    let row = queries::find(&mut conn, slug, Utc::now());
-    let (removed_at, row) = futures_util::future::try_join(removed_at, row).await?;
+    let (removed_at, row) = databases
+        .read(&req, move |conn| {
+            let removed_at = revisions::removals(conn);
+            let row = queries::find(conn, slug, Utc::now());
+            futures_util::future::try_join(removed_at, row).scope_boxed_local()
+        })
+        .await?;
     let row = row.ok_or_else(|| AppError::not_found("outlet", slug))?;
     // Its counts go down when a citation leaves: the removal stamp keeps
     // `Last-Modified` from going back then.

@@ -9,10 +9,11 @@ pub mod writes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
+use diesel_async::scoped_futures::ScopedFutureExt;
 use diesel_async::AsyncPgConnection;
 
 use crate::citations::CitationQuery;
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::editing::{self, Kind, Positioned};
 use crate::error::{responses, AppError};
 use crate::fields::{Fields, FieldsQuery};
@@ -103,17 +104,21 @@ fn show(shown: &mut Provenance, (link, outlet, roundup, article): &LinkRecord, n
 #[get("/v1/roundup-links")]
 pub async fn list_roundup_links(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     query: web::Query<CitationQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let filter = query.validate(&cursors, "roundup-links")?;
     let fields = Fields::of::<ListedLink>(query.fields.as_deref())?;
     let now = Utc::now();
-    let mut conn = pool.get().await?;
-    let removed_at = revisions::removals(&mut conn);
-    let rows = queries::load_links(&mut conn, LinkSelection::Page(&filter), Viewer::Public(now));
-    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let filter = &filter;
+    let (removed_at, rows) = databases
+        .read(&req, move |conn| {
+            let removed_at = revisions::removals(conn);
+            let rows = queries::load_links(conn, LinkSelection::Page(filter), Viewer::Public(now));
+            futures_util::future::try_join(removed_at, rows).scope_boxed_local()
+        })
+        .await?;
     let mut shown = Provenance::new();
     shown.list("roundup-links").changed_by_removal(removed_at);
     let page = Page::from_rows(
@@ -152,12 +157,12 @@ pub async fn list_roundup_links(
 #[get("/v1/roundups/{id}")]
 pub async fn find_roundup(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     id: web::Path<String>,
     query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<Roundup>(&req, &pool, &caller, &id, query.fields.as_deref()).await
+    editing::read::<Roundup>(&req, &databases, &caller, &id, query.fields.as_deref()).await
 }
 
 /// Get a press link
@@ -184,10 +189,10 @@ pub async fn find_roundup(
 #[get("/v1/roundup-links/{id}")]
 pub async fn find_roundup_link(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     caller: MaybeCaller,
     id: web::Path<String>,
     query: web::Query<FieldsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    editing::read::<ListedLink>(&req, &pool, &caller, &id, query.fields.as_deref()).await
+    editing::read::<ListedLink>(&req, &databases, &caller, &id, query.fields.as_deref()).await
 }

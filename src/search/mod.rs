@@ -12,11 +12,12 @@ use std::collections::HashMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use diesel_async::scoped_futures::ScopedFutureExt;
 
 use crate::articles::filtered_query;
 use crate::articles::queries::StatusFilter;
 use crate::articles::{Include, Parts};
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::error::{responses, AppError, InvalidInput};
 use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, Scope};
@@ -87,7 +88,7 @@ filtered_query! {
 #[get("/v1/search")]
 pub async fn search_articles(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     query: web::Query<SearchQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
@@ -118,12 +119,16 @@ pub async fn search_articles(
     let (text, limit) = (text.unwrap_or_default(), limit.unwrap_or_default());
 
     let now = Utc::now();
-    let mut conn = pool.get().await?;
-    // One round trip: the removal watermark goes out with the search, which
-    // brings each result's snippet and tags along.
-    let removed = revisions::removals(&mut conn);
-    let rows = queries::search(&mut conn, &text, &filter, after, limit, now);
-    let (removed_at, rows) = futures_util::future::try_join(removed, rows).await?;
+    let (text, filter) = (&text, &filter);
+    let (removed_at, rows) = databases
+        .read(&req, move |conn| {
+            // One round trip: the removal watermark goes out with the search,
+            // which brings each result's snippet and tags along.
+            let removed = revisions::removals(conn);
+            let rows = queries::search(conn, text, filter, after, limit, now);
+            futures_util::future::try_join(removed, rows).scope_boxed_local()
+        })
+        .await?;
     let page = Page::from_rows(
         rows,
         limit,

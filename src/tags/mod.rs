@@ -5,8 +5,9 @@ pub mod views;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use diesel_async::scoped_futures::ScopedFutureExt;
 
-use crate::db::DbPool;
+use crate::db::replica::Databases;
 use crate::error::{responses, AppError};
 use crate::fields::Fields;
 use crate::pagination::{CursorKey, Page, Position, SlugPageQuery};
@@ -32,16 +33,20 @@ use views::Tag;
 #[get("/v1/tags")]
 pub async fn list_tags(
     req: HttpRequest,
-    pool: web::Data<DbPool>,
+    databases: web::Data<Databases>,
     query: web::Query<SlugPageQuery>,
     cursors: web::Data<CursorKey>,
 ) -> Result<HttpResponse, AppError> {
     let (scope, limit, after) = query.validate(&cursors, "tags")?;
     let fields = Fields::of::<Tag>(query.fields.as_deref())?;
-    let mut conn = pool.get().await?;
-    let removed_at = revisions::removals(&mut conn);
-    let rows = queries::list_public(&mut conn, after.as_deref(), limit, Utc::now());
-    let (removed_at, rows) = futures_util::future::try_join(removed_at, rows).await?;
+    let after = after.as_deref();
+    let (removed_at, rows) = databases
+        .read(&req, move |conn| {
+            let removed_at = revisions::removals(conn);
+            let rows = queries::list_public(conn, after, limit, Utc::now());
+            futures_util::future::try_join(removed_at, rows).scope_boxed_local()
+        })
+        .await?;
     let mut shown = Provenance::new();
     shown.list("tags").changed_by_removal(removed_at);
     let page = Page::from_rows(

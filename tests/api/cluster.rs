@@ -37,19 +37,7 @@ impl Cluster {
         if !Path::new(POSTGRES_BIN).join("initdb").exists() {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!(
-            "broadsheet-cluster-{}-{}",
-            std::process::id(),
-            Utc::now().timestamp_micros()
-        ));
-        std::fs::create_dir_all(&dir).expect("cluster directory");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-        };
-        run(Command::new("chown")
-            .arg("postgres:postgres")
-            .arg(&cluster.dir));
+        let cluster = Self::unstarted();
         let data = cluster.data();
         let initdb = ["-D", &data, "-A", "trust", "-U", "postgres", "-E", "UTF8"];
         cluster.as_postgres(
@@ -72,6 +60,53 @@ impl Cluster {
         }
         cluster.pg_ctl_start();
         Some(cluster)
+    }
+
+    /// A directory of its own, owned by `postgres`, and a free port.
+    fn unstarted() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "broadsheet-cluster-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        ));
+        std::fs::create_dir_all(&dir).expect("cluster directory");
+        let cluster = Self {
+            dir,
+            port: free_port(),
+        };
+        run(Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(&cluster.dir));
+        cluster
+    }
+
+    /// A hot standby streaming from `primary`, started on a port of its own:
+    /// `pg_basebackup -R` over the primary's socket, which initdb's
+    /// `pg_hba.conf` trusts for replication. Call it off the test's runtime
+    /// (`block_in_place`).
+    pub fn replica_of(primary: &Cluster) -> Self {
+        let cluster = Self::unstarted();
+        let (socket, port) = (primary.dir.display().to_string(), primary.port.to_string());
+        let data = cluster.data();
+        let args = [
+            "-h",
+            &socket,
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-D",
+            &data,
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+        ];
+        cluster.as_postgres("pg_basebackup", &args);
+        cluster.pg_ctl_start();
+        cluster
     }
 
     /// `start` from a test's runtime; when the tools are absent, says the

@@ -31,6 +31,7 @@ mod outlets;
 mod popularity;
 mod rankings;
 mod rendering;
+mod replicas;
 mod roundups;
 mod rules;
 mod search;
