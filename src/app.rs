@@ -100,6 +100,7 @@ impl Application {
                 allow_private: config.webhooks.allow_private_targets,
             }),
             cache: cache.clone(),
+            bench_ceiling: config.bench_ceiling,
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -232,6 +233,8 @@ struct Shared {
     public_url: Option<Arc<str>>,
     webhook_targets: web::Data<crate::webhooks::TargetPolicy>,
     cache: Option<Cache>,
+    /// Whether `GET /bench/ceiling` is served (`BROADSHEET_BENCH_CEILING`).
+    bench_ceiling: bool,
 }
 
 fn build(
@@ -269,12 +272,21 @@ fn build(
         header::HeaderValue::from_static("application/json"),
     ));
     let (cors, limiter, cache) = (shared.cors, shared.limiter, shared.cache);
+    let bench_ceiling = shared.bench_ceiling;
     app.app_data(document_json)
         .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/", web::get().to(serve_docs_page))
         .route("/docs/index.html", web::get().to(serve_docs_page))
+        .configure(|config| {
+            if bench_ceiling {
+                config.route(
+                    "/bench/ceiling",
+                    web::get().to(crate::health::serve_ceiling),
+                );
+            }
+        })
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/docs/openapi.json", document)
