@@ -248,7 +248,18 @@ fn build(
         InitError = (),
     >,
 > {
+    let bench_ceiling = shared.bench_ceiling;
     let (app, document) = App::new()
+        // First, as routes are tried in order: the ceiling should cost what
+        // the HTTP layer costs, not a walk past every other route.
+        .configure(|config| {
+            if bench_ceiling {
+                config.route(
+                    "/bench/ceiling",
+                    web::get().to(crate::health::serve_ceiling),
+                );
+            }
+        })
         .app_data(shared.pool)
         .app_data(shared.routes)
         .app_data(shared.body_limits)
@@ -272,21 +283,12 @@ fn build(
         header::HeaderValue::from_static("application/json"),
     ));
     let (cors, limiter, cache) = (shared.cors, shared.limiter, shared.cache);
-    let bench_ceiling = shared.bench_ceiling;
     app.app_data(document_json)
         .app_data(shared.docs_page)
         .route("/openapi.json", web::get().to(serve_document))
         .route("/docs", web::get().to(redirect_to_docs))
         .route("/docs/", web::get().to(serve_docs_page))
         .route("/docs/index.html", web::get().to(serve_docs_page))
-        .configure(|config| {
-            if bench_ceiling {
-                config.route(
-                    "/bench/ceiling",
-                    web::get().to(crate::health::serve_ceiling),
-                );
-            }
-        })
         .service(
             SwaggerUi::new("/docs/{_:.*}")
                 .url("/docs/openapi.json", document)
