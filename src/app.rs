@@ -109,6 +109,7 @@ impl Application {
                 allow_private: config.webhooks.allow_private_targets,
             }),
             cache: cache.clone(),
+            bench_ceiling: config.bench_ceiling,
         };
         let mut server = HttpServer::new(move || build(shared.clone()))
             .listen(listener)?
@@ -249,6 +250,8 @@ struct Shared {
     public_url: Option<Arc<str>>,
     webhook_targets: web::Data<crate::webhooks::TargetPolicy>,
     cache: Option<Cache>,
+    /// Whether `GET /bench/ceiling` is served (`BROADSHEET_BENCH_CEILING`).
+    bench_ceiling: bool,
 }
 
 fn build(
@@ -262,7 +265,18 @@ fn build(
         InitError = (),
     >,
 > {
+    let bench_ceiling = shared.bench_ceiling;
     let (app, document) = App::new()
+        // First, as routes are tried in order: the ceiling should cost what
+        // the HTTP layer costs, not a walk past every other route.
+        .configure(|config| {
+            if bench_ceiling {
+                config.route(
+                    "/bench/ceiling",
+                    web::get().to(crate::health::serve_ceiling),
+                );
+            }
+        })
         .app_data(shared.pool)
         .app_data(shared.databases)
         .app_data(shared.routes)

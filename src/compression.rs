@@ -29,10 +29,12 @@
 use std::future::Future;
 
 use actix_http::encoding::Encoder;
+use actix_http::ResponseHead;
 use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, ContentEncoding, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
 use futures_util::future::Either;
 
 /// Bodies shorter than this are sent as they are.
@@ -49,6 +51,17 @@ pub enum Coding {
 impl Coding {
     /// In the order preferred at equal quality.
     const ALL: [Self; 3] = [Self::Brotli, Self::Zstd, Self::Gzip];
+    /// How many there are: `index` is below it.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// A number of its own, from 0, for tables of codings.
+    pub fn index(self) -> usize {
+        match self {
+            Self::Brotli => 0,
+            Self::Zstd => 1,
+            Self::Gzip => 2,
+        }
+    }
 
     fn token(self) -> &'static str {
         match self {
@@ -56,6 +69,11 @@ impl Coding {
             Self::Zstd => "zstd",
             Self::Gzip => "gzip",
         }
+    }
+
+    /// Its `Content-Encoding` value.
+    pub fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(self.token())
     }
 
     fn encoding(self) -> ContentEncoding {
@@ -150,6 +168,20 @@ fn worth_compressing(status: StatusCode, headers: &HeaderMap, size: BodySize) ->
             .is_none_or(|kind| compressible_type(kind.as_bytes()))
 }
 
+/// Whether a 200 answer of this type and length is sent compressed to a
+/// client that accepts a coding (as `worth_compressing` judges).
+pub fn worth_encoding(content_type: Option<&HeaderValue>, length: usize) -> bool {
+    length as u64 >= MIN_SIZE && content_type.is_none_or(|kind| compressible_type(kind.as_bytes()))
+}
+
+/// `body` in `coding`, made by the same encoders as the middleware's answers.
+pub async fn encode(coding: Coding, body: Bytes) -> Result<Bytes, actix_web::Error> {
+    let mut head = ResponseHead::new(StatusCode::OK);
+    actix_web::body::to_bytes(Encoder::response(coding.encoding(), &mut head, body))
+        .await
+        .map_err(|error| actix_web::error::ErrorInternalServerError(error.to_string()))
+}
+
 fn compressible_type(kind: &[u8]) -> bool {
     let starts = |prefix: &[u8]| {
         kind.len() >= prefix.len() && kind[..prefix.len()].eq_ignore_ascii_case(prefix)
@@ -162,7 +194,7 @@ fn compressible_type(kind: &[u8]) -> bool {
 
 /// `"X"` with the coding's suffix inside the quotes; weak tags stay as
 /// they are (a weak tag already names every coding of the content).
-fn suffixed(etag: &HeaderValue, coding: Coding) -> Option<HeaderValue> {
+pub fn suffixed(etag: &HeaderValue, coding: Coding) -> Option<HeaderValue> {
     let inner = etag.as_bytes().strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let mut tag = Vec::with_capacity(inner.len() + 8);
     tag.push(b'"');

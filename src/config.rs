@@ -36,6 +36,7 @@
 //! | `BROADSHEET_WEBHOOK_RETRY_MAX_MS` | `3600000` | the longest wait between retries of a webhook delivery |
 //! | `BROADSHEET_WEBHOOK_GIVE_UP_AFTER_MS` | `86400000` | how long an event may keep failing before its webhook is marked `failing` and deliveries stop until an admin reactivates it |
 //! | `BROADSHEET_WEBHOOK_POLL_MS` | `1000` | how often an instance looks for webhooks with events to deliver |
+//! | `BROADSHEET_BENCH_CEILING` | `false` | `true` serves `GET /bench/ceiling?bytes=N`, N bytes (at most 1 MiB) of a fixed body through the whole middleware stack, the yardstick `bench/reads` measures reads against; for benchmarks only, never in production |
 //! | `RUST_LOG` | `info` | log filter (env_logger syntax) |
 
 use std::time::Duration;
@@ -104,6 +105,8 @@ pub struct Config {
     pub cache_bytes: u64,
     /// How often the response cache reads the change log without being told to.
     pub cache_sync_interval: Duration,
+    /// Whether `GET /bench/ceiling` is served (`health::serve_ceiling`).
+    pub bench_ceiling: bool,
 }
 
 /// Requests per minute a client address may make, per budget; `0` is no limit.
@@ -242,6 +245,7 @@ impl Config {
                 << 20,
             cache_sync_interval: number("BROADSHEET_CACHE_SYNC_MS", 10..=60_000)?
                 .map_or(DEFAULT_CACHE_SYNC, |ms| Duration::from_millis(ms as u64)),
+            bench_ceiling: flag("BROADSHEET_BENCH_CEILING")?.unwrap_or(false),
         })
     }
 
@@ -269,6 +273,7 @@ impl Config {
             webhooks: WebhookSettings::default(),
             cache_bytes: DEFAULT_CACHE_SIZE_MB << 20,
             cache_sync_interval: DEFAULT_CACHE_SYNC,
+            bench_ceiling: false,
         }
     }
 }

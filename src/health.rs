@@ -1,6 +1,9 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
-use actix_web::{get, web};
+use std::sync::LazyLock;
+
+use actix_web::web::Bytes;
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -58,4 +61,34 @@ fn behind() -> AppError {
     AppError::Unavailable(
         "the database schema is behind this build; run `broadsheet migrate`".into(),
     )
+}
+
+/// The largest body the ceiling serves.
+pub const CEILING_MAX_BYTES: usize = 1 << 20;
+
+/// The benchmark's ceiling, `GET /bench/ceiling?bytes=N` (served only with
+/// `BROADSHEET_BENCH_CEILING`, and left out of the OpenAPI document): the
+/// first N bytes of one buffer made at start, through every layer a read
+/// passes, which is what the HTTP layer costs for an answer of that size. A
+/// held answer costs that plus the cache's work, so a read is measured
+/// against a ceiling of its own size: bytes cost, and a 15-byte probe is no
+/// yardstick for a 30 KB feed page. Other parameters (`n=` to vary the path
+/// as the endpoints' do) are ignored.
+pub async fn serve_ceiling(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    static BODY: LazyLock<Bytes> = LazyLock::new(|| Bytes::from(vec![b'x'; CEILING_MAX_BYTES]));
+    let bytes = req
+        .query_string()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("bytes="))
+        .and_then(|value| value.parse::<usize>().ok())
+        .filter(|bytes| *bytes <= CEILING_MAX_BYTES)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "bytes",
+                format!("must be a number of bytes from 0 to {CEILING_MAX_BYTES}"),
+            )
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(BODY.slice(..bytes)))
 }

@@ -206,6 +206,10 @@ const SERVER_VARIABLES: &[(&str, &str)] = &[
         "how often the response cache reads the change log without a notification (default 1000)",
     ),
     (
+        "BROADSHEET_BENCH_CEILING",
+        "true serves GET /bench/ceiling?bytes=N, a fixed body for benchmarks (default false)",
+    ),
+    (
         "BROADSHEET_WEBHOOK_ALLOW_PRIVATE_TARGETS",
         "true lets webhooks target internal addresses (default false)",
     ),

@@ -112,7 +112,18 @@ impl Provenance {
     /// same: a page of excerpts names each outlet and article once.
     fn keep_unless_repeated(&mut self, start: usize) -> &mut Self {
         let added = self.keys[start..].trim_start();
-        if self.keys[..start].split(' ').any(|key| key == added) {
+        // Searched as a substring bounded by spaces rather than by splitting
+        // the keys: a feed page adds some forty keys, each checked against
+        // all before it.
+        let before = &self.keys[..start];
+        let repeated = !added.is_empty()
+            && before.match_indices(added).any(|(at, _)| {
+                let end = at + added.len();
+                (at == 0 || before.as_bytes()[at - 1] == b' ')
+                    && (end == before.len() || before.as_bytes()[end] == b' ')
+            })
+            || added.is_empty() && before.split(' ').any(str::is_empty);
+        if repeated {
             self.keys.truncate(start);
         }
         self
@@ -500,6 +511,21 @@ mod tests {
         // An older removal changes nothing.
         removed.changed_by_removal(at(50));
         assert_eq!(removed.last_modified(), Some(at(200)));
+    }
+
+    #[test]
+    fn a_key_is_repeated_only_when_a_whole_key_is_the_same() {
+        let mut shown = Provenance::new();
+        shown
+            .key("article", 11)
+            .key("article", 1)
+            .list("xtag-1")
+            .key("tag", 1)
+            .key("article", 111)
+            .key("article", 1)
+            .list("tag-1")
+            .key("article", 11);
+        assert_eq!(shown.keys, "article-11 article-1 xtag-1 tag-1 article-111");
     }
 
     #[test]

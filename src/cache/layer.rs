@@ -17,6 +17,7 @@ use actix_web::HttpResponse;
 use futures_util::future::Either;
 
 use super::{Cache, Entry, Lookup, ANY_CHANGE};
+use crate::compression::{self, Coding};
 use crate::representation::unchanged;
 
 static CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
@@ -26,6 +27,7 @@ const HIT: HeaderValue = HeaderValue::from_static("broadsheet; hit");
 const STORED: HeaderValue = HeaderValue::from_static("broadsheet; fwd=miss; stored");
 const MISS: HeaderValue = HeaderValue::from_static("broadsheet; fwd=miss");
 const BYPASS: HeaderValue = HeaderValue::from_static("broadsheet; fwd=bypass");
+const VARY_CODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// Longest request target kept: longer ones are read from the database.
 const MAX_KEY: usize = 2048;
@@ -119,9 +121,30 @@ where
     if key.len() > MAX_KEY {
         return pass(req, Some(MISS));
     }
+    // The coding the edge would compress the answer with: a held answer is
+    // sent in the form kept for it.
+    let coding = match req.headers().get(header::ACCEPT_ENCODING) {
+        Some(accept) if req.method() == Method::GET => compression::negotiate(accept.as_bytes()),
+        _ => None,
+    };
     let held = match cache.store.lookup(key) {
         Lookup::Fresh(entry) => {
-            let response = answer(&entry, req.headers(), HIT);
+            let coding = coding.filter(|_| entry.compressible);
+            if let Some(coding) = coding
+                .filter(|&coding| entry.encoded(coding).is_none() && !judge(&entry, req.headers()))
+            {
+                // The first client to ask for this coding: it is made once.
+                let store = cache.store.clone();
+                let key: Box<str> = key.into();
+                return Either::Right(Either::Right(Box::pin(async move {
+                    if entry.encode(coding).await.is_some() {
+                        store.reweigh(&key, &entry);
+                    }
+                    let response = answer(&entry, req.headers(), HIT, Some(coding));
+                    Ok(req.into_response(response).map_into_right_body())
+                }) as Boxed<B>));
+            }
+            let response = answer(&entry, req.headers(), HIT, coding);
             return Either::Right(Either::Left(std::future::ready(Ok(req
                 .into_response(response)
                 .map_into_right_body()))));
@@ -143,7 +166,7 @@ where
             if let Some(entry) = held {
                 let fwd = format!("broadsheet; fwd=stale; fwd-status={}", status.as_u16());
                 let label = HeaderValue::from_str(&fwd).unwrap_or(MISS);
-                let answer = answer(&entry, &conditions, label);
+                let answer = answer(&entry, &conditions, label, None);
                 return Ok(response.into_response(answer).map_into_right_body());
             }
         }
@@ -185,7 +208,13 @@ where
         let ticket = ticket.answered_at(crate::db::replica::replayed(&request));
         let (entry, stored) = cache.store.store(&key, ticket, &keys, entry);
         let label = if stored { STORED } else { MISS };
-        let answer = answer(&entry, &conditions, label);
+        let coding = coding.filter(|_| stored && entry.compressible);
+        if let Some(coding) = coding {
+            if !judge(&entry, &conditions) && entry.encode(coding).await.is_some() {
+                cache.store.reweigh(&key, &entry);
+            }
+        }
+        let answer = answer(&entry, &conditions, label, coding);
         Ok(ServiceResponse::new(request, answer).map_into_right_body())
     })))
 }
@@ -257,28 +286,63 @@ where
     response.map_into_left_body()
 }
 
-/// The kept answer for this request: 304 when its conditions name it.
-fn answer(entry: &Entry, conditions: &HeaderMap, label: HeaderValue) -> HttpResponse {
-    let not_modified = entry
-        .etag
-        .as_ref()
-        .and_then(|etag| etag.to_str().ok())
-        .is_some_and(|etag| unchanged(conditions, etag, entry.last_modified));
-    let mut response = HttpResponse::build(if not_modified {
+/// Whether the request's conditions name the kept answer (a 304).
+fn judge(entry: &Entry, conditions: &HeaderMap) -> bool {
+    // Most requests have no condition: the tag is not read as text then.
+    (conditions.contains_key(header::IF_NONE_MATCH)
+        || conditions.contains_key(header::IF_MODIFIED_SINCE))
+        && entry
+            .etag
+            .as_ref()
+            .and_then(|etag| etag.to_str().ok())
+            .is_some_and(|etag| unchanged(conditions, etag, entry.last_modified))
+}
+
+/// The kept answer for this request: 304 when its conditions name it, in
+/// `coding` when its form in that coding has been made (otherwise as it is,
+/// and the edge compresses it).
+fn answer(
+    entry: &Entry,
+    conditions: &HeaderMap,
+    label: HeaderValue,
+    coding: Option<Coding>,
+) -> HttpResponse {
+    let not_modified = judge(entry, conditions);
+    let encoded = coding
+        .filter(|_| !not_modified)
+        .and_then(|coding| Some((coding, entry.encoded(coding)?)));
+    let mut response = HttpResponse::new(if not_modified {
         StatusCode::NOT_MODIFIED
     } else {
         StatusCode::OK
     });
+    let headers = response.headers_mut();
+    headers.reserve(entry.headers.len() + 3);
     for (name, value) in &entry.headers {
-        if !(not_modified && name == header::CONTENT_TYPE) {
-            response.append_header((name.clone(), value.clone()));
+        if not_modified && name == header::CONTENT_TYPE {
+            continue;
         }
+        if encoded.is_some() && name == header::ETAG {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
     }
-    response.insert_header((CACHE_STATUS.clone(), label));
+    headers.insert(CACHE_STATUS.clone(), label);
     if not_modified {
-        response.finish()
-    } else {
-        response.body(entry.body.clone())
+        return response;
+    }
+    match encoded {
+        Some((coding, encoded)) => {
+            // As the edge marks what it compresses: the coding, a tag of
+            // the coded form's own, and that the answer varies by it.
+            if let Some(etag) = &encoded.etag {
+                headers.insert(header::ETAG, etag.clone());
+            }
+            headers.insert(header::CONTENT_ENCODING, coding.header_value());
+            headers.append(header::VARY, VARY_CODING);
+            response.set_body(actix_web::body::BoxBody::new(encoded.body.clone()))
+        }
+        None => response.set_body(actix_web::body::BoxBody::new(entry.body.clone())),
     }
 }
 

@@ -26,12 +26,14 @@ pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
+
+use crate::compression::Coding;
 
 /// An instance's response cache and what keeps it current.
 #[derive(Clone)]
@@ -78,11 +80,25 @@ pub struct Entry {
     pub etag: Option<HeaderValue>,
     /// `Last-Modified` in seconds since the epoch.
     pub last_modified: Option<i64>,
+    /// Whether the edge would send the body in a content coding.
+    pub compressible: bool,
+    /// The body in each content coding (`Coding::index`), made the first
+    /// time a client asks for it: compressing a held answer on every hit
+    /// would cost more than the rest of the hit together.
+    encoded: [OnceLock<Encoded>; Coding::COUNT],
     /// The purge epoch when the read began.
     epoch: u64,
     /// When the read began, in microseconds since the Unix epoch.
     read_at: i64,
     keys: Vec<Arc<KeyState>>,
+}
+
+/// A held answer's body in one content coding.
+#[derive(Debug)]
+pub struct Encoded {
+    pub body: Bytes,
+    /// The answer's strong tag with the coding's suffix, as the edge sends it.
+    pub etag: Option<HeaderValue>,
 }
 
 /// What a lookup found.
@@ -295,6 +311,19 @@ impl ResponseCache {
         }
     }
 
+    /// Weighs `entry`, held under `key`, again after it gained an encoded
+    /// form, so that the forms count against the cache's size; unless
+    /// another answer has taken its place meanwhile.
+    pub fn reweigh(&self, key: &str, entry: &Arc<Entry>) {
+        use moka::ops::compute::Op;
+        self.entries
+            .entry(Arc::from(key))
+            .and_compute_with(|held| match held {
+                Some(held) if Arc::ptr_eq(held.value(), entry) => Op::Put(entry.clone()),
+                _ => Op::Nop,
+            });
+    }
+
     /// Drops every entry: what happened while nobody was watching is unknown.
     pub fn purge_all(&self) {
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
@@ -321,21 +350,60 @@ impl Entry {
         etag: Option<HeaderValue>,
         last_modified: Option<i64>,
     ) -> Self {
+        let compressible = crate::compression::worth_encoding(
+            headers
+                .iter()
+                .find(|(name, _)| name == actix_web::http::header::CONTENT_TYPE)
+                .map(|(_, value)| value),
+            body.len(),
+        ) && !headers
+            .iter()
+            .any(|(name, _)| name == actix_web::http::header::CONTENT_ENCODING);
         Self {
             body,
             headers,
             etag,
             last_modified,
+            compressible,
+            encoded: Default::default(),
             epoch: 0,
             read_at: 0,
             keys: Vec::new(),
         }
     }
 
-    /// Bytes held, roughly: the body, the headers, and the bookkeeping.
+    /// The body in `coding`, if it has been made.
+    pub fn encoded(&self, coding: Coding) -> Option<&Encoded> {
+        self.encoded[coding.index()].get()
+    }
+
+    /// The body in `coding`, made now if it was not (once: a concurrent
+    /// maker's form is kept and this one dropped). `None` when it cannot
+    /// be made.
+    pub async fn encode(&self, coding: Coding) -> Option<&Encoded> {
+        if let Some(encoded) = self.encoded(coding) {
+            return Some(encoded);
+        }
+        let body = crate::compression::encode(coding, self.body.clone())
+            .await
+            .ok()?;
+        let etag = self
+            .etag
+            .as_ref()
+            .and_then(|etag| crate::compression::suffixed(etag, coding));
+        Some(self.encoded[coding.index()].get_or_init(|| Encoded { body, etag }))
+    }
+
+    /// Bytes held, roughly: the body in each form, the headers, and the bookkeeping.
     fn weight(&self) -> usize {
         const OVERHEAD: usize = 256;
         self.body.len()
+            + self
+                .encoded
+                .iter()
+                .filter_map(OnceLock::get)
+                .map(|encoded| encoded.body.len() + 64)
+                .sum::<usize>()
             + self
                 .headers
                 .iter()

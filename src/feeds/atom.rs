@@ -10,7 +10,7 @@ use super::{Feed, Format};
 /// the entry's link.
 pub fn render(feed: &Feed) -> String {
     let time = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut xml = Xml::new();
+    let mut xml = Xml::with_capacity(feed.size_hint());
     xml.open("feed", &[("xmlns", "http://www.w3.org/2005/Atom")]);
     xml.element("id", &[], &feed.id);
     xml.element("title", &[], &feed.title);

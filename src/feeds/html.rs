@@ -15,7 +15,20 @@ use super::xml::allowed_chars;
 
 /// The post's HTML: commentary, excerpts, roundups.
 pub fn whole_post(article: &Article) -> String {
-    let mut html = String::with_capacity(article.body_html.len() * 2);
+    // Sized for all of it at once: a post is kilobytes, and growing the
+    // string as it fills would copy it over again.
+    let capacity = article.body_html.len()
+        + article
+            .excerpts
+            .iter()
+            .map(|excerpt| excerpt.body_html.len() + 3 * excerpt.source_url.len() + 512)
+            .sum::<usize>()
+        + article
+            .roundups
+            .iter()
+            .map(|roundup| 64 + roundup.links.len() * 512)
+            .sum::<usize>();
+    let mut html = String::with_capacity(capacity);
     html.push_str(&article.body_html);
     for excerpt in &article.excerpts {
         push_excerpt(&mut html, excerpt);

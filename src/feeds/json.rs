@@ -50,27 +50,32 @@ fn time(at: DateTime<Utc>) -> String {
 }
 
 pub fn render(feed: &Feed) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&JsonFeed {
-        version: "https://jsonfeed.org/version/1.1",
-        title: &feed.title,
-        home_page_url: &feed.home_url,
-        feed_url: &feed.self_url,
-        description: &feed.description,
-        next_url: feed.next_url.as_deref(),
-        authors: [Author { name: &feed.author }],
-        items: feed
-            .entries
-            .iter()
-            .map(|entry| Item {
-                id: &entry.id,
-                url: &entry.url,
-                title: &entry.title,
-                content_html: &entry.content_html,
-                summary: entry.summary.as_deref(),
-                date_published: time(entry.published),
-                date_modified: time(entry.updated),
-                tags: entry.tags.iter().map(|tag| tag.name.as_str()).collect(),
-            })
-            .collect(),
-    })
+    let mut out = Vec::with_capacity(feed.size_hint());
+    serde_json::to_writer(
+        &mut out,
+        &JsonFeed {
+            version: "https://jsonfeed.org/version/1.1",
+            title: &feed.title,
+            home_page_url: &feed.home_url,
+            feed_url: &feed.self_url,
+            description: &feed.description,
+            next_url: feed.next_url.as_deref(),
+            authors: [Author { name: &feed.author }],
+            items: feed
+                .entries
+                .iter()
+                .map(|entry| Item {
+                    id: &entry.id,
+                    url: &entry.url,
+                    title: &entry.title,
+                    content_html: &entry.content_html,
+                    summary: entry.summary.as_deref(),
+                    date_published: time(entry.published),
+                    date_modified: time(entry.updated),
+                    tags: entry.tags.iter().map(|tag| tag.name.as_str()).collect(),
+                })
+                .collect(),
+        },
+    )?;
+    Ok(out)
 }

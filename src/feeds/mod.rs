@@ -194,6 +194,16 @@ impl Feed {
         self.entries.iter().map(|entry| entry.updated).max()
     }
 
+    /// About how many bytes the feed takes in any format: its entries'
+    /// content, escaped, and a little for the rest of each.
+    fn size_hint(&self) -> usize {
+        2048 + self
+            .entries
+            .iter()
+            .map(|entry| entry.content_html.len() * 9 / 8 + 1024)
+            .sum::<usize>()
+    }
+
     /// As `latest`; an empty feed says the epoch, so that it stays the same
     /// (and keeps its `ETag`) until something is published.
     fn updated(&self) -> DateTime<Utc> {

@@ -9,7 +9,7 @@ use super::{Feed, Format};
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 
 pub fn render(feed: &Feed) -> String {
-    let mut xml = Xml::new();
+    let mut xml = Xml::with_capacity(feed.size_hint());
     xml.open("rss", &[("version", "2.0"), ("xmlns:atom", ATOM)]);
     xml.open("channel", &[]);
     xml.element("title", &[], &feed.title);

@@ -27,8 +27,16 @@ pub struct Xml {
 impl Xml {
     /// A document with its XML declaration.
     pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// As `new`, with room for about `bytes`: a feed page is tens of
+    /// kilobytes, and a string grown as it fills copies itself each time.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = String::with_capacity(bytes.max(64));
+        out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
         Self {
-            out: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"),
+            out,
             open: Vec::new(),
         }
     }
@@ -94,33 +102,66 @@ impl Default for Xml {
 }
 
 fn push_text(out: &mut String, text: &str) {
-    for c in allowed_chars(text) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            // `]]>` may not appear in text.
-            '>' => out.push_str("&gt;"),
-            // A bare CR would be read back as LF.
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    push_escaped(out, text, |byte| match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        // `]]>` may not appear in text.
+        b'>' => Some("&gt;"),
+        // A bare CR would be read back as LF.
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
 }
 
 fn push_attribute(out: &mut String, value: &str) {
-    for c in allowed_chars(value) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Attribute-value normalization would turn these into spaces.
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
+    push_escaped(out, value, |byte| match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        // Attribute-value normalization would turn these into spaces.
+        b'\t' => Some("&#9;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
+}
+
+/// Appends `text`, each ASCII character `entity` names replaced by its
+/// entity and the characters XML forbids dropped. A feed page is tens of
+/// kilobytes of stored HTML in which such characters are rare: the runs
+/// between them are copied whole rather than character by character.
+fn push_escaped(out: &mut String, text: &str, entity: impl Fn(u8) -> Option<&'static str>) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        // The only characters outside ASCII that XML forbids are U+FFFE and
+        // U+FFFF (surrogates cannot occur in a `str`).
+        let length = if byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | b'"') {
+            1
+        } else if byte == 0xEF
+            && bytes.get(at + 1) == Some(&0xBF)
+            && matches!(bytes.get(at + 2), Some(0xBE | 0xBF))
+        {
+            3
+        } else {
+            at += 1;
+            continue;
+        };
+        out.push_str(&text[start..at]);
+        if length == 1 {
+            match entity(byte) {
+                Some(entity) => out.push_str(entity),
+                None if is_xml_char(char::from(byte)) => out.push(char::from(byte)),
+                None => {}
+            }
         }
+        at += length;
+        start = at;
     }
+    out.push_str(&text[start..]);
 }
 
 #[cfg(test)]
@@ -144,5 +185,46 @@ mod tests {
              <feed href=\"a?b=1&amp;c=&quot;2&quot;&#10;\">\
              <title>Tom &amp; Jerry &lt;3 ok</title><link rel=\"self\"/></feed>\n"
         );
+    }
+
+    /// The escaping one character at a time, as it was written first.
+    fn reference(text: &str, attribute: bool) -> String {
+        let mut out = String::new();
+        for c in allowed_chars(text) {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' if attribute => out.push_str("&quot;"),
+                '\t' if attribute => out.push_str("&#9;"),
+                '\n' if attribute => out.push_str("&#10;"),
+                '\r' => out.push_str("&#13;"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn runs_are_escaped_as_one_character_at_a_time() {
+        let samples = [
+            "",
+            "plain",
+            "<p>Caf\u{e9} & \"bar\"</p>\r\n\t\u{0}\u{1f}\u{7f}",
+            "\u{fffe}\u{ffff}\u{fffd}\u{efbf}\u{10000}x\u{feff}",
+            "\u{ef}\u{bf}\u{be} \u{fffe}a\u{ffff}",
+            "\u{d7ff}\u{e000}<\u{fffe}>",
+        ];
+        for text in samples {
+            for attribute in [false, true] {
+                let mut out = String::new();
+                if attribute {
+                    push_attribute(&mut out, text);
+                } else {
+                    push_text(&mut out, text);
+                }
+                assert_eq!(out, reference(text, attribute), "{text:?}");
+            }
+        }
     }
 }

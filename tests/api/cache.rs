@@ -459,3 +459,103 @@ async fn with_the_pool_exhausted_held_reads_are_answered_at_once() {
     let (status, _, _, body) = waiting.await.expect("the waiting read");
     assert_eq!(status, 200, "{body}");
 }
+
+fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "br" => {
+            brotli::Decompressor::new(bytes, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "zstd" => out = zstd::decode_all(bytes).unwrap(),
+        other => panic!("no decoder for {other}"),
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_held_answer_is_sent_in_each_coding_from_its_kept_form_under_the_codings_own_tag() {
+    let mut long = published("long", at("2011-10-24T09:00:00Z"));
+    long["body_markdown"] = json!("A paragraph of commentary on the talks. ".repeat(100));
+    let app = TestApp::with_site(site_with(vec![long], vec![])).await;
+    let path = format!("{}/v1/articles/long", app.address);
+    let get = |coding: Option<&str>| {
+        let request = app.client.get(&path);
+        match coding {
+            Some(coding) => request.header("accept-encoding", coding),
+            None => request,
+        }
+        .send()
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|value| value.to_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    // The first read in gzip is stored, and sent in gzip.
+    let first = get(Some("gzip")).await.unwrap();
+    assert_eq!(
+        header(&first, "cache-status"),
+        "broadsheet; fwd=miss; stored"
+    );
+    assert_eq!(header(&first, "content-encoding"), "gzip");
+    let identity = get(None).await.unwrap();
+    assert_eq!(header(&identity, "cache-status"), "broadsheet; hit");
+    assert_eq!(header(&identity, "content-encoding"), "");
+    assert_eq!(header(&identity, "vary"), "accept-encoding");
+    let base = header(&identity, "etag");
+    let identity = identity.bytes().await.unwrap();
+    assert!(identity.len() > 2048, "{}", identity.len());
+    assert_eq!(decode("gzip", &first.bytes().await.unwrap()), identity);
+
+    for coding in ["gzip", "br", "zstd"] {
+        let tag = format!("\"{}-{coding}\"", base.trim_matches('"'));
+        // Made on the first hit in this coding (gzip: on the miss), then kept.
+        for _ in 0..2 {
+            let response = get(Some(coding)).await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(header(&response, "cache-status"), "broadsheet; hit");
+            assert_eq!(header(&response, "content-encoding"), coding);
+            assert_eq!(header(&response, "vary"), "accept-encoding");
+            assert_eq!(header(&response, "etag"), tag);
+            let body = response.bytes().await.unwrap();
+            assert!(body.len() < identity.len() / 2, "{coding}: {}", body.len());
+            assert_eq!(decode(coding, &body), identity, "{coding}");
+        }
+        // Revalidating the coded form names it again.
+        let response = app
+            .client
+            .get(&path)
+            .header("accept-encoding", coding)
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 304);
+        assert_eq!(header(&response, "cache-status"), "broadsheet; hit");
+        assert_eq!(header(&response, "etag"), tag);
+    }
+    // HEAD is answered as the identity representation.
+    let head = app
+        .client
+        .head(&path)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(header(&head, "content-encoding"), "");
+    assert_eq!(header(&head, "content-length"), identity.len().to_string());
+}
