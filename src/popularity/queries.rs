@@ -53,18 +53,17 @@ pub struct RankingRow {
 /// with ranks in the previous window of the same length, and trending. At
 /// most `limit` entries each; rows come ordered by ranking, tag (untagged
 /// first) and place.
+///
+/// The windows are those of `view_windows`, counted back from the hour of
+/// its clock: `advance` moves them to the hour of `now` first.
 pub async fn rankings(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     limit: u32,
     trending_floor: i64,
 ) -> QueryResult<Vec<RankingRow>> {
-    let start = |window: Window, lengths: i32| window.length().map(|length| now - length * lengths);
     AllRankings {
         now,
-        bounds: Window::ALL.map(|window| (start(window, 1), start(window, 2))),
-        trending_since: now - TREND_RECENT,
-        trending_base_since: now - TREND_RECENT - TREND_BASE,
         limit: i64::from(limit),
         trending_floor,
     }
@@ -72,18 +71,20 @@ pub async fn rankings(
     .await
 }
 
-/// Where a window starts; `None` for all time.
-type Since = Option<DateTime<Utc>>;
+/// Moves the stored windows to the hour of `now` (nothing when they are
+/// there already): once an hour, one instance's refresh pays for it.
+pub async fn advance(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::sql_query("SELECT advance_view_windows($1)")
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await
+        .map(drop)
+}
 
 /// The ranking statement as a query type of its own, so that each connection
 /// prepares it once (diesel never keeps a `sql_query` prepared).
 struct AllRankings {
     now: DateTime<Utc>,
-    /// For each of `Window::ALL`: where it starts, and where the window of
-    /// the same length before it starts.
-    bounds: [(Since, Since); 4],
-    trending_since: DateTime<Utc>,
-    trending_base_since: DateTime<Utc>,
     limit: i64,
     trending_floor: i64,
 }
@@ -97,82 +98,121 @@ impl Query for AllRankings {
     type SqlType = Untyped;
 }
 
-impl QueryFragment<Pg> for AllRankings {
-    // One pass over the view counts sums every window of every public
-    // article; each ranking is then a window function over those sums.
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH sums AS (SELECT a.id AS article_id, a.published_at");
-        for (window, (current, previous)) in Window::ALL.iter().zip(&self.bounds) {
-            let column = window.column();
-            out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > COALESCE(");
-            out.push_bind_param::<Nullable<Timestamptz>, _>(current)?;
-            out.push_sql(&format!(", '-infinity')), 0)::int8 AS {column}"));
-            out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ");
-            out.push_bind_param::<Nullable<Timestamptz>, _>(previous)?;
-            out.push_sql(" AND v.bucket_start <= ");
-            out.push_bind_param::<Nullable<Timestamptz>, _>(current)?;
-            out.push_sql(&format!("), 0)::int8 AS {column}_before"));
-        }
-        out.push_sql(", COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ");
-        out.push_bind_param::<Timestamptz, _>(&self.trending_since)?;
-        out.push_sql(
-            "), 0)::int8 AS trend_recent, \
-             COALESCE(SUM(v.views) FILTER (WHERE v.bucket_start > ",
-        );
-        out.push_bind_param::<Timestamptz, _>(&self.trending_base_since)?;
-        out.push_sql(" AND v.bucket_start <= ");
-        out.push_bind_param::<Timestamptz, _>(&self.trending_since)?;
-        out.push_sql(
-            "), 0)::int8 AS trend_base \
-             FROM view_counts v JOIN articles a ON a.id = v.article_id \
-             WHERE a.status = ",
-        );
+impl AllRankings {
+    /// `a` (joined on `w.article_id`) is public now.
+    fn public<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(" AND a.status = ");
         out.push_bind_param::<Text, _>(PUBLISHED)?;
         out.push_sql(" AND a.published_at <= ");
-        out.push_bind_param::<Timestamptz, _>(&self.now)?;
-        out.push_sql(
-            " GROUP BY a.id), scoped AS (SELECT NULL::text AS tag, s.* FROM sums s \
-             UNION ALL SELECT t.slug, s.* FROM sums s \
-             JOIN article_tags at ON at.article_id = s.article_id \
-             JOIN tags t ON t.id = at.tag_id), windowed AS (SELECT sc.tag, sc.article_id, sc.published_at, w.* \
-             FROM scoped sc CROSS JOIN LATERAL (VALUES ",
-        );
-        for (index, window) in Window::ALL.iter().enumerate() {
-            let (name, column) = (window.name(), window.column());
-            let separator = if index == 0 { "" } else { ", " };
-            out.push_sql(&format!(
-                "{separator}('{name}', sc.{column}, sc.{column}_before)"
-            ));
+        out.push_bind_param::<Timestamptz, _>(&self.now)
+    }
+
+    /// The articles of the scope: all (`g` is NULL) or tagged `g`.
+    fn scope(tagged: bool) -> &'static str {
+        if tagged {
+            "view_windows w JOIN article_tags at ON at.article_id = w.article_id AND at.tag_id = g.id \
+             JOIN articles a ON a.id = w.article_id"
+        } else {
+            "view_windows w JOIN articles a ON a.id = w.article_id"
+        }
+    }
+
+    /// One popular ranking of every scope (untagged, or one per tag): the
+    /// top `limit` of the window's index, each with its previous rank.
+    fn popular<'b>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, Pg>,
+        window: Window,
+        tagged: bool,
+    ) -> QueryResult<()> {
+        let (name, column) = (window.name(), window.column());
+        let scopes = if tagged {
+            "tags g"
+        } else {
+            "(SELECT NULL::bigint AS id, NULL::text AS slug) g"
+        };
+        let before = match window {
+            Window::All => "0::int8".to_string(),
+            _ => format!("w.{column}_before"),
+        };
+        out.push_sql(&format!(
+            "SELECT '{name}'::text AS ranking, g.slug AS tag, t.article_id, t.views, t.before, \
+                t.published_at, p.previous_rank FROM {scopes} CROSS JOIN LATERAL (\
+                SELECT w.article_id, w.{column} AS views, {before} AS before, a.published_at \
+                FROM {} WHERE w.{column} > 0",
+            Self::scope(tagged)
+        ));
+        self.public(out)?;
+        // Ties in views go to the newer article: the index gives the views'
+        // order and only the last tie is sorted further.
+        out.push_sql(&format!(
+            " ORDER BY w.{column} DESC, a.published_at DESC, w.article_id DESC LIMIT "
+        ));
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(") t CROSS JOIN LATERAL (");
+        match window {
+            Window::All => out.push_sql("SELECT NULL::int8 AS previous_rank"),
+            _ => {
+                // The competition rank among the scope's articles seen then:
+                // one more than those seen more, read from the index's top.
+                out.push_sql(&format!(
+                    "SELECT CASE WHEN t.before > 0 THEN 1 + count(*) END AS previous_rank \
+                     FROM {} WHERE t.before > 0 AND w.{column}_before > t.before",
+                    Self::scope(tagged)
+                ));
+                self.public(out)?;
+            }
+        }
+        out.push_sql(") p");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for AllRankings {
+    // Each ranking reads only the top of its window's index; its ranks come
+    // from the entries themselves (a competition rank is one more than the
+    // count of the entries before it with more views), its previous ranks
+    // from the top of the previous window's index.
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH top AS (");
+        let mut first = true;
+        for window in Window::ALL {
+            for tagged in [false, true] {
+                if !first {
+                    out.push_sql(" UNION ALL ");
+                }
+                first = false;
+                self.popular(&mut out, window, tagged)?;
+            }
         }
         // Ties share a competition rank; within one, the newer article comes
-        // first. The previous rank is taken among articles seen then.
+        // first.
         out.push_sql(
-            ") AS w(ranking, views, before)), \
-             ranked AS (SELECT ranking, tag, article_id, views, before, \
+            "), ranked AS (SELECT ranking, tag, article_id, views, before, previous_rank, \
                 row_number() OVER (PARTITION BY ranking, tag \
                     ORDER BY views DESC, published_at DESC, article_id DESC) AS place, \
-                rank() OVER (PARTITION BY ranking, tag ORDER BY views DESC) AS rank, \
-                rank() OVER (PARTITION BY ranking, tag, before > 0 ORDER BY before DESC) AS previous_rank \
-             FROM windowed WHERE views > 0 OR before > 0), \
+                rank() OVER (PARTITION BY ranking, tag ORDER BY views DESC) AS rank \
+             FROM top), \
              trending AS (SELECT article_id, trend_recent, trend_base, \
-                row_number() OVER (ORDER BY trend_recent::float8 / GREATEST(trend_base / ",
+                row_number() OVER (ORDER BY ratio DESC, article_id DESC) AS place \
+             FROM (SELECT w.article_id, w.day AS trend_recent, w.trend_base, \
+                w.day::float8 / GREATEST(w.trend_base / ",
         );
         out.push_sql(&format!("{}.0", TREND_BASE.num_days()));
-        out.push_sql(", 1.0) DESC, article_id DESC) AS place FROM sums WHERE trend_recent >= ");
+        out.push_sql(", 1.0) AS ratio FROM ");
+        out.push_sql(Self::scope(false));
+        out.push_sql(" WHERE w.day >= ");
         out.push_bind_param::<BigInt, _>(&self.trending_floor)?;
-        out.push_sql(
-            "), entries AS (\
-                SELECT ranking, tag, place, rank, \
-                    CASE WHEN before > 0 THEN previous_rank END AS previous_rank, \
-                    views, before, article_id \
-                FROM ranked WHERE views > 0 AND place <= ",
-        );
+        self.public(&mut out)?;
+        out.push_sql(" ORDER BY ratio DESC, w.article_id DESC LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(
-            " UNION ALL SELECT 'trending', NULL, place, place, NULL, trend_recent, trend_base, article_id \
-                FROM trending WHERE place <= ",
+            ") candidates), entries AS (\
+                SELECT ranking, tag, place, rank, previous_rank, views, before, article_id \
+                FROM ranked \
+                UNION ALL SELECT 'trending', NULL, place, place, NULL, trend_recent, trend_base, article_id \
+                FROM trending",
         );
-        out.push_bind_param::<BigInt, _>(&self.limit)?;
         out.push_sql(
             ") SELECT e.ranking, e.tag, e.rank, e.previous_rank, e.views, e.before, \
                 a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, \
