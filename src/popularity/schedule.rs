@@ -1,7 +1,9 @@
 //! The engine's one clock: what each tick sends the database.
 //!
-//! A tick sends at most one statement, so an instance costs the database at
-//! most one statement per flush interval, whatever the traffic. Usually that
+//! A tick sends at most one statement (the ranking refresh: one, in a
+//! transaction of its own, and in the first refresh of an hour one more
+//! that moves the stored windows), so an instance costs the database about
+//! one statement per flush interval, whatever the traffic. Usually that
 //! is the flush of pending views; a periodic job that is due (the ranking
 //! refresh, the re-reading of the beacon's directory, the roll-up) takes the
 //! tick instead. Two such ticks never follow each other, so counted views wait

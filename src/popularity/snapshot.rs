@@ -1,7 +1,10 @@
 //! Rankings served from memory. A refresher recomputes all of them on a
 //! short interval (10 s by default), in one statement: the untagged ones,
 //! trending, and the popular rankings of every tag with viewed public
-//! articles. Each answer is serialized at its first request and kept, with
+//! articles. The statement reads each article's views per window as the
+//! database keeps them (`view_windows`, current with every write of views),
+//! so its cost follows the number of articles, not their view history; the
+//! first refresh of an hour first moves those windows to the new hour. Each answer is serialized at its first request and kept, with
 //! its ETag, until the next refresh, so a ranking request costs no query and,
 //! but for the first, no serialization. A tag that ranks nothing (unknown,
 //! or without views) answers an empty ranking made on the spot: whatever
@@ -17,10 +20,10 @@
 //! forth on every request.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::queries::{self, TREND_BASE};
 use super::views::{RankedArticle, Ranking, Trending, TrendingArticle, Window};
@@ -145,6 +148,10 @@ pub struct Rankings {
     /// arriving before the refresher's first run send one statement at a
     /// time, not one each.
     first: tokio::sync::Mutex<()>,
+    /// The hour (in seconds since the epoch) this instance last moved the
+    /// stored windows to: moving them costs a statement, and is needed only
+    /// once an hour.
+    advanced: AtomicI64,
 }
 
 impl Default for Rankings {
@@ -155,6 +162,7 @@ impl Default for Rankings {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
             first: tokio::sync::Mutex::new(()),
+            advanced: AtomicI64::new(i64::MIN),
         }
     }
 }
@@ -282,6 +290,11 @@ impl Rankings {
         let now = Utc::now();
         let rows = {
             let mut conn = pool.get().await?;
+            let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+            if self.advanced.load(Ordering::Relaxed) != hour.timestamp() {
+                queries::advance(&mut conn, now).await?;
+                self.advanced.store(hour.timestamp(), Ordering::Relaxed);
+            }
             queries::rankings(&mut conn, now, MAX_LIMIT, TRENDING_FLOOR).await?
         };
         let mut untagged: [Vec<(i64, RankedArticle)>; 4] = Default::default();

@@ -200,8 +200,31 @@ async fn the_benchmark_generator_loads_what_an_import_of_the_same_site_serves() 
     // The demo's view counts count back from the hour `seed` ran in: the
     // rankings agree when both loads ran in one hour.
     if hour() == loaded_in {
-        for path in ["/v1/rankings/popular", "/v1/rankings/popular?window=24h"] {
+        for path in [
+            "/v1/rankings/popular",
+            "/v1/rankings/popular?window=24h",
+            "/v1/rankings/popular?window=30d&limit=50",
+            "/v1/rankings/popular?window=all&limit=50",
+            "/v1/rankings/popular?window=7d&tag=economy&limit=50",
+            "/v1/rankings/trending?limit=50",
+        ] {
             assert_same(&copied, &imported, path, without_generated_at).await;
         }
+        // What the view-count triggers keep for the rankings, row for row.
+        assert_eq!(view_windows(&copied).await, view_windows(&imported).await);
     }
+}
+
+/// Every article's views per ranking window, as the database keeps them.
+async fn view_windows(app: &TestApp) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        windows: String,
+    }
+    let sql = "SELECT concat_ws(' ', a.slug, w.all_time, w.day, w.day_before, w.week, \
+               w.week_before, w.month, w.month_before, w.trend_base) AS windows \
+               FROM view_windows w JOIN articles a ON a.id = w.article_id ORDER BY a.slug";
+    let rows: Vec<Row> = crate::storms::rows(&app.database_url, sql).await;
+    rows.into_iter().map(|row| row.windows).collect()
 }

@@ -852,3 +852,101 @@ async fn rankings_change_when_the_snapshot_is_refreshed_not_before() {
         (304, new_etag.as_str(), "")
     );
 }
+
+/// Rows of `view_windows` that differ from the windows counted afresh from
+/// `view_counts` at the hour of the windows' clock: none when they agree.
+async fn windows_off_the_counts(app: &TestApp) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Off {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    let sql = "WITH afresh AS ( \
+                 SELECT v.article_id, SUM(v.views)::int8 AS all_time, SUM(s.day)::int8 AS day, \
+                        SUM(s.day_before)::int8 AS day_before, SUM(s.week)::int8 AS week, \
+                        SUM(s.week_before)::int8 AS week_before, SUM(s.month)::int8 AS month, \
+                        SUM(s.month_before)::int8 AS month_before, SUM(s.trend_base)::int8 AS trend_base \
+                 FROM view_counts v CROSS JOIN view_windows_clock c \
+                 CROSS JOIN LATERAL view_window_shares(c.as_of, v.bucket_start, v.views) s \
+                 GROUP BY v.article_id), \
+               kept AS (SELECT * FROM view_windows WHERE all_time <> 0) \
+               SELECT format('%s', d) AS row FROM ((TABLE afresh EXCEPT TABLE kept) \
+                   UNION ALL (TABLE kept EXCEPT TABLE afresh)) d";
+    let rows: Vec<Off> = crate::storms::rows(&app.database_url, sql).await;
+    rows.into_iter().map(|off| off.row).collect()
+}
+
+#[tokio::test]
+async fn the_stored_windows_follow_every_write_and_every_hour_that_passes() {
+    let app = TestApp::with_site(site_with(
+        vec![article("a", 1, &[]), article("b", 2, &[])],
+        vec![],
+    ))
+    .await;
+    let today = Utc::now().date_naive();
+    // Buckets on both sides of every window's edge, by the hour and by the day.
+    let mut buckets = Vec::new();
+    for hours in [
+        0, 1, 23, 24, 25, 47, 48, 49, 167, 168, 169, 191, 192, 193, 200,
+    ] {
+        buckets.push(("a", "hour", hours_ago(hours), 1 + hours));
+    }
+    for days in [9, 13, 14, 15, 29, 30, 31, 59, 60, 61, 100] {
+        buckets.push((
+            "b",
+            "day",
+            at_hour(days_before(today, days), 0),
+            1000 + days as i64,
+        ));
+    }
+    add_buckets(&app, &buckets).await;
+    assert_eq!(windows_off_the_counts(&app).await, Vec::<String>::new());
+
+    // Added to, rolled up, removed: each write keeps them.
+    app.sql(
+        "UPDATE view_counts SET views = views + 3 WHERE article_id = (SELECT id FROM articles WHERE slug = 'a'); \
+         DELETE FROM view_counts WHERE views = 1015",
+    )
+    .await;
+    broadsheet::popularity::counter::roll_up(&app.pool, TimeDelta::days(8))
+        .await
+        .expect("roll-up");
+    assert_eq!(windows_off_the_counts(&app).await, Vec::<String>::new());
+
+    // Windows kept as of 70 days ago, moved on to now: as counted afresh.
+    app.sql(
+        "UPDATE view_windows_clock SET as_of = as_of - interval '1680 hours'; \
+         UPDATE view_windows w SET day = s.day, day_before = s.day_before, week = s.week, \
+             week_before = s.week_before, month = s.month, month_before = s.month_before, \
+             trend_base = s.trend_base \
+         FROM (SELECT v.article_id, SUM(f.day) AS day, SUM(f.day_before) AS day_before, \
+                  SUM(f.week) AS week, SUM(f.week_before) AS week_before, SUM(f.month) AS month, \
+                  SUM(f.month_before) AS month_before, SUM(f.trend_base) AS trend_base \
+               FROM view_counts v CROSS JOIN view_windows_clock c \
+               CROSS JOIN LATERAL view_window_shares(c.as_of, v.bucket_start, v.views) f \
+               GROUP BY v.article_id) s WHERE s.article_id = w.article_id",
+    )
+    .await;
+    assert_eq!(windows_off_the_counts(&app).await, Vec::<String>::new());
+    let mut conn = app.pool.get().await.expect("connection");
+    for hours in [1, 5, 24, 700, 1000] {
+        let at = Utc::now() - TimeDelta::hours(1680 - hours);
+        broadsheet::popularity::queries::advance(&mut conn, at)
+            .await
+            .expect("windows moved on");
+        assert_eq!(
+            windows_off_the_counts(&app).await,
+            Vec::<String>::new(),
+            "{hours}"
+        );
+    }
+    broadsheet::popularity::queries::advance(&mut conn, Utc::now())
+        .await
+        .expect("windows moved on");
+    assert_eq!(windows_off_the_counts(&app).await, Vec::<String>::new());
+    // Never back.
+    broadsheet::popularity::queries::advance(&mut conn, Utc::now() - TimeDelta::days(3))
+        .await
+        .expect("windows kept");
+    assert_eq!(windows_off_the_counts(&app).await, Vec::<String>::new());
+}
