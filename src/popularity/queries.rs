@@ -68,20 +68,7 @@ pub async fn rankings(
         limit: i64::from(limit),
         trending_floor,
     };
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        async move {
-            // The planner prices the statement's correlated counts as if
-            // each read a third of a table, far above the threshold where
-            // PostgreSQL compiles a plan to machine code: compiling took 8 s
-            // at 100,000 articles, for a statement that runs in 0.3 s.
-            diesel::sql_query("SET LOCAL jit = off")
-                .execute(conn)
-                .await?;
-            rankings.load(conn).await
-        }
-        .scope_boxed()
-    })
-    .await
+    rankings.load(conn).await
 }
 
 /// How long moving the windows may take. Crossing midnight moves every
