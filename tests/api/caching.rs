@@ -442,7 +442,10 @@ async fn a_scheduled_article_that_becomes_public_moves_the_lists_last_modified_t
         .await;
     let before = validators(&app, "/v1/articles").await;
     let (_, page) = app.get_json("/v1/articles").await;
-    assert_eq!(page["data"][0]["slug"], "old", "read before the publication");
+    assert_eq!(
+        page["data"][0]["slug"], "old",
+        "read before the publication"
+    );
     assert!(before.last_modified.unwrap() < publication);
     tokio::time::sleep((publication - Utc::now()).to_std().unwrap_or_default()).await;
     tokio::time::sleep(StdDuration::from_millis(200)).await;
