@@ -176,6 +176,27 @@ impl AllRankings {
         out.push_bind_param::<Timestamptz, _>(&self.now)
     }
 
+    /// `part` of each window in `windows` and each kind of scope, joined by
+    /// `UNION ALL`.
+    fn union_all<'b>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, Pg>,
+        windows: impl Iterator<Item = Window>,
+        part: fn(&'b Self, &mut AstPass<'_, 'b, Pg>, Window, Scope) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        let mut first = true;
+        for window in windows {
+            for scope in Scope::ALL {
+                if !first {
+                    out.push_sql(" UNION ALL ");
+                }
+                first = false;
+                part(self, out, window, scope)?;
+            }
+        }
+        Ok(())
+    }
+
     /// One popular ranking of every scope of a kind: the top `limit` of the
     /// window.
     fn popular<'b>(
@@ -303,16 +324,7 @@ impl QueryFragment<Pg> for AllRankings {
                 (SELECT 1 FROM article_tags at WHERE at.tag_id = g.id LIMIT {SMALL_TAG}) n) \
                 < {SMALL_TAG} AS small FROM tags g), top AS ("
         ));
-        let mut first = true;
-        for window in Window::ALL {
-            for scope in Scope::ALL {
-                if !first {
-                    out.push_sql(" UNION ALL ");
-                }
-                first = false;
-                self.popular(&mut out, window, scope)?;
-            }
-        }
+        self.union_all(&mut out, Window::ALL.into_iter(), Self::popular)?;
         // Ties share a competition rank; within one, the newer article comes
         // first.
         out.push_sql(
@@ -320,19 +332,8 @@ impl QueryFragment<Pg> for AllRankings {
                 bool_or(s.small) AS small FROM top t LEFT JOIN scopes s ON s.id = t.tag_id \
                 WHERE t.before > 0 GROUP BY t.ranking, t.tag_id), previous AS (",
         );
-        let mut first = true;
-        for window in Window::ALL {
-            if window == Window::All {
-                continue;
-            }
-            for scope in Scope::ALL {
-                if !first {
-                    out.push_sql(" UNION ALL ");
-                }
-                first = false;
-                self.previous(&mut out, window, scope)?;
-            }
-        }
+        let windowed = Window::ALL.into_iter().filter(|&w| w != Window::All);
+        self.union_all(&mut out, windowed, Self::previous)?;
         out.push_sql(
             "), ranked AS (SELECT e.ranking, e.tag, e.article_id, e.views, e.before, \
                 CASE WHEN e.before > 0 THEN COALESCE(p.previous_rank, ",

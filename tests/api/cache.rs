@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::cluster::Cluster;
+use crate::edge::decode;
 use crate::helpers::*;
 use crate::storms::{Endpoint, Instance};
 
@@ -458,26 +459,6 @@ async fn with_the_pool_exhausted_held_reads_are_answered_at_once() {
         .expect("lock released");
     let (status, _, _, body) = waiting.await.expect("the waiting read");
     assert_eq!(status, 200, "{body}");
-}
-
-fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    match coding {
-        "gzip" => {
-            flate2::read::GzDecoder::new(bytes)
-                .read_to_end(&mut out)
-                .unwrap();
-        }
-        "br" => {
-            brotli::Decompressor::new(bytes, 4096)
-                .read_to_end(&mut out)
-                .unwrap();
-        }
-        "zstd" => out = zstd::decode_all(bytes).unwrap(),
-        other => panic!("no decoder for {other}"),
-    }
-    out
 }
 
 #[tokio::test]

@@ -244,7 +244,8 @@ async fn any_origin_may_send_the_view_beacon() {
 
 // --- Compression ----------------------------------------------------------
 
-fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
+/// `bytes` decoded from the content coding `coding`.
+pub(crate) fn decode(coding: &str, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     match coding {
         "gzip" => {
