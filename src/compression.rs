@@ -153,25 +153,31 @@ fn parse_quality(value: &[u8]) -> u16 {
 /// Whether an answer with this status, head and body size could be sent
 /// compressed, to this request or another.
 fn worth_compressing(status: StatusCode, headers: &HeaderMap, size: BodySize) -> bool {
-    let big_enough = match size {
-        BodySize::None => false,
-        BodySize::Sized(length) => length >= MIN_SIZE,
-        BodySize::Stream => true,
+    let length = match size {
+        BodySize::None => return false,
+        BodySize::Sized(length) => length,
+        BodySize::Stream => u64::MAX,
     };
-    big_enough
-        && status != StatusCode::NO_CONTENT
+    status != StatusCode::NO_CONTENT
         && status != StatusCode::PARTIAL_CONTENT
         && !status.is_informational()
-        && !headers.contains_key(header::CONTENT_ENCODING)
-        && headers
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|kind| compressible_type(kind.as_bytes()))
+        && worth_encoding(
+            headers.get(header::CONTENT_TYPE),
+            headers.get(header::CONTENT_ENCODING),
+            length,
+        )
 }
 
-/// Whether a 200 answer of this type and length is sent compressed to a
-/// client that accepts a coding (as `worth_compressing` judges).
-pub fn worth_encoding(content_type: Option<&HeaderValue>, length: usize) -> bool {
-    length as u64 >= MIN_SIZE && content_type.is_none_or(|kind| compressible_type(kind.as_bytes()))
+/// Whether a body of this type and length, in no coding yet, is sent
+/// compressed to a client that accepts a coding.
+pub fn worth_encoding(
+    content_type: Option<&HeaderValue>,
+    content_encoding: Option<&HeaderValue>,
+    length: u64,
+) -> bool {
+    length >= MIN_SIZE
+        && content_encoding.is_none()
+        && content_type.is_none_or(|kind| compressible_type(kind.as_bytes()))
 }
 
 /// `body` in `coding`, made by the same encoders as the middleware's answers.

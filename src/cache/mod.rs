@@ -350,15 +350,17 @@ impl Entry {
         etag: Option<HeaderValue>,
         last_modified: Option<i64>,
     ) -> Self {
-        let compressible = crate::compression::worth_encoding(
+        let header = |wanted: HeaderName| {
             headers
                 .iter()
-                .find(|(name, _)| name == actix_web::http::header::CONTENT_TYPE)
-                .map(|(_, value)| value),
-            body.len(),
-        ) && !headers
-            .iter()
-            .any(|(name, _)| name == actix_web::http::header::CONTENT_ENCODING);
+                .find(|(name, _)| *name == wanted)
+                .map(|(_, value)| value)
+        };
+        let compressible = crate::compression::worth_encoding(
+            header(actix_web::http::header::CONTENT_TYPE),
+            header(actix_web::http::header::CONTENT_ENCODING),
+            body.len() as u64,
+        );
         Self {
             body,
             headers,
