@@ -14,9 +14,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Float4, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::articles::queries::{ArticleFilter, ArticleSummaryRow, Prepared};
+use crate::articles::queries::{ArticleFilter, ArticleSummaryRow};
 use crate::tags::queries::{TagRow, TAG_ARRAYS};
-use crate::visibility::PUBLISHED;
 
 /// The most matches ranked for one search: the most recently published
 /// ones. Ranking reads each match's whole document, so a word found in every
@@ -81,7 +80,7 @@ impl SearchRow {
 /// Published articles matching `text` (web-search syntax), best first, ties
 /// by id descending, resuming after `after`; `limit + 1` rows, each with its
 /// snippet and tags. One statement, whose future does not hold the
-/// connection: it goes out with the list's context, in one round trip.
+/// connection: it goes out beside the list's context.
 pub fn search(
     conn: &mut AsyncPgConnection,
     text: &str,
@@ -90,9 +89,9 @@ pub fn search(
     limit: u32,
     now: DateTime<Utc>,
 ) -> impl Future<Output = QueryResult<Vec<SearchRow>>> + Send {
-    // $1 the query text, $2 the published status, $3 now, $4 the snippet
-    // options, $5 the snippet's source length, $6 the marks; then the filters.
-    let mut next = 7;
+    // $1 the query text, $2 now, $3 the snippet options, $4 the snippet's
+    // source length, $5 the marks; then the filters.
+    let mut next = 6;
     let mut placeholder = || {
         let name = format!("${next}");
         next += 1;
@@ -102,25 +101,25 @@ pub fn search(
     if filter.tag.is_some() {
         let tag = placeholder();
         conditions.push_str(&format!(
-            " AND a.id IN (SELECT at.article_id FROM article_tags at \
+            " AND s.article_id IN (SELECT at.article_id FROM article_tags at \
              JOIN tags t ON t.id = at.tag_id WHERE t.slug = {tag})"
         ));
     }
     if filter.outlet.is_some() {
         let outlet = placeholder();
         conditions.push_str(&format!(
-            " AND (a.id IN (SELECT e.article_id FROM excerpts e \
+            " AND (s.article_id IN (SELECT e.article_id FROM excerpts e \
                   JOIN outlets o ON o.id = e.outlet_id WHERE o.slug = {outlet}) \
-               OR a.id IN (SELECT r.article_id FROM roundups r \
+               OR s.article_id IN (SELECT r.article_id FROM roundups r \
                   JOIN roundup_links l ON l.roundup_id = r.id \
                   JOIN outlets o ON o.id = l.outlet_id WHERE o.slug = {outlet}))"
         ));
     }
     if filter.published_after.is_some() {
-        conditions.push_str(&format!(" AND a.published_at > {}", placeholder()));
+        conditions.push_str(&format!(" AND s.published_at > {}", placeholder()));
     }
     if filter.published_before.is_some() {
-        conditions.push_str(&format!(" AND a.published_at < {}", placeholder()));
+        conditions.push_str(&format!(" AND s.published_at < {}", placeholder()));
     }
     let resume = match after {
         Some(_) => format!(
@@ -131,21 +130,22 @@ pub fn search(
         None => String::new(),
     };
     let limit_at = placeholder();
-    // The match goes through the GIN index; the visibility rule is
-    // `visibility::is_public`, spelled in SQL. The snippets and tags are
-    // computed for the page's rows only, after its limit: `ts_headline`
-    // parses the text again.
+    // The matches are found and ranked in one pass over `article_search`,
+    // whose `published_at` is set only while the article is published (the
+    // `search_recency` migration): with `<= now`, that is
+    // `visibility::is_public`. The planner walks its recency index for a
+    // word most documents hold and goes through the GIN index for a rarer
+    // one. The snippets and tags are computed for the page's rows only,
+    // after its limit: `ts_headline` parses the text again.
     let sql = format!(
-        "WITH candidates AS ( \
-             SELECT a.id FROM article_search s JOIN articles a ON a.id = s.article_id \
-              WHERE s.document @@ websearch_to_tsquery('english', $1) \
-                AND a.status = $2 AND a.published_at <= $3{conditions} \
-              ORDER BY a.published_at DESC, a.id DESC \
-              LIMIT {MAX_RANKED} \
-         ), ranked AS ( \
+        "WITH ranked AS ( \
              SELECT s.article_id AS id, \
                     ts_rank('{WEIGHTS}', s.document, websearch_to_tsquery('english', $1)) AS rank \
-               FROM candidates c JOIN article_search s ON s.article_id = c.id \
+               FROM article_search s \
+              WHERE s.document @@ websearch_to_tsquery('english', $1) \
+                AND s.published_at <= $2{conditions} \
+              ORDER BY s.published_at DESC, s.article_id DESC \
+              LIMIT {MAX_RANKED} \
          ), page AS ( \
              SELECT r.id, r.rank FROM ranked r \
              {resume} \
@@ -154,8 +154,8 @@ pub fn search(
          ) \
          SELECT a.id, a.slug, a.title, a.summary, a.status, a.published_at, a.updated_at, a.revised_at, p.rank, \
                 ts_headline('english', \
-                    translate(left(concat_ws(E'\\n\\n', a.summary, a.body, x.excerpts), $5), $6, ''), \
-                    websearch_to_tsquery('english', $1), $4) AS snippet, \
+                    translate(left(concat_ws(E'\\n\\n', a.summary, a.body, x.excerpts), $4), $5, ''), \
+                    websearch_to_tsquery('english', $1), $3) AS snippet, \
                 {TAG_ARRAYS} \
            FROM page p JOIN articles a ON a.id = p.id \
            CROSS JOIN LATERAL ( \
@@ -173,7 +173,6 @@ pub fn search(
     let mut query = diesel::sql_query(sql)
         .into_boxed::<Pg>()
         .bind::<Text, _>(text.to_owned())
-        .bind::<Text, _>(PUBLISHED)
         .bind::<Timestamptz, _>(now)
         .bind::<Text, _>(options)
         .bind::<Integer, _>(SNIPPET_SOURCE_CHARS)
@@ -193,5 +192,10 @@ pub fn search(
     if let Some((rank, id)) = after {
         query = query.bind::<Float4, _>(rank).bind::<BigInt, _>(id);
     }
-    Prepared(query.bind::<BigInt, _>(i64::from(limit) + 1)).load(conn)
+    // Not `Prepared`: each search is planned for its own words. A word most
+    // documents hold is found fastest down the recency index, a rare one
+    // through the GIN index, and a statement kept prepared would soon run
+    // one generic plan for every word (PostgreSQL cannot tell the words
+    // apart in it). Planning it each time costs far less than one ranking.
+    query.bind::<BigInt, _>(i64::from(limit) + 1).load(conn)
 }

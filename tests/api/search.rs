@@ -288,6 +288,59 @@ async fn drafts_and_scheduled_articles_are_never_found() {
     assert_eq!(body["data"], json!([]));
 }
 
+/// A PATCH of `monsoon-draft` by an editor, which must succeed.
+async fn patch_draft(app: &TestApp, key: &str, patch: Value) {
+    let response = app
+        .with_key(Method::PATCH, "/v1/articles/monsoon-draft", key)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn publishing_scheduling_and_unpublishing_change_what_is_found_at_once() {
+    let app = TestApp::with_site(newsroom()).await;
+    let key = app.key("editor").await;
+    assert!(found(&app, "/v1/search?q=draft").await.is_empty());
+
+    patch_draft(
+        &app,
+        &key,
+        json!({"status": "published", "published_at": "2011-10-08T09:00:00Z"}),
+    )
+    .await;
+    assert_eq!(found(&app, "/v1/search?q=draft").await, ["monsoon-draft"]);
+    // Newest first among equal matches, and the date filters see the new time.
+    assert_eq!(
+        found(
+            &app,
+            "/v1/search?q=draft&published_after=2011-10-07T00:00:00Z"
+        )
+        .await,
+        ["monsoon-draft"]
+    );
+
+    // Moved to a time still to come: hidden until then.
+    let later = (Utc::now() + Duration::days(3)).to_rfc3339();
+    patch_draft(&app, &key, json!({"published_at": later})).await;
+    assert!(found(&app, "/v1/search?q=draft").await.is_empty());
+
+    // Back in the past, then back to a draft.
+    patch_draft(&app, &key, json!({"published_at": "2011-10-09T09:00:00Z"})).await;
+    assert_eq!(found(&app, "/v1/search?q=draft").await, ["monsoon-draft"]);
+    assert!(found(
+        &app,
+        "/v1/search?q=draft&published_before=2011-10-09T00:00:00Z"
+    )
+    .await
+    .is_empty());
+    patch_draft(&app, &key, json!({"status": "draft"})).await;
+    assert!(found(&app, "/v1/search?q=draft").await.is_empty());
+}
+
 #[tokio::test]
 async fn paging_walks_every_result_once() {
     let start = at("2011-10-01T09:00:00Z");
