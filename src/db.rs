@@ -61,15 +61,21 @@ pub enum SetupError {
         "DATABASE_URL is not a valid PostgreSQL URL (postgres://user@host:port/database): {0}"
     )]
     BadUrl(String),
-    #[error("cannot reach PostgreSQL at {target} ({cause}); start PostgreSQL or point DATABASE_URL at a running server")]
-    Unreachable { target: String, cause: String },
+    #[error("cannot reach PostgreSQL at {target} ({cause}); start PostgreSQL or point {variable} at a running server")]
+    Unreachable {
+        target: String,
+        cause: String,
+        /// The setting that names the server: `DATABASE_URL` or the replica's.
+        variable: &'static str,
+    },
     #[error("database `{name}` does not exist on {server}; `broadsheet migrate` (or `broadsheet serve`) creates it")]
     NoDatabase { server: String, name: String },
-    #[error("PostgreSQL at {target} refused role `{role}` ({cause}); check that the role exists, its password in DATABASE_URL (postgres://ROLE:PASSWORD@HOST:PORT/DATABASE, special characters percent-encoded), and that pg_hba.conf admits it from this host{hint}")]
+    #[error("PostgreSQL at {target} refused role `{role}` ({cause}); check that the role exists, its password in {variable} (postgres://ROLE:PASSWORD@HOST:PORT/DATABASE, special characters percent-encoded), and that pg_hba.conf admits it from this host{hint}")]
     Refused {
         target: String,
         role: String,
         cause: String,
+        variable: &'static str,
         /// What else may be at fault, e.g. a server that takes only TLS connections.
         hint: String,
     },
@@ -88,6 +94,7 @@ pub enum SetupError {
 pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
     pool_of(
         &config.database_url,
+        "DATABASE_URL",
         config,
         config.pool_timeout,
         config.pool_timeout,
@@ -98,12 +105,13 @@ pub fn pool(config: &Config) -> Result<DbPool, SetupError> {
 /// statement timeout, waiting `wait` for a free one and `create` for a new one.
 fn pool_of(
     url: &str,
+    variable: &'static str,
     config: &Config,
     wait: Duration,
     create: Duration,
 ) -> Result<DbPool, SetupError> {
     let statement_timeout_ms = config.statement_timeout.as_millis();
-    let target = Arc::new(Target::parse(url)?);
+    let target = Arc::new(Target::parse(url)?.named_by(variable));
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method = RecyclingMethod::Fast;
     // The URL the manager passes is `url`, which `target` has read already.
@@ -144,9 +152,12 @@ pub async fn ensure_database(database_url: &str) -> Result<(), SetupError> {
         .await
         .map_err(|error| match error {
             // Name the server the user configured, not the maintenance database.
-            SetupError::Unreachable { cause, .. } => SetupError::Unreachable {
+            SetupError::Unreachable {
+                cause, variable, ..
+            } => SetupError::Unreachable {
                 target: describe_target(database_url),
                 cause,
+                variable,
             },
             SetupError::NoDatabase { server, .. } => SetupError::Failed(format!(
                 "cannot create database `{name}`: {server} has no `postgres` database to \
@@ -300,6 +311,8 @@ pub struct Target {
     tls: Option<MakeRustlsConnect>,
     /// `host:port/database`, for messages.
     described: String,
+    /// The setting that names it, for messages.
+    variable: &'static str,
 }
 
 impl Target {
@@ -356,7 +369,14 @@ impl Target {
             mode,
             tls,
             described: describe_target(database_url),
+            variable: "DATABASE_URL",
         })
+    }
+
+    /// The same server, named in messages by `variable`, the setting that
+    /// holds its URL.
+    pub fn named_by(self, variable: &'static str) -> Self {
+        Self { variable, ..self }
     }
 
     /// Opens a connection within 10 s; a failure says what to fix.
@@ -383,6 +403,7 @@ impl Target {
             Err(_) => Err(SetupError::Unreachable {
                 target: self.described.clone(),
                 cause: "no answer within 10 s".into(),
+                variable: self.variable,
             }),
         }
     }
@@ -455,6 +476,7 @@ impl Target {
                     target,
                     role: self.config.get_user().unwrap_or_default().to_string(),
                     cause,
+                    variable: self.variable,
                     hint: hint.into(),
                 };
             }
@@ -474,11 +496,16 @@ impl Target {
                 target,
                 role: self.config.get_user().unwrap_or_default().to_string(),
                 cause,
+                variable: self.variable,
                 hint: String::new(),
             };
         }
         if tls_error.is_none() && message != "error performing TLS handshake" {
-            return SetupError::Unreachable { target, cause };
+            return SetupError::Unreachable {
+                target,
+                cause,
+                variable: self.variable,
+            };
         }
         let fix = match tls_error {
             Some(rustls::Error::InvalidCertificate(

@@ -134,6 +134,7 @@ impl Replica {
         };
         let pool = super::pool_of(
             url,
+            "BROADSHEET_REPLICA_URL",
             config,
             CHECKOUT_WAIT.min(config.pool_timeout),
             CHECKOUT_CREATE.min(config.pool_timeout),

@@ -8,10 +8,9 @@
 
 use crate::articles::views::Article;
 use crate::excerpts::views::Excerpt;
-use crate::markdown;
 use crate::roundups::views::Roundup;
 
-use super::xml::allowed_chars;
+use super::xml;
 
 /// The post's HTML: commentary, excerpts, roundups.
 pub fn whole_post(article: &Article) -> String {
@@ -92,12 +91,18 @@ fn push_roundup(html: &mut String, roundup: &Roundup) {
     html.push_str("\n</ul>");
 }
 
-/// Text or an attribute value, escaped for HTML, without the characters
-/// that XML forbids (the HTML travels inside XML feeds).
+/// Text or an attribute value, escaped for HTML as `markdown::push_escaped`
+/// escapes it, without the characters that XML forbids (the HTML travels
+/// inside XML feeds).
 fn push_escaped(html: &mut String, text: &str) {
-    for c in allowed_chars(text) {
-        markdown::push_escaped(html, c);
-    }
+    xml::push_escaped(html, text, |byte| match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&#39;"),
+        _ => None,
+    });
 }
 
 #[cfg(test)]
@@ -112,5 +117,26 @@ mod tests {
             html,
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn escaping_in_runs_is_the_html_escaping_of_each_allowed_character() {
+        let text: String = ('\0'..='\u{3000}')
+            .chain([
+                '\u{FFFD}',
+                '\u{FFFE}',
+                '\u{FFFF}',
+                '\u{10000}',
+                '\u{10FFFF}',
+            ])
+            .chain("a&b<c>d\"e'f".chars())
+            .collect();
+        let mut expected = String::new();
+        for c in text.chars().filter(|c| xml::is_xml_char(*c)) {
+            crate::markdown::push_escaped(&mut expected, c);
+        }
+        let mut html = String::new();
+        push_escaped(&mut html, &text);
+        assert_eq!(html, expected);
     }
 }

@@ -12,12 +12,6 @@ pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// Text without the characters XML 1.0 forbids (also for HTML, where
-/// they are parse errors).
-pub fn allowed_chars(text: &str) -> impl Iterator<Item = char> + '_ {
-    text.chars().filter(|c| is_xml_char(*c))
-}
-
 /// An XML document being written, start to end.
 pub struct Xml {
     out: String,
@@ -128,10 +122,15 @@ fn push_attribute(out: &mut String, value: &str) {
 }
 
 /// Appends `text`, each ASCII character `entity` names replaced by its
-/// entity and the characters XML forbids dropped. A feed page is tens of
-/// kilobytes of stored HTML in which such characters are rare: the runs
-/// between them are copied whole rather than character by character.
-fn push_escaped(out: &mut String, text: &str, entity: impl Fn(u8) -> Option<&'static str>) {
+/// entity (it is asked about controls and `&<>"'`) and the characters XML
+/// forbids dropped. A feed page is tens of kilobytes of stored HTML in which
+/// such characters are rare: the runs between them are copied whole rather
+/// than character by character.
+pub(super) fn push_escaped(
+    out: &mut String,
+    text: &str,
+    entity: impl Fn(u8) -> Option<&'static str>,
+) {
     let bytes = text.as_bytes();
     let mut start = 0;
     let mut at = 0;
@@ -139,7 +138,7 @@ fn push_escaped(out: &mut String, text: &str, entity: impl Fn(u8) -> Option<&'st
         let byte = bytes[at];
         // The only characters outside ASCII that XML forbids are U+FFFE and
         // U+FFFF (surrogates cannot occur in a `str`).
-        let length = if byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | b'"') {
+        let length = if byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | b'"' | b'\'') {
             1
         } else if byte == 0xEF
             && bytes.get(at + 1) == Some(&0xBF)
@@ -190,7 +189,7 @@ mod tests {
     /// The escaping one character at a time, as it was written first.
     fn reference(text: &str, attribute: bool) -> String {
         let mut out = String::new();
-        for c in allowed_chars(text) {
+        for c in text.chars().filter(|c| is_xml_char(*c)) {
             match c {
                 '&' => out.push_str("&amp;"),
                 '<' => out.push_str("&lt;"),

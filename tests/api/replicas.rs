@@ -311,3 +311,34 @@ async fn a_replica_stopped_under_load_costs_no_reader_a_5xx_and_is_used_again_on
         .await;
     drop(primary);
 }
+
+/// A replica that cannot be reached at all: reads go to the primary, and
+/// the log says which setting names the server it could not reach.
+#[tokio::test]
+async fn an_unreachable_replica_is_named_by_its_own_setting_and_reads_go_to_the_primary() {
+    let app = TestApp::with_site(crate::popularity::two_articles()).await;
+    let nowhere = format!(
+        "postgres://postgres@127.0.0.1:{}/broadsheet",
+        crate::cluster::free_port()
+    );
+    let served = Served::start(&[
+        ("DATABASE_URL", &app.database_url),
+        ("BROADSHEET_REPLICA_URL", &nowhere),
+    ])
+    .await;
+    let response = reqwest::get(format!("{}/v1/articles/first", served.address))
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    until("the replica's failure is logged", || {
+        let log = served.log_text();
+        async move { log.contains("the read replica") }
+    })
+    .await;
+    let log = served.log_text();
+    assert!(
+        log.contains("point BROADSHEET_REPLICA_URL at a running server"),
+        "{log}"
+    );
+    assert!(!log.contains("point DATABASE_URL"), "{log}");
+}
