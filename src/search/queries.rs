@@ -130,22 +130,27 @@ pub fn search(
         None => String::new(),
     };
     let limit_at = placeholder();
-    // The matches are found and ranked in one pass over `article_search`,
-    // whose `published_at` is set only while the article is published (the
-    // `search_recency` migration): with `<= now`, that is
-    // `visibility::is_public`. The planner walks its recency index for a
-    // word most documents hold and goes through the GIN index for a rarer
-    // one. The snippets and tags are computed for the page's rows only,
-    // after its limit: `ts_headline` parses the text again.
+    // The matches are found in `article_search` alone, whose `published_at`
+    // is set only while the article is published (the `search_recency`
+    // migration): with `<= now`, that is `visibility::is_public`. The
+    // planner walks its recency index for a word most documents hold and
+    // goes through the GIN index for a rarer one; either way only the
+    // newest `MAX_RANKED` are ranked, after the limit, their documents
+    // carried up rather than read again (ranked in the same query level,
+    // every match the GIN index found would be). The snippets and
+    // tags are computed for the page's rows only, after its limit:
+    // `ts_headline` parses the text again.
     let sql = format!(
-        "WITH ranked AS ( \
-             SELECT s.article_id AS id, \
-                    ts_rank('{WEIGHTS}', s.document, websearch_to_tsquery('english', $1)) AS rank \
-               FROM article_search s \
+        "WITH candidates AS ( \
+             SELECT s.article_id, s.document FROM article_search s \
               WHERE s.document @@ websearch_to_tsquery('english', $1) \
                 AND s.published_at <= $2{conditions} \
               ORDER BY s.published_at DESC, s.article_id DESC \
               LIMIT {MAX_RANKED} \
+         ), ranked AS ( \
+             SELECT c.article_id AS id, \
+                    ts_rank('{WEIGHTS}', c.document, websearch_to_tsquery('english', $1)) AS rank \
+               FROM candidates c \
          ), page AS ( \
              SELECT r.id, r.rank FROM ranked r \
              {resume} \
