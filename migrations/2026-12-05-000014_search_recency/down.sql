@@ -1,4 +1,5 @@
 -- The functions as the search migration wrote them, and no time.
+ALTER INDEX article_search_document_idx SET (fastupdate = on);
 DROP INDEX article_search_published_idx;
 ALTER TABLE article_search DROP COLUMN published_at;
 
