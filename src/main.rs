@@ -9,9 +9,6 @@ use broadsheet::config::Config;
 use broadsheet::{config, db, keys, site, transfer};
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "broadsheet",
