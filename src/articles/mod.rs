@@ -336,6 +336,9 @@ impl ListRequest {
 pub struct Include {
     pub excerpts: bool,
     pub roundups: bool,
+    /// The bodies' stored HTML without their Markdown, which stays empty:
+    /// for the feeds, which print HTML alone.
+    pub html_only: bool,
 }
 
 impl Include {
@@ -344,6 +347,7 @@ impl Include {
     pub const WHOLE: Self = Self {
         excerpts: true,
         roundups: true,
+        html_only: false,
     };
 
     /// A comma-separated list of names; unknown names are refused, each named.
@@ -403,6 +407,7 @@ impl Parts {
                 conn,
                 ExcerptSelection::OfArticles(articles),
                 viewer,
+                !include.html_only,
             ))
         } else {
             Either::Right(future::ok(Vec::new()))

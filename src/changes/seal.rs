@@ -79,7 +79,8 @@ async fn public_etags(
             tagged(ids.into_iter().zip(views.into_iter().map(|(view, _)| view)))
         }
         ResourceKind::Excerpt => {
-            let records = excerpt_queries::load(conn, ExcerptSelection::Ids(ids), viewer).await?;
+            let records =
+                excerpt_queries::load(conn, ExcerptSelection::Ids(ids), viewer, true).await?;
             tagged(records.into_iter().map(|record| {
                 let view = Excerpt::from(record);
                 (view.id, view)

@@ -34,7 +34,7 @@ impl Positioned for Excerpt {
         viewer: Viewer,
     ) -> QueryResult<Option<(Self, Provenance)>> {
         let now = viewer.public_at().unwrap_or_else(Utc::now);
-        Ok(queries::load(conn, ExcerptSelection::One(id), viewer)
+        Ok(queries::load(conn, ExcerptSelection::One(id), viewer, true)
             .await?
             .pop()
             .map(|record| {
@@ -84,7 +84,12 @@ pub async fn list_excerpts(
     let (removed_at, rows) = databases
         .read(&req, move |conn| {
             let removed_at = revisions::removals(conn);
-            let rows = queries::load(conn, ExcerptSelection::Page(filter), Viewer::Public(now));
+            let rows = queries::load(
+                conn,
+                ExcerptSelection::Page(filter),
+                Viewer::Public(now),
+                true,
+            );
             futures_util::future::try_join(removed_at, rows).scope_boxed_local()
         })
         .await?;

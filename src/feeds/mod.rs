@@ -370,7 +370,11 @@ async fn serve(
             // articles by the page's own query, and go out with it.
             let whole = articles::queries::with_entry_ids(conn, request.articles(now));
             let public = Viewer::Public(now);
-            let parts = Parts::load(conn, request.articles(now), Include::WHOLE, public);
+            let include = Include {
+                html_only: true,
+                ..Include::WHOLE
+            };
+            let parts = Parts::load(conn, request.articles(now), include, public);
             let beside = futures_util::future::try_join(whole, parts);
             request.fetch_with(conn, now, beside).scope_boxed_local()
         })
