@@ -251,13 +251,22 @@ impl RawHtml {
 /// the one escaping of text that Broadsheet writes into HTML itself (feed
 /// entries, search snippets).
 pub fn push_escaped(html: &mut String, c: char) {
+    match entity(c) {
+        Some(entity) => html.push_str(entity),
+        None => html.push(c),
+    }
+}
+
+/// The entity `push_escaped` writes for `c`, if it is one it escapes (all
+/// of them ASCII).
+pub fn entity(c: char) -> Option<&'static str> {
     match c {
-        '&' => html.push_str("&amp;"),
-        '<' => html.push_str("&lt;"),
-        '>' => html.push_str("&gt;"),
-        '"' => html.push_str("&quot;"),
-        '\'' => html.push_str("&#39;"),
-        c => html.push(c),
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 use crate::articles::views::Article;
 use crate::excerpts::views::Excerpt;
+use crate::markdown;
 use crate::roundups::views::Roundup;
 
 use super::xml;
@@ -95,14 +96,7 @@ fn push_roundup(html: &mut String, roundup: &Roundup) {
 /// escapes it, without the characters that XML forbids (the HTML travels
 /// inside XML feeds).
 fn push_escaped(html: &mut String, text: &str) {
-    xml::push_escaped(html, text, |byte| match byte {
-        b'&' => Some("&amp;"),
-        b'<' => Some("&lt;"),
-        b'>' => Some("&gt;"),
-        b'"' => Some("&quot;"),
-        b'\'' => Some("&#39;"),
-        _ => None,
-    });
+    xml::push_escaped(html, text, |byte| markdown::entity(char::from(byte)));
 }
 
 #[cfg(test)]
@@ -133,7 +127,7 @@ mod tests {
             .collect();
         let mut expected = String::new();
         for c in text.chars().filter(|c| xml::is_xml_char(*c)) {
-            crate::markdown::push_escaped(&mut expected, c);
+            markdown::push_escaped(&mut expected, c);
         }
         let mut html = String::new();
         push_escaped(&mut html, &text);
