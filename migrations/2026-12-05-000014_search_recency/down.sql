@@ -28,3 +28,5 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+DROP FUNCTION article_public_from(text, timestamptz);

@@ -11,9 +11,17 @@
 -- `visibility::is_public` does.
 ALTER TABLE article_search ADD COLUMN published_at timestamptz;
 
-UPDATE article_search s SET published_at = a.published_at
+-- When an article with this status and time is public from: its time while
+-- it is published, else never (NULL). `article_is_public(status,
+-- published_at, at)` is `article_public_from(status, published_at) <= at`.
+CREATE FUNCTION article_public_from(status text, published_at timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN status = 'published' THEN published_at END;
+$$;
+
+UPDATE article_search s SET published_at = article_public_from(a.status, a.published_at)
   FROM articles a
- WHERE a.id = s.article_id AND a.status = 'published';
+ WHERE a.id = s.article_id;
 
 CREATE INDEX article_search_published_idx ON article_search (published_at DESC, article_id DESC)
     WHERE published_at IS NOT NULL;
@@ -27,8 +35,7 @@ BEGIN
       ORDER BY s.article_id
       FOR UPDATE;
     INSERT INTO article_search AS s (article_id, document, published_at)
-    SELECT a.id, article_search_document(a.id),
-           CASE WHEN a.status = 'published' THEN a.published_at END
+    SELECT a.id, article_search_document(a.id), article_public_from(a.status, a.published_at)
       FROM articles a WHERE a.id = ANY (targets)
     ON CONFLICT (article_id) DO UPDATE
         SET document = excluded.document, published_at = excluded.published_at
@@ -47,12 +54,11 @@ BEGIN
             SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
              WHERE (n.title, n.summary, n.body) IS DISTINCT FROM (o.title, o.summary, o.body)));
         UPDATE article_search s
-           SET published_at = CASE WHEN n.status = 'published' THEN n.published_at END
+           SET published_at = article_public_from(n.status, n.published_at)
           FROM new_rows n JOIN old_rows o ON o.id = n.id
          WHERE s.article_id = n.id
            AND (n.status, n.published_at) IS DISTINCT FROM (o.status, o.published_at)
-           AND s.published_at IS DISTINCT FROM
-               CASE WHEN n.status = 'published' THEN n.published_at END;
+           AND s.published_at IS DISTINCT FROM article_public_from(n.status, n.published_at);
     END IF;
     RETURN NULL;
 END $$;

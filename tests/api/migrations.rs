@@ -90,3 +90,36 @@ async fn schema_rs_names_every_column_the_migrations_create() {
     .await
     .unwrap();
 }
+
+/// The search documents' time (`article_public_from`) and the change log's
+/// rule (`article_is_public`) say the same of every status, time and moment.
+#[tokio::test]
+async fn the_time_an_article_is_public_from_agrees_with_whether_it_is_public() {
+    #[derive(QueryableByName)]
+    struct Disagreements {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let scratch = ScratchDatabase::create("public_from");
+    db::migrate(&scratch.url).await.unwrap();
+    let conn = db::connect(&scratch.url).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = conn.into();
+        let found = diesel::sql_query(
+            "SELECT count(*) AS count \
+               FROM unnest(ARRAY['draft', 'published', 'scheduled', 'archived']) AS s (status), \
+                    unnest(ARRAY[NULL, '2011-10-24T09:00:00Z', '2030-01-01T00:00:00Z']::timestamptz[]) \
+                        AS p (published_at), \
+                    unnest(ARRAY['2011-10-24T08:59:59Z', '2011-10-24T09:00:00Z', \
+                                 '2026-11-28T00:00:00Z']::timestamptz[]) AS t (at) \
+              WHERE article_is_public(s.status, p.published_at, t.at) \
+                    IS DISTINCT FROM \
+                    coalesce(article_public_from(s.status, p.published_at) <= t.at, false)",
+        )
+        .get_result::<Disagreements>(&mut conn)
+        .unwrap();
+        assert_eq!(found.count, 0);
+    })
+    .await
+    .unwrap();
+}
