@@ -193,6 +193,11 @@ impl TestApp {
             cache,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Well within the server's keep-alive (5 s): a connection
+                // reused just as the server closes it for idleness fails
+                // the request with an incomplete message, which a loaded
+                // machine hits now and then.
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
                 .build()
                 .expect("client"),
             database_url,
